@@ -1,0 +1,156 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. Payloads are
+// kept to maxPayload bytes, and an event whose text does not fit is split.
+const maxPayload = 7000
+
+// maxErrorLen bounds the escaped length of an event's Error in a payload;
+// a longer one is cut (the store keeps it whole).
+const maxErrorLen = 1024
+
+// maxEscapedRune is the most bytes one character takes in a JSON string.
+const maxEscapedRune = 6
+
+// wireEvent is an [Event] as a notification carries it: compact JSON with
+// short keys, such as {"s":"st_01J…","o":120,"d":" upon a time","t":"GENERATING","n":31}.
+// Resync never travels: only a receiving broker sets it.
+type wireEvent struct {
+	StoryID    string `json:"s"`
+	Offset     int    `json:"o"`
+	Delta      string `json:"d,omitempty"`
+	Status     string `json:"t,omitempty"`
+	TokenCount int    `json:"n,omitempty"`
+	Error      string `json:"e,omitempty"`
+}
+
+// encodePayloads returns the payloads that carry ev, in order. One suffices
+// unless ev's text is too long for it; then each payload carries the next
+// piece of the text at the next offset, cut between characters. Only the
+// last carries ev's Error, and while ev's status ends the story the others
+// say GENERATING, so that no subscriber takes the story for finished before
+// its last piece.
+func encodePayloads(ev Event) ([]string, error) {
+	ev.Error = cutEscaped(ev.Error, maxErrorLen)
+	last := wireEvent{StoryID: ev.StoryID, Status: ev.Status, TokenCount: ev.TokenCount, Error: ev.Error}
+	middle := wireEvent{StoryID: ev.StoryID, Status: ev.Status, TokenCount: ev.TokenCount}
+	if isTerminal(ev.Status) {
+		middle.Status = statusGenerating
+	}
+
+	// The room left for text is what the larger frame leaves, with
+	// `,"d":""` and the widest offset counted in.
+	frame := 0
+	for _, w := range []wireEvent{last, middle} {
+		w.Offset = ev.Offset + len(ev.Delta)
+		b, err := marshal(w)
+		if err != nil {
+			return nil, err
+		}
+		frame = max(frame, len(b)+len(`,"d":""`))
+	}
+	room := maxPayload - frame
+	if room < maxEscapedRune {
+		return nil, fmt.Errorf("%w: fixed fields take %d bytes of a payload", ErrInvalidEvent, frame)
+	}
+
+	pieces := splitEscaped(ev.Delta, room)
+	payloads := make([]string, 0, len(pieces))
+	offset := ev.Offset
+	for i, piece := range pieces {
+		w := middle
+		if i == len(pieces)-1 {
+			w = last
+		}
+		w.Offset, w.Delta = offset, piece
+		offset += len(piece)
+		b, err := marshal(w)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxPayload {
+			return nil, fmt.Errorf("broker: payload of %d bytes exceeds %d", len(b), maxPayload)
+		}
+		payloads = append(payloads, string(b))
+	}
+	return payloads, nil
+}
+
+// decodePayload returns the event a payload carries.
+func decodePayload(payload string) (Event, error) {
+	var w wireEvent
+	if err := json.Unmarshal([]byte(payload), &w); err != nil {
+		return Event{}, fmt.Errorf("broker: decoding payload: %w", err)
+	}
+	if w.StoryID == "" || w.Offset < 0 {
+		return Event{}, fmt.Errorf("broker: payload without story ID or with a negative offset")
+	}
+	return Event{
+		StoryID:    w.StoryID,
+		Offset:     w.Offset,
+		Delta:      w.Delta,
+		Status:     w.Status,
+		TokenCount: w.TokenCount,
+		Error:      w.Error,
+	}, nil
+}
+
+// marshal encodes w as compact JSON, leaving <, > and & as they are.
+func marshal(w wireEvent) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("broker: encoding payload: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// splitEscaped cuts s between characters into pieces that each take at most
+// room bytes inside a JSON string. It returns one piece, possibly empty,
+// when s fits.
+func splitEscaped(s string, room int) []string {
+	var pieces []string
+	start, size := 0, 0
+	for i, r := range s {
+		n := escapedLen(r)
+		if size+n > room {
+			pieces = append(pieces, s[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	return append(pieces, s[start:])
+}
+
+// cutEscaped returns the longest prefix of s, cut between characters, that
+// takes at most room bytes inside a JSON string.
+func cutEscaped(s string, room int) string {
+	size := 0
+	for i, r := range s {
+		size += escapedLen(r)
+		if size > room {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// escapedLen returns how many bytes encoding/json, without HTML escaping,
+// spends on r at most.
+func escapedLen(r rune) int {
+	switch {
+	case r == '"' || r == '\\':
+		return 2
+	case r < 0x20, r == '\u2028', r == '\u2029', r == utf8.RuneError:
+		return maxEscapedRune
+	default:
+		return utf8.RuneLen(r)
+	}
+}
