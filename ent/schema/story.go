@@ -1,0 +1,113 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/storybot/storybot/internal/pulid"
+)
+
+// Story is one generation of text from a Prompt.
+type Story struct {
+	ent.Schema
+}
+
+// Mixin of the Story.
+func (Story) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: pulid.StoryPrefix}, timeMixin{}}
+}
+
+// Fields of the Story.
+func (Story) Fields() []ent.Field {
+	hidden := entgql.Skip(entgql.SkipAll)
+	return []ent.Field{
+		field.String("prompt_id").
+			GoType(pulid.ID("")).
+			Immutable().
+			Annotations(hidden),
+		field.Enum("status").
+			NamedValues(
+				"Pending", "PENDING",
+				"Generating", "GENERATING",
+				"Completed", "COMPLETED",
+				"Failed", "FAILED",
+				"Cancelled", "CANCELLED",
+			).
+			Default("PENDING").
+			Annotations(entgql.OrderField("STATUS")),
+		field.Text("text").
+			Default(""),
+		field.Int("token_count").
+			Default(0).
+			NonNegative().
+			Annotations(entgql.OrderField("TOKEN_COUNT")),
+		field.String("model").
+			Default(""),
+		field.Text("error").
+			Optional().
+			Nillable(),
+		field.Int("max_tokens").
+			Positive().
+			Comment("The most tokens the generator may produce."),
+		field.Float("temperature").
+			Optional().
+			Nillable().
+			Comment("Sampling temperature, or the model's default when unset."),
+		field.Int64("seed").
+			Default(0).
+			Annotations(hidden).
+			Comment("Seed for deterministic generators."),
+		field.String("trace_id").
+			Default("").
+			Comment("Trace ID of the request that started the story."),
+		field.String("lease_owner").
+			Optional().
+			Nillable().
+			Annotations(hidden).
+			Comment("The replica generating the story, while it is PENDING or GENERATING."),
+		field.Time("lease_expires_at").
+			Optional().
+			Nillable().
+			Annotations(hidden).
+			Comment("When the owner's lease runs out unless renewed; the sweeper fails the story after it."),
+		field.Time("started_at").
+			Optional().
+			Nillable(),
+		field.Time("finished_at").
+			Optional().
+			Nillable(),
+	}
+}
+
+// Edges of the Story.
+func (Story) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("prompt", Prompt.Type).
+			Ref("stories").
+			Field("prompt_id").
+			Unique().
+			Required().
+			Immutable(),
+	}
+}
+
+// Indexes of the Story.
+func (Story) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("created_at", "id"),
+		index.Fields("prompt_id", "created_at", "id"),
+		index.Fields("status", "lease_expires_at"),
+	}
+}
+
+// Annotations of the Story.
+func (Story) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.QueryField(),
+		entgql.RelayConnection(),
+	}
+}

@@ -1,0 +1,159 @@
+package graph_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/storybot/storybot/ent"
+	_ "github.com/storybot/storybot/ent/runtime"
+	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/graph"
+	"github.com/storybot/storybot/internal/database"
+	"github.com/storybot/storybot/internal/database/dbtest"
+	"github.com/storybot/storybot/internal/pulid"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// api is a storybot GraphQL handler behind a real HTTP server, on one store.
+type api struct {
+	t   *testing.T
+	url string
+	db  *database.DB
+}
+
+func newAPI(t *testing.T, db *database.DB) *api {
+	t.Helper()
+	h := graph.NewHandler(graph.NewSchema(db.Client), graph.HandlerOptions{Introspection: true})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &api{t: t, url: srv.URL, db: db}
+}
+
+// gqlError is one entry of a response's errors.
+type gqlError struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code returns extensions.code.
+func (e gqlError) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// do runs one operation, decodes data into out (when not nil) and returns
+// the errors.
+func (a *api) do(query string, vars map[string]any, out any) []gqlError {
+	a.t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp, err := http.Post(a.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []gqlError      `json:"errors"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		a.t.Fatalf("decoding the response (status %d): %v", resp.StatusCode, err)
+	}
+	if out != nil && len(r.Data) > 0 && string(r.Data) != "null" {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			a.t.Fatalf("decoding data %s: %v", r.Data, err)
+		}
+	}
+	return r.Errors
+}
+
+// mustDo runs an operation that must succeed.
+func (a *api) mustDo(query string, vars map[string]any, out any) {
+	a.t.Helper()
+	if errs := a.do(query, vars, out); len(errs) > 0 {
+		a.t.Fatalf("unexpected errors: %+v", errs)
+	}
+}
+
+// wantError runs an operation that must fail with one error of the code.
+func (a *api) wantError(code, query string, vars map[string]any) gqlError {
+	a.t.Helper()
+	errs := a.do(query, vars, nil)
+	if len(errs) != 1 || errs[0].Code() != code {
+		a.t.Fatalf("want one %s error, got %+v", code, errs)
+	}
+	return errs[0]
+}
+
+// createPrompt makes a prompt through the API and returns its ID.
+func (a *api) createPrompt(content string) string {
+	a.t.Helper()
+	var out struct{ CreatePrompt struct{ ID string } }
+	a.mustDo(`mutation($c: String!) { createPrompt(input: {content: $c}) { id } }`, map[string]any{"c": content}, &out)
+	return out.CreatePrompt.ID
+}
+
+// addStory stores a story directly (generation is another package's test).
+func (a *api) addStory(promptID string, status story.Status, text string) string {
+	a.t.Helper()
+	s, err := a.db.Client.Story.Create().
+		SetPromptID(pid(promptID)).SetStatus(status).SetText(text).
+		SetTokenCount(len(strings.Fields(text))).SetMaxTokens(100).
+		Save(context.Background())
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return string(s.ID)
+}
+
+// row is a stored prompt or story, reduced to comparable values.
+type row struct {
+	ID, Text, Status string
+	Updated          time.Time
+}
+
+// snapshot returns every prompt and story, to show that a rejected request
+// changed nothing.
+func (a *api) snapshot() []row {
+	a.t.Helper()
+	ctx := context.Background()
+	prompts, err := a.db.Client.Prompt.Query().Order(ent.Asc("id")).All(ctx)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	stories, err := a.db.Client.Story.Query().Order(ent.Asc("id")).All(ctx)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	var rows []row
+	for _, p := range prompts {
+		rows = append(rows, row{string(p.ID), p.Content, "", p.UpdatedAt})
+	}
+	for _, s := range stories {
+		rows = append(rows, row{string(s.ID), s.Text, s.Status.String(), s.UpdatedAt})
+	}
+	return rows
+}
+
+// unchanged runs f and fails if the store differs afterwards.
+func (a *api) unchanged(f func()) {
+	a.t.Helper()
+	before := a.snapshot()
+	f()
+	if diff := cmp.Diff(before, a.snapshot(), cmp.Comparer(sameTime)); diff != "" {
+		a.t.Errorf("the store changed (-before +after):\n%s", diff)
+	}
+}
+
+func sameTime(a, b time.Time) bool { return a.Equal(b) }
+
+func pid(s string) pulid.ID { return pulid.ID(s) }
