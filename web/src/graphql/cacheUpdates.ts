@@ -1,0 +1,136 @@
+import type { ApolloCache, Reference } from '@apollo/client';
+import type { Modifier, ModifierDetails } from '@apollo/client/cache';
+import { PROMPT_FIELDS, STORY_SUMMARY_FIELDS, isTerminal, type Prompt, type Story, type StoryEvent } from './operations';
+
+// These helpers keep Apollo's normalized cache in step with each mutation and stream event,
+// so that nothing has to be refetched. Connections are stored by relayStylePagination as
+// { edges: [{ cursor, node: Reference }], pageInfo, totalCount }.
+
+interface StoredEdge {
+  __typename?: string;
+  cursor: string;
+  node?: Reference;
+}
+
+interface StoredConnection {
+  edges: StoredEdge[];
+  pageInfo: unknown;
+  totalCount?: number;
+}
+
+function isConnection(value: unknown): value is StoredConnection {
+  return typeof value === 'object' && value !== null && Array.isArray((value as StoredConnection).edges);
+}
+
+// Wraps a change to a stored connection as a cache.modify modifier.
+function onConnection(change: (existing: StoredConnection, details: ModifierDetails) => StoredConnection): Modifier<unknown> {
+  return (value, details) => (isConnection(value) ? change(value, details) : value);
+}
+
+// Only an unfiltered list gains a new item: a filtered one may not match it.
+function isUnfiltered(storeFieldName: string, fieldName: string): boolean {
+  if (storeFieldName === fieldName) return true;
+  const args = storeFieldName.slice(fieldName.length).replace(/^[:(]/, '').replace(/\)$/, '');
+  try {
+    const parsed: unknown = JSON.parse(args);
+    return typeof parsed === 'object' && parsed !== null && !('where' in parsed);
+  } catch {
+    return false;
+  }
+}
+
+function prepend(existing: StoredConnection, edge: StoredEdge, readField: (f: string, r: Reference) => unknown): StoredConnection {
+  const id = edge.node ? readField('id', edge.node) : undefined;
+  if (existing.edges.some((e) => e.node && readField('id', e.node) === id)) return existing;
+  return {
+    ...existing,
+    edges: [edge, ...existing.edges],
+    totalCount: (existing.totalCount ?? existing.edges.length) + 1,
+  };
+}
+
+/** Puts a newly created prompt at the top of every unfiltered prompt list. */
+export function addPrompt(cache: ApolloCache, prompt: Prompt): void {
+  const ref = cache.writeFragment({ data: prompt, fragment: PROMPT_FIELDS });
+  if (!ref) return;
+  cache.modify({
+    fields: {
+      prompts: onConnection((existing, { storeFieldName, fieldName, readField }) =>
+        isUnfiltered(storeFieldName, fieldName)
+          ? prepend(existing, { __typename: 'PromptEdge', cursor: '', node: ref }, readField)
+          : existing,
+      ),
+    },
+  });
+}
+
+function withoutNode(existing: StoredConnection, id: string, readField: (f: string, r: Reference) => unknown): StoredConnection {
+  const edges = existing.edges.filter((e) => !e.node || readField('id', e.node) !== id);
+  if (edges.length === existing.edges.length) return existing;
+  const removed = existing.edges.length - edges.length;
+  return { ...existing, edges, totalCount: Math.max(0, (existing.totalCount ?? existing.edges.length) - removed) };
+}
+
+/** Removes a deleted prompt and its stories from the cache and from every list holding them. */
+export function removePrompt(cache: ApolloCache, id: string): void {
+  const promptRef = cache.identify({ __typename: 'Prompt', id });
+  if (!promptRef) return;
+  const storyIds: string[] = [];
+  cache.modify({
+    id: promptRef,
+    fields: {
+      stories: onConnection((existing, { readField }) => {
+        for (const edge of existing.edges) {
+          const storyId = edge.node ? readField<string>('id', edge.node) : undefined;
+          if (storyId) storyIds.push(storyId);
+        }
+        return existing;
+      }),
+    },
+  });
+  cache.modify({
+    fields: {
+      prompts: onConnection((existing, { readField }) => withoutNode(existing, id, readField)),
+      stories: onConnection((existing, { readField }) =>
+        storyIds.reduce((connection, storyId) => withoutNode(connection, storyId, readField), existing),
+      ),
+    },
+  });
+  for (const storyId of storyIds) cache.evict({ id: cache.identify({ __typename: 'Story', id: storyId }) });
+  cache.evict({ id: promptRef });
+  cache.gc();
+}
+
+/** Puts a story that was just started at the top of its prompt's story list. */
+export function addStory(cache: ApolloCache, story: Story): void {
+  const ref = cache.writeFragment({ data: story, fragment: STORY_SUMMARY_FIELDS });
+  const promptRef = cache.identify({ __typename: 'Prompt', id: story.prompt.id });
+  if (!ref || !promptRef) return;
+  cache.modify({
+    id: promptRef,
+    fields: {
+      stories: onConnection((existing, { readField }) =>
+        prepend(existing, { __typename: 'StoryEdge', cursor: '', node: ref }, readField),
+      ),
+    },
+  });
+}
+
+/**
+ * Copies what a stream event says about its story into the cache, so that lists show the live
+ * status and token count. At the end of the stream the story's text is the concatenated deltas.
+ */
+export function applyStreamEvent(cache: ApolloCache, event: StoryEvent, textSoFar: string): void {
+  const id = cache.identify({ __typename: 'Story', id: event.storyID });
+  if (!id) return;
+  const terminal = isTerminal(event.status);
+  cache.modify({
+    id,
+    fields: {
+      status: () => event.status,
+      tokenCount: () => event.tokenCount,
+      error: (existing) => event.error ?? existing,
+      text: (existing) => (terminal ? textSoFar : existing),
+    },
+  });
+}

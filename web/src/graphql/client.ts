@@ -1,0 +1,100 @@
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { isSubscriptionOperation, relayStylePagination } from '@apollo/client/utilities';
+import { createClient, type Client } from 'graphql-ws';
+import type { Endpoints } from '../lib/config';
+
+/** State of the websocket that carries story streams. */
+export type LiveState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
+
+/** A tiny external store (for useSyncExternalStore) of the websocket's state. */
+export interface LiveStatus {
+  get(): LiveState;
+  subscribe(listener: () => void): () => void;
+}
+
+/** The cache every storybot client uses: Relay connections merged page by page. */
+export function createCache(): InMemoryCache {
+  return new InMemoryCache({
+    possibleTypes: { Node: ['Prompt', 'Story'] },
+    typePolicies: {
+      Query: {
+        fields: {
+          prompts: relayStylePagination(['where', 'orderBy']),
+          stories: relayStylePagination(['where', 'orderBy']),
+        },
+      },
+      Prompt: {
+        fields: {
+          stories: relayStylePagination(['where', 'orderBy']),
+        },
+      },
+    },
+  });
+}
+
+/** Waits before the next reconnect attempt: exponential back-off with jitter, capped at 10 s. */
+export function reconnectDelay(retries: number): number {
+  const base = Math.min(10_000, 500 * 2 ** retries);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+function createLiveStatus(): LiveStatus & { set(state: LiveState): void } {
+  let state: LiveState = 'idle';
+  const listeners = new Set<() => void>();
+  return {
+    get: () => state,
+    set(next) {
+      if (next === state) return;
+      state = next;
+      listeners.forEach((listener) => listener());
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+/** Creates the graphql-ws client for subscriptions; it reconnects by itself and re-subscribes. */
+export function createWsClient(url: string, status?: { set(state: LiveState): void }): Client {
+  // Set when the socket went away on its own (not a normal close by the lazy client).
+  let dropped = false;
+  return createClient({
+    url,
+    lazy: true,
+    // Keep an idle socket for a moment so that quickly switching stories does not reconnect.
+    lazyCloseTimeout: 3_000,
+    keepAlive: 15_000,
+    retryAttempts: Number.POSITIVE_INFINITY,
+    shouldRetry: () => true,
+    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, reconnectDelay(retries))),
+    on: {
+      connecting: () => status?.set(dropped ? 'reconnecting' : 'connecting'),
+      connected: () => {
+        dropped = false;
+        status?.set('connected');
+      },
+      closed: (event) => {
+        dropped = (event as { code?: number } | undefined)?.code !== 1000;
+        status?.set(dropped ? 'reconnecting' : 'idle');
+      },
+    },
+  });
+}
+
+/** Everything the app needs to talk to storybot. */
+export interface Api {
+  client: ApolloClient;
+  live: LiveStatus;
+}
+
+/** Creates the Apollo client: queries and mutations over HTTP, subscriptions over graphql-ws. */
+export function createApi(endpoints: Endpoints): Api {
+  const live = createLiveStatus();
+  const wsLink = new GraphQLWsLink(createWsClient(endpoints.ws, live));
+  const httpLink = new HttpLink({ uri: endpoints.http });
+  const link = ApolloLink.split(({ query }) => isSubscriptionOperation(query), wsLink, httpLink);
+  const client = new ApolloClient({ link, cache: createCache() });
+  return { client, live };
+}
