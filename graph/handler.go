@@ -2,6 +2,7 @@ package graph
 
 import (
 	"log/slog"
+	"net/http"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -33,7 +34,7 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	}
 	srv := handler.New(schema)
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.GET{})
+	srv.AddTransport(queryOnlyGET{})
 	for _, t := range opts.Transports {
 		srv.AddTransport(t)
 	}
@@ -51,3 +52,27 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv
 }
+
+// queryOnlyGET is gqlgen's GET transport, except that a mutation sent by GET
+// gets 405 Method Not Allowed with "Allow: POST", as the GraphQL over HTTP
+// specification requires (gqlgen answers 406). Nothing is executed either way.
+type queryOnlyGET struct{ transport.GET }
+
+// Do implements graphql.Transport.
+func (t queryOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	t.GET.Do(methodNotAllowed{w}, r, exec)
+}
+
+// methodNotAllowed turns the GET transport's 406 into a 405.
+type methodNotAllowed struct{ http.ResponseWriter }
+
+func (w methodNotAllowed) WriteHeader(code int) {
+	if code == http.StatusNotAcceptable {
+		w.Header().Set("Allow", http.MethodPost)
+		code = http.StatusMethodNotAllowed
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w methodNotAllowed) Unwrap() http.ResponseWriter { return w.ResponseWriter }

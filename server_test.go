@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storybot/storybot/internal/database/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// server is a storybot started by run, as the binary would be.
+type server struct {
+	t    *testing.T
+	base string // http://host:port
+	stop func() error
+}
+
+// start runs storybot with env (on a free port, and an embedded database in
+// a temporary directory unless env says otherwise) and stops it when t ends.
+func start(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	full := map[string]string{
+		"STORYBOT_ADDR":     "127.0.0.1:0",
+		"STORYBOT_DATA_DIR": t.TempDir(),
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return full[k] }, io.Discard, io.Discard, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("storybot did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("storybot did not start within 30s")
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("storybot did not stop within 30s")
+			return nil
+		}
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	})
+	return &server{t: t, base: "http://" + addr, stop: stop}
+}
+
+func (s *server) get(path string, header http.Header) (*http.Response, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.base+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return s.send(req)
+}
+
+func (s *server) post(path, contentType, body string) (*http.Response, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	return s.send(req)
+}
+
+func (s *server) send(req *http.Request) (*http.Response, string) {
+	s.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func TestServeEndpoints(t *testing.T) {
+	for _, dialect := range dbtest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			env := map[string]string{}
+			if dialect == "postgres" {
+				env["DATABASE_URL"] = dbtest.PostgresURL(t)
+			}
+			s := start(t, env)
+
+			if resp, body := s.get("/healthz", nil); resp.StatusCode != 200 || body != "ok\n" {
+				t.Errorf("/healthz: %d %q", resp.StatusCode, body)
+			}
+			if resp, body := s.get("/readyz", nil); resp.StatusCode != 200 {
+				t.Errorf("/readyz: %d %q", resp.StatusCode, body)
+			}
+			if resp, body := s.get("/", nil); resp.StatusCode != 200 || !strings.Contains(body, "storybot") {
+				t.Errorf("/: %d %q", resp.StatusCode, body)
+			}
+
+			resp, body := s.post("/graphql", "application/json",
+				`{"query":"mutation { createPrompt(input: {content: \"A fox who collects keys\"}) { id content } }"}`)
+			if resp.StatusCode != 200 || !strings.Contains(body, `"content":"A fox who collects keys"`) {
+				t.Fatalf("createPrompt: %d %s", resp.StatusCode, body)
+			}
+
+			q := url.Values{"query": {"{ prompts(first: 5) { totalCount edges { node { content } } } }"}}
+			resp, body = s.get("/graphql?"+q.Encode(), http.Header{"Accept": {"application/graphql-response+json"}})
+			if resp.StatusCode != 200 || !strings.Contains(body, `"totalCount":1`) {
+				t.Errorf("GET query: %d %s", resp.StatusCode, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/graphql-response+json") {
+				t.Errorf("GET query Content-Type %q, want application/graphql-response+json", ct)
+			}
+
+			m := url.Values{"query": {`mutation { createPrompt(input: {content: "by GET"}) { id } }`}}
+			resp, body = s.get("/graphql?"+m.Encode(), nil)
+			if resp.StatusCode != http.StatusMethodNotAllowed {
+				t.Errorf("GET mutation: %d %s, want 405", resp.StatusCode, body)
+			}
+			_, body = s.post("/graphql", "application/json", `{"query":"{ prompts { totalCount } }"}`)
+			if !strings.Contains(body, `"totalCount":1`) {
+				t.Errorf("the GET mutation wrote something: %s", body)
+			}
+		})
+	}
+}
+
+func TestReadyzReportsADeadDatabase(t *testing.T) {
+	dsn := dbtest.PostgresURL(t)
+	s := start(t, map[string]string{"DATABASE_URL": dsn})
+	if resp, _ := s.get("/readyz", nil); resp.StatusCode != 200 {
+		t.Fatalf("/readyz before: %d", resp.StatusCode)
+	}
+	admin, err := sql.Open("postgres", dbtest.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	u, _ := url.Parse(dsn)
+	if _, err := admin.Exec("DROP DATABASE " + strings.TrimPrefix(u.Path, "/") + " WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := s.get("/readyz", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(body, "postgres://") {
+		t.Errorf("/readyz after the database went away: %d %q, want 503 without details", resp.StatusCode, body)
+	}
+	if resp, _ := s.get("/healthz", nil); resp.StatusCode != 200 {
+		t.Errorf("/healthz must stay up while the database is away: %d", resp.StatusCode)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	admin, err := sql.Open("postgres", dbtest.ServerURL())
+	if err == nil {
+		err = admin.Ping()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer admin.Close()
+	name := "storybot_migrate_" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name + " WITH (FORCE)") })
+	u, _ := url.Parse(dbtest.ServerURL())
+	u.Path = "/" + name
+	env := map[string]string{"DATABASE_URL": u.String()}
+	if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, io.Discard, nil); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name IN ('prompts', 'stories')`).Scan(&tables); err != nil || tables != 2 {
+		t.Errorf("after migrate: %d tables (%v), want prompts and stories", tables, err)
+	}
+}
+
+func TestBadConfigurationFailsAtStart(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"STORYBOT_ENV": "staging"},
+		{"STORYBOT_SHUTDOWN_TIMEOUT": "soon"},
+		{"DATABASE_URL": "mysql://localhost/db"},
+	} {
+		err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, io.Discard, nil)
+		if err == nil {
+			t.Errorf("run with %v started", env)
+		}
+	}
+}
+
+// TestGraphQLHTTPAudit runs the graphql-http audit suite (npm graphql-http,
+// serverAudits) against the real server: every MUST has to pass.
+func TestGraphQLHTTPAudit(t *testing.T) {
+	dir := filepath.Join("graph", "testdata", "audit")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "graphql-http")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("graphql-http is not installed (run `make test`, which runs npm ci in %s): %v", dir, err)
+		}
+		t.Skipf("graphql-http is not installed; run npm ci in %s", dir)
+	}
+	s := start(t, map[string]string{"DATABASE_URL": dbtest.PostgresURL(t)})
+	out, err := exec.Command("node", filepath.Join(dir, "audit.mjs"), s.base+"/graphql").CombinedOutput()
+	var failed []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct{ Name, Status, Reason string }
+		if json.Unmarshal([]byte(line), &r) == nil && strings.HasPrefix(r.Name, "MUST") && r.Status != "ok" {
+			failed = append(failed, r.Name+": "+r.Reason)
+		}
+	}
+	if err != nil || len(failed) > 0 {
+		t.Errorf("graphql-http audit: %v\n%s\n%s", err, strings.Join(failed, "\n"), out)
+	}
+}
