@@ -86,7 +86,7 @@ func NewPostgres(ctx context.Context, dsn string, logger *slog.Logger, opts ...O
 		p.ownDB = true
 	}
 	if err := p.db.PingContext(ctx); err != nil {
-		p.closeDB()
+		_ = p.closeDB()
 		return nil, fmt.Errorf("broker: connecting to database: %w", err)
 	}
 
@@ -96,7 +96,7 @@ func NewPostgres(ctx context.Context, dsn string, logger *slog.Logger, opts ...O
 	if err := p.listen(ctx); err != nil {
 		_ = p.stopListener()
 		p.wg.Wait()
-		p.closeDB()
+		_ = p.closeDB()
 		return nil, fmt.Errorf("broker: listening on channel %q: %w", o.channel, err)
 	}
 	p.started.Store(true)

@@ -8,7 +8,8 @@ import "sync"
 // not read yet fill the rest, a new event is dropped and a Resync takes that
 // slot at once, behind the events already buffered. Events dropped while that
 // Resync is still unread are covered by it, so each lag costs the subscriber
-// one reload however many events it missed.
+// one reload however many events it missed. A Resync carries only StoryID
+// and Resync.
 type Subscription struct {
 	storyID string
 	events  chan Event
