@@ -48,7 +48,7 @@ export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
   const describedBy = warning ? `${ids.hint} ${ids.warning}` : ids.hint;
 
   return (
-    <form className="card prompt-form" onSubmit={submit} noValidate aria-label="New prompt">
+    <form className="card prompt-form" onSubmit={submit} noValidate aria-label="Add a prompt">
       <label htmlFor={ids.field} className="field-label">
         New prompt
       </label>

@@ -13,13 +13,27 @@ export interface LiveStatus {
   subscribe(listener: () => void): () => void;
 }
 
+// The types behind the Node interface; IDs are unique across them.
+const nodeTypes = ['Prompt', 'Story'];
+
 /** The cache every storybot client uses: Relay connections merged page by page. */
 export function createCache(): InMemoryCache {
   return new InMemoryCache({
-    possibleTypes: { Node: ['Prompt', 'Story'] },
+    possibleTypes: { Node: nodeTypes },
     typePolicies: {
       Query: {
         fields: {
+          // node(id) of an object the cache already holds is read from the cache, not fetched.
+          node: {
+            read(existing, { args, toReference, canRead }) {
+              if (existing || typeof args?.id !== 'string') return existing;
+              for (const __typename of nodeTypes) {
+                const ref = toReference({ __typename, id: args.id });
+                if (ref && canRead(ref)) return ref;
+              }
+              return undefined;
+            },
+          },
           prompts: relayStylePagination(['where', 'orderBy']),
           stories: relayStylePagination(['where', 'orderBy']),
         },

@@ -1,0 +1,97 @@
+import { ApolloClient, ApolloLink } from '@apollo/client';
+import { ApolloProvider } from '@apollo/client/react';
+import { render, type RenderResult } from '@testing-library/react';
+import type { ReactElement } from 'react';
+import { Observable, Subject } from 'rxjs';
+import { createCache } from '../graphql/client';
+import { ToastProvider } from '../toast/toast';
+
+/** One operation that reached the fake server. */
+export interface SentOperation {
+  operationName: string;
+  variables: Record<string, unknown>;
+}
+
+/** Answers an operation: a result, or a Subject to push subscription events through. */
+export type Responder = (op: SentOperation) => ApolloLink.Result | Subject<ApolloLink.Result> | Error;
+
+/** A fake GraphQL server behind an ApolloLink, with the operations it was sent. */
+export function fakeServer(respond: Responder) {
+  const sent: SentOperation[] = [];
+  const link = new ApolloLink(
+    (operation) =>
+      new Observable<ApolloLink.Result>((observer) => {
+        const op = { operationName: operation.operationName ?? '', variables: { ...operation.variables } };
+        sent.push(op);
+        const answer = respond(op);
+        if (answer instanceof Subject) {
+          const sub = answer.subscribe(observer);
+          return () => sub.unsubscribe();
+        }
+        // Answer on a later tick, as a network would.
+        const timer = setTimeout(() => {
+          if (answer instanceof Error) {
+            observer.error(answer);
+            return;
+          }
+          observer.next(answer);
+          observer.complete();
+        }, 0);
+        return () => clearTimeout(timer);
+      }),
+  );
+  const client = new ApolloClient({ link, cache: createCache() });
+  const named = (name: string) => sent.filter((op) => op.operationName === name);
+  return { client, sent, named };
+}
+
+/** Renders ui inside an Apollo provider for client and a toast provider. */
+export function renderWithApi(ui: ReactElement, client: ApolloClient): RenderResult {
+  return render(
+    <ApolloProvider client={client}>
+      <ToastProvider>{ui}</ToastProvider>
+    </ApolloProvider>,
+  );
+}
+
+/** A prompt as the API returns it. */
+export function prompt(id: string, content: string, createdAt = '2025-01-02T10:00:00Z') {
+  return { __typename: 'Prompt' as const, id, content, createdAt };
+}
+
+/** A page of a connection as the API returns it; each cursor names its node. */
+export function connection<T extends { id: string }>(typename: string, nodes: T[], hasNextPage = false, totalCount = nodes.length) {
+  return {
+    __typename: `${typename}Connection`,
+    edges: nodes.map((node) => ({ __typename: `${typename}Edge`, cursor: `cursor-${node.id}`, node })),
+    pageInfo: {
+      __typename: 'PageInfo',
+      hasNextPage,
+      endCursor: nodes.length ? `cursor-${nodes[nodes.length - 1]!.id}` : null,
+    },
+    totalCount,
+  };
+}
+
+/** A story as the API returns it. */
+export function story(id: string, promptId: string, overrides: Record<string, unknown> = {}) {
+  return {
+    __typename: 'Story' as const,
+    id,
+    status: 'GENERATING',
+    tokenCount: 0,
+    model: 'storyteller',
+    createdAt: '2025-01-02T10:05:00Z',
+    finishedAt: null,
+    text: '',
+    error: null,
+    startedAt: '2025-01-02T10:05:01Z',
+    prompt: { __typename: 'Prompt' as const, id: promptId },
+    ...overrides,
+  };
+}
+
+/** A storyStream event as the API sends it. */
+export function streamEvent(storyID: string, seq: number, delta: string, status = 'GENERATING', tokenCount = seq, error: string | null = null) {
+  return { data: { storyStream: { __typename: 'StoryEvent', storyID, seq, delta, status, tokenCount, error } } };
+}
