@@ -1,0 +1,42 @@
+// Package llm provides the story generators: an OpenAI-compatible streaming
+// client for real model servers, and a built-in offline storyteller that
+// needs no server at all.
+//
+// Every generator streams text through a callback rather than a channel, so
+// a generation has no goroutine of its own: the caller owns the loop, and
+// when Generate returns, nothing more is emitted.
+package llm
+
+import "context"
+
+// Request describes one story to generate.
+type Request struct {
+	Prompt      string   // the user's story prompt
+	MaxTokens   int      // 0 = the generator's default
+	Temperature *float64 // nil = the generator's default
+	Model       string   // "" = the generator's configured model
+	Seed        int64    // makes deterministic generators repeatable
+	TraceID     string   // sent to model servers as the X-Trace-Id header when non-empty
+}
+
+// Result is how a generation ended.
+type Result struct {
+	Model            string // the model that produced the text
+	FinishReason     string // "stop", "length", ... as the server reported it
+	PromptTokens     int    // usage, when the server reported it, else 0
+	CompletionTokens int
+}
+
+// Finish reasons reported in [Result.FinishReason] by the generators of this
+// package. Model servers may report others, such as "content_filter".
+const (
+	FinishStop   = "stop"   // the story came to its natural end
+	FinishLength = "length" // the story was cut at the token limit
+)
+
+// Generator streams a story.
+type Generator interface {
+	// Generate calls emit with each piece of text, in order, from the calling goroutine, never after it returns.
+	// emit must be quick. On failure it returns the error (text already emitted stays valid).
+	Generate(ctx context.Context, req Request, emit func(delta string)) (Result, error)
+}

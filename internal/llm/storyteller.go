@@ -1,0 +1,106 @@
+package llm
+
+import (
+	"cmp"
+	"context"
+	"time"
+)
+
+// Defaults of [Storyteller], as NewStoryteller sets them.
+const (
+	DefaultStorytellerModel     = "storyteller"
+	DefaultStorytellerMaxTokens = 500
+	DefaultTokensPerSecond      = 25
+)
+
+// Storyteller is the built-in offline generator, used when no model server
+// is configured. It is not a language model: it writes a story from a fixed
+// grammar of sentences, casting the noun phrases and words of the prompt,
+// in any language or script, into it. The same prompt and seed always give
+// the same story; its text is streamed one word at a time, at a pace like
+// that of a model server.
+//
+// The zero value works, with no pacing. A Storyteller is safe for
+// concurrent use as long as its fields are not changed meanwhile.
+type Storyteller struct {
+	// Model is reported in Result.Model; "" reports DefaultStorytellerModel.
+	// Request.Model is ignored: there is only one storyteller.
+	Model string
+	// MaxTokens bounds a story when a request does not; 0 means
+	// DefaultStorytellerMaxTokens. A story runs to about 250 to 400 words,
+	// each a token.
+	MaxTokens int
+	// TokensPerSecond paces the stream; 0 or less emits without delay.
+	TokensPerSecond float64
+}
+
+var _ Generator = (*Storyteller)(nil)
+
+// NewStoryteller returns a storyteller with the default model name, token
+// limit and pace.
+func NewStoryteller() *Storyteller {
+	return &Storyteller{
+		Model:           DefaultStorytellerModel,
+		MaxTokens:       DefaultStorytellerMaxTokens,
+		TokensPerSecond: DefaultTokensPerSecond,
+	}
+}
+
+// Story returns the whole story that Generate streams for prompt and seed
+// when no token limit cuts it.
+func (s *Storyteller) Story(prompt string, seed int64) string {
+	return composeStory(prompt, seed)
+}
+
+// Generate streams the story for req.Prompt and req.Seed, one word (with
+// the white space before it) per call of emit. It reports FinishReason
+// "stop" when the story ends and "length" when the token limit cuts it, and
+// counts the prompt's words as its prompt tokens. Request.Temperature and
+// Request.TraceID do not apply to it.
+func (s *Storyteller) Generate(ctx context.Context, req Request, emit func(delta string)) (Result, error) {
+	res := Result{
+		Model:        cmp.Or(s.Model, DefaultStorytellerModel),
+		FinishReason: FinishStop,
+		PromptTokens: analyzePrompt(req.Prompt).count,
+	}
+	if ctx.Err() != nil {
+		return res, canceled(ctx)
+	}
+	tokens := splitTokens(composeStory(req.Prompt, req.Seed))
+	if limit := cmp.Or(max(req.MaxTokens, 0), s.MaxTokens, DefaultStorytellerMaxTokens); len(tokens) > limit {
+		tokens = tokens[:limit]
+		res.FinishReason = FinishLength
+	}
+
+	var interval time.Duration
+	if s.TokensPerSecond > 0 {
+		interval = time.Duration(float64(time.Second) / s.TokensPerSecond)
+	}
+	var timer *time.Timer
+	start := time.Now()
+	for i, tok := range tokens {
+		// Each token is due at a fixed time from the start, so the pace
+		// holds however long emit takes.
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); interval > 0 && wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+				defer timer.Stop()
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-ctx.Done():
+				return res, canceled(ctx)
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return res, canceled(ctx)
+		}
+		if emit != nil {
+			emit(tok)
+		}
+		res.CompletionTokens++
+	}
+	return res, nil
+}
