@@ -1,0 +1,53 @@
+package telemetry_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
+	"github.com/storybot/storybot/internal/telemetry"
+	"github.com/storybot/storybot/internal/telemetry/internal/testgql"
+)
+
+// benchQuery runs 52 resolvers (hello, books, 50 × Book.author) and 150
+// plain fields (50 × id, title, Author.name).
+const benchQuery = `{"query":"{ hello books(n: 50) { id title author { name } } }"}`
+
+// BenchmarkFieldTimings measures the per-field instrumentation: the same
+// query with no telemetry extension, with the extension but field timings
+// off, and with field timings on.
+func BenchmarkFieldTimings(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		ext  []telemetry.ExtensionOption
+		use  bool
+	}{
+		{name: "none"},
+		{name: "off", use: true, ext: []telemetry.ExtensionOption{telemetry.WithFieldTimings(false)}},
+		{name: "on", use: true, ext: []telemetry.ExtensionOption{telemetry.WithFieldTimings(true)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := handler.New(testgql.NewSchema())
+			srv.AddTransport(transport.POST{})
+			if bc.use {
+				m := telemetry.NewMetrics(telemetry.MetricsOptions{})
+				srv.Use(telemetry.NewGraphQLExtension(m, slog.New(slog.DiscardHandler), bc.ext...))
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(benchQuery))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,354 @@
+package telemetry
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// This file holds every Prometheus collector of storybot. The GraphQL and
+// HTTP series use the conventional graphql_ and http_ prefixes (the field
+// histogram's name, graphql_field_duration_seconds, is fixed by the issue);
+// series about storybot's own domain use the storybot_ namespace.
+//
+// No label takes a value that a client controls: object and field names come
+// from the schema, operation types and outcomes from small fixed sets, error
+// codes from an allow-list, HTTP handler names from the server, methods and
+// status classes from fixed sets.
+
+// Label values that stand for "anything else".
+const (
+	// otherLabel replaces an error code that is not in the allow-list, or a
+	// method that is not a standard HTTP method.
+	otherLabel = "OTHER"
+	// noneLabel is the code of an error without extensions.code.
+	noneLabel = "NONE"
+	// unknownLabel is the operation type of a request that failed before its
+	// operation was known (unparsable JSON, a syntax error, ...).
+	unknownLabel = "unknown"
+)
+
+// Operation outcomes, the values of the outcome label of the operation
+// series.
+const (
+	outcomeOK    = "ok"
+	outcomeError = "error"
+)
+
+// StoryOutcome is how a story's generation ended.
+type StoryOutcome = string
+
+// The outcomes a story's generation can end with.
+const (
+	StoryCompleted StoryOutcome = "completed"
+	StoryFailed    StoryOutcome = "failed"
+	StoryCancelled StoryOutcome = "cancelled"
+)
+
+var (
+	operationTypes = []string{"query", "mutation", "subscription"}
+	storyOutcomes  = []string{StoryCompleted, StoryFailed, StoryCancelled}
+	httpMethods    = []string{
+		http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+	}
+)
+
+// MetricsOptions tunes NewMetrics. The zero value is ready to use.
+type MetricsOptions struct {
+	// FieldBuckets are the buckets, in seconds, of
+	// graphql_field_duration_seconds. Nil means DefaultFieldBuckets.
+	FieldBuckets []float64
+	// RequestBuckets are the buckets, in seconds, of the operation and HTTP
+	// request duration histograms. Nil means DefaultRequestBuckets.
+	RequestBuckets []float64
+}
+
+// DefaultFieldBuckets are the default buckets of
+// graphql_field_duration_seconds: most resolvers take from a fraction of a
+// millisecond to a few hundred milliseconds.
+var DefaultFieldBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// DefaultRequestBuckets are the default buckets of the operation and HTTP
+// request duration histograms. The long buckets are for subscriptions and
+// websocket connections, which last as long as a client listens.
+var DefaultRequestBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
+
+// Buckets of the story histograms, in seconds.
+var (
+	firstTokenBuckets = []float64{.05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60}
+	generationBuckets = []float64{.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600}
+)
+
+// Metrics holds storybot's Prometheus collectors, registered on a registry of
+// its own. Its methods are safe for concurrent use.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	fieldDuration     *prometheus.HistogramVec
+	operations        *prometheus.CounterVec
+	operationDuration *prometheus.HistogramVec
+	graphqlErrors     *prometheus.CounterVec
+	wsConnections     prometheus.Gauge
+	subscriptions     prometheus.Gauge
+
+	httpRequests        *prometheus.CounterVec
+	httpRequestDuration *prometheus.HistogramVec
+
+	storiesStarted     prometheus.Counter
+	storiesFinished    *prometheus.CounterVec
+	storyTokens        prometheus.Counter
+	storyFirstToken    prometheus.Histogram
+	storyGeneration    *prometheus.HistogramVec
+	logstashDropped    prometheus.Counter
+	logstashConnected  prometheus.Gauge
+	logstashQueueLines prometheus.Gauge
+}
+
+// NewMetrics creates storybot's collectors and registers them, with the Go
+// runtime, process and build-info collectors, on a new private registry.
+func NewMetrics(opts MetricsOptions) *Metrics {
+	fieldBuckets := opts.FieldBuckets
+	if fieldBuckets == nil {
+		fieldBuckets = DefaultFieldBuckets
+	}
+	requestBuckets := opts.RequestBuckets
+	if requestBuckets == nil {
+		requestBuckets = DefaultRequestBuckets
+	}
+
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+
+		fieldDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "graphql_field_duration_seconds",
+			Help:    "Time spent in GraphQL field resolvers, by object type and field; plain struct fields are not observed.",
+			Buckets: fieldBuckets,
+		}, []string{"object", "field"}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_operations_total",
+			Help: "GraphQL operations finished, by operation type (query, mutation, subscription, or unknown when the request failed before its operation was known) and outcome (ok, error).",
+		}, []string{"type", "outcome"}),
+		operationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "graphql_operation_duration_seconds",
+			Help:    "Duration of GraphQL operations from the start of the request (for subscriptions, until the stream ends), by operation type and outcome.",
+			Buckets: requestBuckets,
+		}, []string{"type", "outcome"}),
+		graphqlErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "graphql_errors_total",
+			Help: "GraphQL errors sent to clients, by extensions.code (OTHER for a code outside the allow-list, NONE for an error without a code).",
+		}, []string{"code"}),
+		wsConnections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graphql_websocket_connections",
+			Help: "GraphQL websocket connections open now.",
+		}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "graphql_active_subscriptions",
+			Help: "GraphQL subscription operations running now.",
+		}),
+
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests served, by handler, method and status class (1xx to 5xx).",
+		}, []string{"handler", "method", "status_class"}),
+		httpRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "Duration of HTTP requests (for websocket upgrades, of the whole connection), by handler, method and status class.",
+			Buckets: requestBuckets,
+		}, []string{"handler", "method", "status_class"}),
+
+		storiesStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "storybot",
+			Name:      "stories_started_total",
+			Help:      "Story generations started.",
+		}),
+		storiesFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "storybot",
+			Name:      "stories_finished_total",
+			Help:      "Story generations finished, by outcome (completed, failed, cancelled).",
+		}, []string{"outcome"}),
+		storyTokens: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "storybot",
+			Name:      "story_tokens_streamed_total",
+			Help:      "Tokens streamed by story generations.",
+		}),
+		storyFirstToken: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "story_first_token_seconds",
+			Help:      "Time from the start of a story generation to its first token.",
+			Buckets:   firstTokenBuckets,
+		}),
+		storyGeneration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "story_generation_duration_seconds",
+			Help:      "Duration of story generations, by outcome.",
+			Buckets:   generationBuckets,
+		}, []string{"outcome"}),
+		logstashDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "storybot",
+			Name:      "logstash_dropped_lines_total",
+			Help:      "Log lines the Logstash writer dropped because its queue was full or the flush at shutdown ran out of time.",
+		}),
+		logstashConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "storybot",
+			Name:      "logstash_connected",
+			Help:      "Whether the Logstash writer has a TCP connection to Logstash (1) or not (0).",
+		}),
+		logstashQueueLines: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "storybot",
+			Name:      "logstash_queued_lines",
+			Help:      "Log lines waiting in the Logstash writer's queue.",
+		}),
+	}
+
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+		m.fieldDuration,
+		m.operations,
+		m.operationDuration,
+		m.graphqlErrors,
+		m.wsConnections,
+		m.subscriptions,
+		m.httpRequests,
+		m.httpRequestDuration,
+		m.storiesStarted,
+		m.storiesFinished,
+		m.storyTokens,
+		m.storyFirstToken,
+		m.storyGeneration,
+		m.logstashDropped,
+		m.logstashConnected,
+		m.logstashQueueLines,
+	)
+
+	// Create the series of the fixed label sets, so that they exist (at 0)
+	// from the start and rate() sees their first increase.
+	for _, typ := range operationTypes {
+		for _, outcome := range []string{outcomeOK, outcomeError} {
+			m.operations.WithLabelValues(typ, outcome)
+			m.operationDuration.WithLabelValues(typ, outcome)
+		}
+	}
+	for _, outcome := range storyOutcomes {
+		m.storiesFinished.WithLabelValues(outcome)
+		m.storyGeneration.WithLabelValues(outcome)
+	}
+	return m
+}
+
+// Registry returns the private registry holding every collector, for
+// registering more or for tests.
+func (m *Metrics) Registry() *prometheus.Registry {
+	return m.registry
+}
+
+// Handler serves the registry's metrics in the Prometheus exposition format
+// (text unless the scraper asks for protobuf), for GET /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		Registry:          m.registry,
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: false,
+	})
+}
+
+// RegisterDB registers the connection pool statistics of db (client_golang's
+// sql.DBStats collector, go_sql_* series) under the db_name label value name.
+// Registering a second pool under the same name is an error.
+func (m *Metrics) RegisterDB(db *sql.DB, name string) error {
+	if err := m.registry.Register(collectors.NewDBStatsCollector(db, name)); err != nil {
+		return fmt.Errorf("telemetry: register database pool %q: %w", name, err)
+	}
+	return nil
+}
+
+// StoryStarted counts a story generation that started.
+func (m *Metrics) StoryStarted() {
+	m.storiesStarted.Inc()
+}
+
+// StoryFinished counts a story generation that ended with outcome
+// (StoryCompleted, StoryFailed or StoryCancelled) and observes its duration d.
+// Any other outcome is counted as failed.
+func (m *Metrics) StoryFinished(outcome StoryOutcome, d time.Duration) {
+	switch outcome {
+	case StoryCompleted, StoryFailed, StoryCancelled:
+	default:
+		outcome = StoryFailed
+	}
+	m.storiesFinished.WithLabelValues(outcome).Inc()
+	m.storyGeneration.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// TokensStreamed counts n tokens streamed by a story generation.
+func (m *Metrics) TokensStreamed(n int) {
+	if n > 0 {
+		m.storyTokens.Add(float64(n))
+	}
+}
+
+// FirstToken observes the time d from the start of a story generation to its
+// first token.
+func (m *Metrics) FirstToken(d time.Duration) {
+	m.storyFirstToken.Observe(d.Seconds())
+}
+
+// observeField records the duration of one resolver call.
+func (m *Metrics) observeField(object, field string, d time.Duration) {
+	m.fieldDuration.WithLabelValues(object, field).Observe(d.Seconds())
+}
+
+// operationFinished counts one GraphQL operation; d < 0 means its duration
+// is unknown and is not observed.
+func (m *Metrics) operationFinished(typ, outcome string, d time.Duration) {
+	m.operations.WithLabelValues(typ, outcome).Inc()
+	if d >= 0 {
+		m.operationDuration.WithLabelValues(typ, outcome).Observe(d.Seconds())
+	}
+}
+
+// graphqlError counts one GraphQL error under an already bounded code.
+func (m *Metrics) graphqlError(code string) {
+	m.graphqlErrors.WithLabelValues(code).Inc()
+}
+
+// httpRequest counts one HTTP request.
+func (m *Metrics) httpRequest(handler, method string, status int, d time.Duration) {
+	class := statusClass(status)
+	m.httpRequests.WithLabelValues(handler, method, class).Inc()
+	m.httpRequestDuration.WithLabelValues(handler, method, class).Observe(d.Seconds())
+}
+
+// methodLabel maps a request method to itself when it is a standard HTTP
+// method, and to OTHER otherwise: the method is chosen by the client.
+func methodLabel(method string) string {
+	for _, m := range httpMethods {
+		if method == m {
+			return m
+		}
+	}
+	return otherLabel
+}
+
+// statusClass maps a status code to its class, "1xx" to "5xx".
+func statusClass(status int) string {
+	switch {
+	case status < 200:
+		return "1xx"
+	case status < 300:
+		return "2xx"
+	case status < 400:
+		return "3xx"
+	case status < 500:
+		return "4xx"
+	default:
+		return "5xx"
+	}
+}
