@@ -124,10 +124,14 @@ func choice(delta map[string]any, finish any) map[string]any {
 }
 
 // role sends the opening chunk that names the assistant role.
-func (s *sse) role() { s.chunk([]any{choice(map[string]any{"role": "assistant", "content": ""}, nil)}, nil) }
+func (s *sse) role() {
+	s.chunk([]any{choice(map[string]any{"role": "assistant", "content": ""}, nil)}, nil)
+}
 
 // text sends a chunk of story text.
-func (s *sse) text(content string) { s.chunk([]any{choice(map[string]any{"content": content}, nil)}, nil) }
+func (s *sse) text(content string) {
+	s.chunk([]any{choice(map[string]any{"content": content}, nil)}, nil)
+}
 
 // finish sends the chunk with the finish reason.
 func (s *sse) finish(reason string) { s.chunk([]any{choice(map[string]any{}, reason)}, nil) }

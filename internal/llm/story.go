@@ -60,16 +60,15 @@ var storyParts = []storyPart{
 		middles: []string{
 			"On the way {they} met a [tired|cheerful|suspicious] [peddler|ferryman|shepherd] who claimed to know all about {n2}, and who turned out to know nothing at all.",
 			"Twice {they} nearly turned back, and twice {friend} found a reason to keep going.",
-			"{They} kept thinking of one word, “{word}”, and could not say why it mattered.",
 			"The nights were cold, and the stars hung very close.",
 			"Little by little, {Name} began to suspect that {n3} was at the heart of it.",
 		},
-		pick: 3,
+		pick: 2,
 	},
 	{
 		openers: []string{
-			"At last, [in a clearing|at the top of the hill|under the old bridge|at the end of the pier], {Name} found what {they} had been looking for.",
-			"It was there, [in the dark|in the half-light|in the rain], that everything became clear.",
+			"At last, [in a clearing|at the top of the hill|under the old bridge|at the end of the pier], {Name} found {n3}, and with it what {they} had been looking for.",
+			"It was there, [in the dark|in the half-light|in the rain], face to face with {n3}, that everything became clear.",
 		},
 		middles: []string{
 			"{N2} had never been the trouble at all; it had been waiting, the way {n1} had always waited, for someone patient enough to notice.",
@@ -99,9 +98,14 @@ var storyParts = []storyPart{
 	},
 }
 
-// noteSentence brings a prompt without words (emoji, punctuation) into the
-// story as it was written.
-const noteSentence = "Tucked into the door was a scrap of paper that said only: “{quote}”"
+// Sentences that bring more of the prompt in. noteSentence, in the second
+// part, quotes a prompt without words (emoji, punctuation) as it was
+// written; wordSentence, in the third, quotes a word of the prompt that is
+// not among the story's nouns.
+const (
+	noteSentence = "Tucked into the door was a scrap of paper that said only: “{quote}”"
+	wordSentence = "{They} kept thinking of one word, “{word}”, and could not say why it mattered."
+)
 
 // A hero is the story's main character, with the pronouns that go with
 // the name and the verb that agrees with them.
@@ -159,12 +163,16 @@ func composeStory(prompt string, seed int64) string {
 	rng := newStoryRand(prompt, seed)
 	c := newCasting(terms, rng)
 	needNote := len(terms.phrases) == 0 && len(terms.words) == 0 && terms.quote != ""
+	needWord := c.promptWord
 
 	var story strings.Builder
 	for i, part := range storyParts {
 		sentences := []string{pickOne(rng, part.openers)}
 		if i == 1 && needNote {
 			sentences = append(sentences, noteSentence)
+		}
+		if i == 2 && needWord {
+			sentences = append(sentences, wordSentence)
 		}
 		for _, j := range pickOrdered(rng, len(part.middles), part.pick) {
 			sentences = append(sentences, part.middles[j])
@@ -188,9 +196,10 @@ func composeStory(prompt string, seed int64) string {
 // casting holds what fills a story's slots: its hero, place and friend
 // chosen at random, its nouns and word taken from the prompt.
 type casting struct {
-	slots     map[string]string
-	members   map[string]castMember // filled by intro on first mention, then by short name
-	mentioned map[string]bool
+	promptWord bool // the {word} slot holds a word of the prompt
+	slots      map[string]string
+	members    map[string]castMember // filled by intro on first mention, then by short name
+	mentioned  map[string]bool
 }
 
 func newCasting(terms promptTerms, rng *storyRand) *casting {
@@ -244,6 +253,7 @@ func newCasting(terms promptTerms, rng *storyRand) *casting {
 	}
 	if len(words) > 0 {
 		c.slots["word"] = words[rng.intn(len(words))]
+		c.promptWord = true
 	} else {
 		c.slots["word"] = pickOne(rng, fallbackWords)
 	}
