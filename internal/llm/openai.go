@@ -21,14 +21,19 @@ import (
 	"github.com/openai/openai-go/v3/packages/ssestream"
 )
 
-// Defaults of [OpenAIConfig].
+// Defaults of [OpenAIConfig], used where a field is left at its zero value.
 const (
-	DefaultBaseURL           = "https://api.openai.com/v1"
-	DefaultConnectTimeout    = 10 * time.Second
+	// DefaultBaseURL is OpenAI's own API.
+	DefaultBaseURL = "https://api.openai.com/v1"
+	// DefaultConnectTimeout bounds opening a connection to the server.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultFirstTokenTimeout leaves room for a local server to load its
+	// model before it writes anything.
 	DefaultFirstTokenTimeout = 2 * time.Minute
-	DefaultIdleTimeout       = 30 * time.Second
-	DefaultOpenAIMaxTokens   = 1024
-
+	// DefaultIdleTimeout bounds the gap between chunks of a flowing stream.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultOpenAIMaxTokens bounds a story of a few pages.
+	DefaultOpenAIMaxTokens = 1024
 	// DefaultSystemPrompt asks for a story and nothing else: no title, no
 	// preamble, no closing remarks, since the text is shown as it streams.
 	DefaultSystemPrompt = "You are a storyteller. Write an original short story inspired by the user's prompt, " +
@@ -108,7 +113,12 @@ var _ Generator = (*OpenAI)(nil)
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	cfg.BaseURL = cmp.Or(strings.TrimSpace(cfg.BaseURL), DefaultBaseURL)
 	u, err := url.Parse(cfg.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil {
+		// The parser's message would repeat the URL, and with it any
+		// password it holds.
+		return nil, fmt.Errorf("%w: the base URL cannot be parsed", ErrInvalidConfig)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: base URL %q is not an http or https URL", ErrInvalidConfig, u.Redacted())
 	}
 	cfg.Model = strings.TrimSpace(cfg.Model)

@@ -33,7 +33,6 @@ func newTestOpenAI(t *testing.T, baseURL string, cfg OpenAIConfig) *OpenAI {
 type collect struct{ deltas []string }
 
 func (c *collect) emit(delta string) { c.deltas = append(c.deltas, delta) }
-func (c *collect) text() string      { return strings.Join(c.deltas, "") }
 
 // chatRequest is the part of a Chat Completions request the tests check.
 type chatRequest struct {
@@ -652,7 +651,8 @@ func TestNewOpenAIConfig(t *testing.T) {
 		{name: "local server", cfg: OpenAIConfig{BaseURL: "http://localhost:11434/v1", Model: "llama3"}},
 		{name: "no model", cfg: OpenAIConfig{BaseURL: "http://localhost:11434/v1"}, wantErr: true},
 		{name: "not a URL", cfg: OpenAIConfig{BaseURL: "localhost:11434", Model: "m"}, wantErr: true},
-		{name: "other scheme", cfg: OpenAIConfig{BaseURL: "ftp://example.com/v1", Model: "m"}, wantErr: true},
+		{name: "other scheme", cfg: OpenAIConfig{BaseURL: "ftp://user:hunter2@example.com/v1", Model: "m"}, wantErr: true},
+		{name: "unparsable", cfg: OpenAIConfig{BaseURL: "http://user:hunter2@exa mple.com:port/v1", Model: "m"}, wantErr: true},
 		{name: "negative temperature", cfg: OpenAIConfig{Model: "m", Temperature: ptr(-1.0)}, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -661,6 +661,9 @@ func TestNewOpenAIConfig(t *testing.T) {
 			if tt.wantErr {
 				if !errors.Is(err, ErrInvalidConfig) {
 					t.Fatalf("NewOpenAI error %v, want ErrInvalidConfig", err)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error %q shows the URL's password", err)
 				}
 				return
 			}

@@ -8,9 +8,13 @@ import (
 
 // Defaults of [Storyteller], as NewStoryteller sets them.
 const (
-	DefaultStorytellerModel     = "storyteller"
+	// DefaultStorytellerModel is the name reported in Result.Model.
+	DefaultStorytellerModel = "storyteller"
+	// DefaultStorytellerMaxTokens is above the length of any story the
+	// storyteller writes, so that by default a story ends with "stop".
 	DefaultStorytellerMaxTokens = 500
-	DefaultTokensPerSecond      = 25
+	// DefaultTokensPerSecond is about the pace of a model server.
+	DefaultTokensPerSecond = 25
 )
 
 // Storyteller is the built-in offline generator, used when no model server
