@@ -163,7 +163,6 @@ func composeStory(prompt string, seed int64) string {
 	rng := newStoryRand(prompt, seed)
 	c := newCasting(terms, rng)
 	needNote := len(terms.phrases) == 0 && len(terms.words) == 0 && terms.quote != ""
-	needWord := c.promptWord
 
 	var story strings.Builder
 	for i, part := range storyParts {
@@ -171,7 +170,7 @@ func composeStory(prompt string, seed int64) string {
 		if i == 1 && needNote {
 			sentences = append(sentences, noteSentence)
 		}
-		if i == 2 && needWord {
+		if i == 2 && c.promptWord {
 			sentences = append(sentences, wordSentence)
 		}
 		for _, j := range pickOrdered(rng, len(part.middles), part.pick) {

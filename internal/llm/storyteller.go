@@ -12,7 +12,7 @@ const (
 	DefaultStorytellerModel = "storyteller"
 	// DefaultStorytellerMaxTokens is above the length of any story the
 	// storyteller writes, so that by default a story ends with "stop".
-	DefaultStorytellerMaxTokens = 500
+	DefaultStorytellerMaxTokens = 400
 	// DefaultTokensPerSecond is about the pace of a model server.
 	DefaultTokensPerSecond = 25
 )
@@ -30,8 +30,8 @@ type Storyteller struct {
 	// Model is reported in Result.Model; "" reports DefaultStorytellerModel.
 	// Request.Model is ignored: there is only one storyteller.
 	Model string
-	// MaxTokens bounds a story when a request does not; 0 means
-	// DefaultStorytellerMaxTokens. A story runs to about 250 to 400 words,
+	// MaxTokens bounds a story when a request does not; 0 or less means
+	// DefaultStorytellerMaxTokens. A story runs to about 200 to 300 words,
 	// each a token.
 	MaxTokens int
 	// TokensPerSecond paces the stream; 0 or less emits without delay.
@@ -71,7 +71,7 @@ func (s *Storyteller) Generate(ctx context.Context, req Request, emit func(delta
 		return res, canceled(ctx)
 	}
 	tokens := splitTokens(composeStory(req.Prompt, req.Seed))
-	if limit := cmp.Or(max(req.MaxTokens, 0), s.MaxTokens, DefaultStorytellerMaxTokens); len(tokens) > limit {
+	if limit := cmp.Or(max(req.MaxTokens, 0), max(s.MaxTokens, 0), DefaultStorytellerMaxTokens); len(tokens) > limit {
 		tokens = tokens[:limit]
 		res.FinishReason = FinishLength
 	}
@@ -83,8 +83,8 @@ func (s *Storyteller) Generate(ctx context.Context, req Request, emit func(delta
 	var timer *time.Timer
 	start := time.Now()
 	for i, tok := range tokens {
-		// Each token is due at a fixed time from the start, so the pace
-		// holds however long emit takes.
+		// Each token is due at a fixed time from the start, so time spent
+		// in emit does not slow the pace.
 		if wait := time.Until(start.Add(time.Duration(i) * interval)); interval > 0 && wait > 0 {
 			if timer == nil {
 				timer = time.NewTimer(wait)

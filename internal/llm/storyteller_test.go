@@ -152,7 +152,8 @@ func TestStorytellerMaxTokens(t *testing.T) {
 		{"request limit equal to the story", Storyteller{}, len(full), len(full), FinishStop},
 		{"configured limit", Storyteller{MaxTokens: 25}, 0, 25, FinishLength},
 		{"request beats configured", Storyteller{MaxTokens: 25}, 5, 5, FinishLength},
-		{"negative means default", Storyteller{MaxTokens: 25}, -1, 25, FinishLength},
+		{"negative request means configured", Storyteller{MaxTokens: 25}, -1, 25, FinishLength},
+		{"negative configured means default", Storyteller{MaxTokens: -3}, 0, len(full), FinishStop},
 		{"default limit lets the story end", Storyteller{}, 0, len(full), FinishStop},
 	}
 	for _, tt := range tests {
