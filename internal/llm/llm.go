@@ -1,10 +1,14 @@
-// Package llm provides the story generators: an OpenAI-compatible streaming
-// client for real model servers, and a built-in offline storyteller that
-// needs no server at all.
+// Package llm provides the story generators: [OpenAI], a streaming client
+// for any model server that speaks OpenAI's Chat Completions API, and
+// [Storyteller], a built-in offline generator for when no server is
+// configured.
 //
 // Every generator streams text through a callback rather than a channel, so
 // a generation has no goroutine of its own: the caller owns the loop, and
-// when Generate returns, nothing more is emitted.
+// when Generate returns, nothing more is emitted. Failures are reported
+// with the sentinel errors of this package (ErrUnavailable, ErrTimeout,
+// ErrProvider, ErrRateLimited), or with the context's error when the
+// caller stopped the generation; their messages are fit to show to a user.
 package llm
 
 import "context"
