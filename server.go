@@ -1,5 +1,5 @@
 // Command storybot serves storybot's GraphQL API: story prompts, stories and
-// their live token streams.
+// their live token streams, the web app and the GraphiQL playground.
 //
 //	storybot            serve (the default)
 //	storybot migrate    apply the Postgres migrations and exit
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -20,10 +21,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+
 	_ "github.com/storybot/storybot/ent/runtime" // registers the schema hooks and defaults
 	"github.com/storybot/storybot/graph"
+	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/config"
 	"github.com/storybot/storybot/internal/database"
+	"github.com/storybot/storybot/internal/llm"
+	"github.com/storybot/storybot/internal/origins"
+	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/telemetry"
+	"github.com/storybot/storybot/internal/websocket"
+	"github.com/storybot/storybot/web"
 )
 
 func main() {
@@ -47,7 +58,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, nil))
+	metrics := telemetry.NewMetrics(telemetry.MetricsOptions{})
+	logger, closeLogs, err := telemetry.NewLogger(telemetry.LogConfig{
+		Level: cfg.LogLevel, Environment: cfg.Env, File: cfg.LogFile, LogstashAddr: cfg.LogstashAddr,
+	}, stdout, metrics)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = closeLogs(ctx)
+	}()
 
 	db, err := database.Open(ctx, database.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
 	if err != nil {
@@ -58,14 +80,59 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Info("database schema is up to date", slog.String("dialect", db.Dialect))
 		return nil
 	}
+	if err := metrics.RegisterDB(db.SQL, "storybot"); err != nil {
+		return err
+	}
 
-	gql := graph.NewHandler(graph.NewSchema(db.Client), graph.HandlerOptions{
+	var events broker.Broker = broker.NewMemory()
+	if cfg.DatabaseURL != "" {
+		if events, err = broker.NewPostgres(ctx, cfg.DatabaseURL, logger, broker.WithDB(db.SQL)); err != nil {
+			return err
+		}
+	}
+	defer events.Close()
+
+	gen, model, err := generator(cfg)
+	if err != nil {
+		return err
+	}
+	owner := cfg.ReplicaID
+	if owner == "" {
+		host, _ := os.Hostname()
+		owner = fmt.Sprintf("%s-%06x", host, rand.Uint32()&0xffffff)
+	}
+	stories := story.New(db.Client, gen, events, story.Config{
+		Owner: owner, DefaultModel: model,
+		DefaultMaxTokens: cfg.StoryMaxTokens, MaxMaxTokens: cfg.StoryMaxTokensLimit,
+		Logger: logger, Observer: metrics,
+	})
+	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+	sweeperDone := make(chan struct{})
+	go func() { defer close(sweeperDone); stories.Run(sweepCtx) }()
+	defer func() { stopSweeper(); <-sweeperDone }()
+
+	allowed := origins.New(cfg.AllowedOrigins)
+	sockets := &websocket.Upgrader{CheckOrigin: allowed.AllowRequest}
+	ext := telemetry.NewGraphQLExtension(metrics, logger)
+	gql := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
 		Logger:        logger,
 		Introspection: !cfg.Production(),
+		Extensions:    []graphql.HandlerExtension{ext},
+		Transports: []graphql.Transport{
+			transport.Websocket{
+				Implementation:        sockets,
+				InitFunc:              ext.WebsocketInit,
+				CloseFunc:             ext.WebsocketClose,
+				InitTimeout:           3 * time.Second,
+				KeepAlivePingInterval: 10 * time.Second,
+				PingPongInterval:      6 * time.Second,
+			},
+			transport.SSE{KeepAlivePingInterval: 10 * time.Second},
+		},
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", gql)
+	mux.Handle("/graphql", metrics.InstrumentHTTP("graphql", allowed.Middleware(gql)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -80,10 +147,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		io.WriteString(w, "ok\n")
 	})
-	mux.Handle("/", placeholder())
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", metrics.Handler())
+	}
+	mux.Handle("/", metrics.InstrumentHTTP("web", web.New(web.Options{GraphQLURL: cfg.PublicURL})))
 
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           telemetry.TraceMiddleware(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -93,41 +163,83 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{ln}
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		metricsMux := http.NewServeMux()
+		metricsMux.Handle("GET /metrics", metrics.Handler())
+		servers = append(servers, &http.Server{Handler: metricsMux, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, mln)
+	}
 	logger.Info("storybot listening",
-		slog.String("addr", ln.Addr().String()), slog.String("dialect", db.Dialect), slog.String("env", cfg.Env))
+		slog.String("addr", ln.Addr().String()), slog.String("dialect", db.Dialect),
+		slog.String("env", cfg.Env), slog.String("generator", model), slog.String("replica", owner))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveErr := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { serveErr <- s.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-serveErr:
 		return err
 	case <-ctx.Done():
 	}
 
+	// Shutdown: stop accepting and let in-flight requests finish, while the
+	// running stories finish (or end as interrupted, text kept) and their
+	// subscribers get the final event; then close the websockets that are
+	// left, with a reason.
 	logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("shutdown did not finish in time; closing connections", slog.Any("error", err))
-		srv.Close()
+	httpDone := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { httpDone <- s.Shutdown(shutdownCtx) }()
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	drainCtx, cancelDrain := context.WithTimeout(shutdownCtx, cfg.ShutdownTimeout*3/4)
+	defer cancelDrain()
+	_ = stories.Shutdown(drainCtx)
+	time.Sleep(100 * time.Millisecond) // lets gqlgen send the completions
+	sockets.CloseAll(1001, "server shutting down")
+	for range servers {
+		if err := <-httpDone; err != nil {
+			logger.Warn("shutdown did not finish in time; closing connections", slog.Any("error", err))
+			for _, s := range servers {
+				s.Close()
+			}
+		}
+	}
+	for range servers {
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	logger.Info("stopped")
 	return nil
 }
 
-func placeholder() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		io.WriteString(w, `<!doctype html><title>storybot</title><h1>storybot</h1><p>The GraphQL API is at <a href="/graphql">/graphql</a>.</p>`)
+// generator returns the story generator the configuration asks for, and the
+// model name stories record by default.
+func generator(cfg config.Config) (story.Generator, string, error) {
+	if cfg.LLMBaseURL == "" {
+		return &llm.Storyteller{TokensPerSecond: cfg.StorytellerPace}, llm.DefaultStorytellerModel, nil
+	}
+	g, err := llm.NewOpenAI(llm.OpenAIConfig{
+		BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
+		SystemPrompt: cfg.LLMSystemPrompt, StreamUsage: cfg.LLMStreamUsage,
+		ConnectTimeout: cfg.LLMConnectTimeout, FirstTokenTimeout: cfg.LLMFirstTokenTimeout,
+		IdleTimeout: cfg.LLMIdleTimeout,
 	})
+	if err != nil {
+		return nil, "", err
+	}
+	return g, cfg.LLMModel, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storybot/storybot/ent"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/story"
 )
 
 // Error codes in extensions.code, part of the public API contract.
@@ -22,6 +23,10 @@ const (
 	CodeNotFound     = "NOT_FOUND"
 	CodeRateLimited  = "RATE_LIMITED"
 	CodeInternal     = "INTERNAL"
+	// CodeUnavailable says the server cannot take the request now (it is
+	// shutting down, or its database is away); retrying elsewhere or later
+	// may work.
+	CodeUnavailable = "UNAVAILABLE"
 )
 
 // codes gqlgen and entgql set themselves and clients may see as they are.
@@ -35,6 +40,7 @@ var passThroughCodes = map[string]string{
 	CodeNotFound:                CodeNotFound,
 	CodeRateLimited:             CodeRateLimited,
 	CodeInternal:                CodeInternal,
+	CodeUnavailable:             CodeUnavailable,
 }
 
 // userError is an error whose message is meant for the client, with its code.
@@ -94,6 +100,12 @@ func classify(err error) (code, msg string) {
 	switch {
 	case errors.As(err, &ue):
 		return ue.code, ue.msg
+	case errors.Is(err, story.ErrNotFound):
+		return CodeNotFound, err.Error()
+	case errors.Is(err, story.ErrFinished), errors.Is(err, story.ErrInvalidInput):
+		return CodeBadUserInput, err.Error()
+	case errors.Is(err, story.ErrShuttingDown):
+		return CodeUnavailable, err.Error()
 	case errors.As(err, &ve):
 		return CodeBadUserInput, fmt.Sprintf("invalid %s: %v", ve.Name, rootCause(ve))
 	case errors.Is(err, pulid.ErrInvalid):

@@ -17,8 +17,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/storybot/storybot/ent"
-	"github.com/storybot/storybot/ent/story"
+	story1 "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/story"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -35,6 +36,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -42,9 +44,11 @@ type DirectiveRoot struct {
 
 type ComplexityRoot struct {
 	Mutation struct {
-		CreatePrompt func(childComplexity int, input ent.CreatePromptInput) int
-		DeletePrompt func(childComplexity int, id pulid.ID) int
-		UpdatePrompt func(childComplexity int, id pulid.ID, input ent.UpdatePromptInput) int
+		CancelStory   func(childComplexity int, id pulid.ID) int
+		CreatePrompt  func(childComplexity int, input ent.CreatePromptInput) int
+		DeletePrompt  func(childComplexity int, id pulid.ID) int
+		GenerateStory func(childComplexity int, input story.GenerateInput) int
+		UpdatePrompt  func(childComplexity int, id pulid.ID, input ent.UpdatePromptInput) int
 	}
 
 	PageInfo struct {
@@ -107,6 +111,19 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
+
+	StoryEvent struct {
+		Delta      func(childComplexity int) int
+		Error      func(childComplexity int) int
+		Seq        func(childComplexity int) int
+		Status     func(childComplexity int) int
+		StoryID    func(childComplexity int) int
+		TokenCount func(childComplexity int) int
+	}
+
+	Subscription struct {
+		StoryStream func(childComplexity int, storyID pulid.ID) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -117,12 +134,17 @@ type MutationResolver interface {
 	CreatePrompt(ctx context.Context, input ent.CreatePromptInput) (*ent.Prompt, error)
 	UpdatePrompt(ctx context.Context, id pulid.ID, input ent.UpdatePromptInput) (*ent.Prompt, error)
 	DeletePrompt(ctx context.Context, id pulid.ID) (pulid.ID, error)
+	GenerateStory(ctx context.Context, input story.GenerateInput) (*ent.Story, error)
+	CancelStory(ctx context.Context, id pulid.ID) (*ent.Story, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error)
 	Prompts(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.PromptOrder, where *ent.PromptWhereInput) (*ent.PromptConnection, error)
 	Stories(ctx context.Context, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.StoryOrder, where *ent.StoryWhereInput) (*ent.StoryConnection, error)
+}
+type SubscriptionResolver interface {
+	StoryStream(ctx context.Context, storyID pulid.ID) (<-chan *story.Event, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -143,6 +165,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	_ = ec
 	switch typeName + "." + field {
 
+	case "Mutation.cancelStory":
+		if e.ComplexityRoot.Mutation.CancelStory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelStory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelStory(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.createPrompt":
 		if e.ComplexityRoot.Mutation.CreatePrompt == nil {
 			break
@@ -165,6 +198,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeletePrompt(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.generateStory":
+		if e.ComplexityRoot.Mutation.GenerateStory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_generateStory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GenerateStory(childComplexity, args["input"].(story.GenerateInput)), true
 	case "Mutation.updatePrompt":
 		if e.ComplexityRoot.Mutation.UpdatePrompt == nil {
 			break
@@ -432,6 +476,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StoryEdge.Node(childComplexity), true
 
+	case "StoryEvent.delta":
+		if e.ComplexityRoot.StoryEvent.Delta == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.Delta(childComplexity), true
+	case "StoryEvent.error":
+		if e.ComplexityRoot.StoryEvent.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.Error(childComplexity), true
+	case "StoryEvent.seq":
+		if e.ComplexityRoot.StoryEvent.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.Seq(childComplexity), true
+	case "StoryEvent.status":
+		if e.ComplexityRoot.StoryEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.Status(childComplexity), true
+	case "StoryEvent.storyID":
+		if e.ComplexityRoot.StoryEvent.StoryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.StoryID(childComplexity), true
+	case "StoryEvent.tokenCount":
+		if e.ComplexityRoot.StoryEvent.TokenCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.TokenCount(childComplexity), true
+
+	case "Subscription.storyStream":
+		if e.ComplexityRoot.Subscription.StoryStream == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_storyStream_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.StoryStream(childComplexity, args["storyID"].(pulid.ID)), true
+
 	}
 	return 0, false
 }
@@ -442,6 +535,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreatePromptInput", ec.unmarshalInputCreatePromptInput),
+			graphql.NewInputUnmarshaler("GenerateStoryInput", ec.unmarshalInputGenerateStoryInput),
 			graphql.NewInputUnmarshaler("PromptOrder", ec.unmarshalInputPromptOrder),
 			graphql.NewInputUnmarshaler("PromptWhereInput", ec.unmarshalInputPromptWhereInput),
 			graphql.NewInputUnmarshaler("StoryOrder", ec.unmarshalInputStoryOrder),
@@ -497,6 +591,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -522,7 +633,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphqls" "prompt.graphqls" "schema.graphqls"
+//go:embed "ent.graphqls" "prompt.graphqls" "schema.graphqls" "story.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -537,6 +648,7 @@ var sources = []*ast.Source{
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 	{Name: "prompt.graphqls", Input: sourceData("prompt.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
+	{Name: "story.graphqls", Input: sourceData("story.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -650,6 +762,24 @@ func (ec *executionContext) childFields_StoryEdge(ctx context.Context, field gra
 		return ec.fieldContext_StoryEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StoryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_StoryEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "storyID":
+		return ec.fieldContext_StoryEvent_storyID(ctx, field)
+	case "seq":
+		return ec.fieldContext_StoryEvent_seq(ctx, field)
+	case "delta":
+		return ec.fieldContext_StoryEvent_delta(ctx, field)
+	case "status":
+		return ec.fieldContext_StoryEvent_status(ctx, field)
+	case "tokenCount":
+		return ec.fieldContext_StoryEvent_tokenCount(ctx, field)
+	case "error":
+		return ec.fieldContext_StoryEvent_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoryEvent", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -768,6 +898,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_cancelStory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createPrompt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -793,6 +937,20 @@ func (ec *executionContext) field_Mutation_deletePrompt_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_generateStory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (story.GenerateInput, error) {
+			return ec.unmarshalNGenerateStoryInput2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐGenerateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -1022,6 +1180,20 @@ func (ec *executionContext) field_Query_stories_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_storyStream_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "storyID",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["storyID"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1222,6 +1394,94 @@ func (ec *executionContext) fieldContext_Mutation_deletePrompt(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deletePrompt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_generateStory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_generateStory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GenerateStory(ctx, fc.Args["input"].(story.GenerateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Story) graphql.Marshaler {
+			return ec.marshalNStory2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_generateStory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Story(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_generateStory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelStory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelStory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelStory(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Story) graphql.Marshaler {
+			return ec.marshalNStory2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelStory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Story(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelStory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -1931,15 +2191,15 @@ func (ec *executionContext) _Story_status(ctx context.Context, field graphql.Col
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v story.Status) graphql.Marshaler {
-			return ec.marshalNStoryStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v story1.Status) graphql.Marshaler {
+			return ec.marshalNStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Story_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Story", field, false, false, "StoryStoryStatus")
+	return graphql.NewScalarFieldContext("Story", field, false, false, "StoryStatus")
 }
 
 func (ec *executionContext) _Story_text(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
@@ -2321,6 +2581,188 @@ func (ec *executionContext) _StoryEdge_cursor(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_StoryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StoryEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _StoryEvent_storyID(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_storyID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pulid.ID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_storyID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StoryEvent_seq(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StoryEvent_delta(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_delta(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Delta, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_delta(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoryEvent_status(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v story1.Status) graphql.Marshaler {
+			return ec.marshalNStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "StoryStatus")
+}
+
+func (ec *executionContext) _StoryEvent_tokenCount(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_tokenCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_tokenCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _StoryEvent_error(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _Subscription_storyStream(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_storyStream(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().StoryStream(ctx, fc.Args["storyID"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *story.Event) graphql.Marshaler {
+			return ec.marshalNStoryEvent2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_storyStream(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoryEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_storyStream_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -3438,6 +3880,69 @@ func UnmarshalCreatePromptInput(ctx context.Context, raw any) (ent.CreatePromptI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputGenerateStoryInput(ctx context.Context, obj any) (story.GenerateInput, error) {
+	var it story.GenerateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"promptID", "maxTokens", "temperature", "model"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "promptID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptID"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptID = data
+		case "maxTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxTokens"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxTokens = data
+		case "temperature":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("temperature"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Temperature = data
+		case "model":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("model"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Model = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGenerateStoryInput unmarshals raw into the GenerateStoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGenerateStoryInput(ctx context.Context, raw any) (story.GenerateInput, error) {
+	var out story.GenerateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GenerateStoryInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPromptOrder(ctx context.Context, obj any) (ent.PromptOrder, error) {
 	var it ent.PromptOrder
 	if obj == nil {
@@ -4082,28 +4587,28 @@ func (ec *executionContext) unmarshalInputStoryWhereInput(ctx context.Context, o
 			it.UpdatedAtLTE = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOStoryStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, v)
+			data, err := ec.unmarshalOStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.Status = data
 		case "statusNEQ":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
-			data, err := ec.unmarshalOStoryStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, v)
+			data, err := ec.unmarshalOStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.StatusNEQ = data
 		case "statusIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
-			data, err := ec.unmarshalOStoryStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx, v)
+			data, err := ec.unmarshalOStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.StatusIn = data
 		case "statusNotIn":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
-			data, err := ec.unmarshalOStoryStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx, v)
+			data, err := ec.unmarshalOStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -4952,6 +5457,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "generateStory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_generateStory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelStory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelStory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5406,6 +5925,84 @@ func (ec *executionContext) _StoryEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var storyEventImplementors = []string{"StoryEvent"}
+
+func (ec *executionContext) _StoryEvent(ctx context.Context, sel ast.SelectionSet, obj *story.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storyEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoryEvent")
+		case "storyID":
+			out.Values[i] = ec._StoryEvent_storyID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "seq":
+			out.Values[i] = ec._StoryEvent_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "delta":
+			out.Values[i] = ec._StoryEvent_delta(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._StoryEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenCount":
+			out.Values[i] = ec._StoryEvent_tokenCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._StoryEvent_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "storyStream":
+		return ec._Subscription_storyStream(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -5811,6 +6408,11 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) unmarshalNGenerateStoryInput2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐGenerateInput(ctx context.Context, v any) (story.GenerateInput, error) {
+	res, err := ec.unmarshalInputGenerateStoryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx context.Context, v any) (pulid.ID, error) {
 	var res pulid.ID
 	err := res.UnmarshalGQL(v)
@@ -5923,12 +6525,28 @@ func (ec *executionContext) unmarshalNPromptWhereInput2ᚖgithubᚗcomᚋstorybo
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNStory2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStory(ctx context.Context, sel ast.SelectionSet, v *ent.Story) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Story!")
+		return graphql.Null
+	}
+	return ec._Story(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNStoryConnection2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStoryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.StoryConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "StoryConnection!")
 		return graphql.Null
 	}
 	return ec._StoryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStoryEvent2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐEvent(ctx context.Context, sel ast.SelectionSet, v *story.Event) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StoryEvent!")
+		return graphql.Null
+	}
+	return ec._StoryEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStoryOrderField2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStoryOrderField(ctx context.Context, v any) (*ent.StoryOrderField, error) {
@@ -5945,13 +6563,13 @@ func (ec *executionContext) marshalNStoryOrderField2ᚖgithubᚗcomᚋstorybot�
 	return v
 }
 
-func (ec *executionContext) unmarshalNStoryStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, v any) (story.Status, error) {
-	var res story.Status
+func (ec *executionContext) unmarshalNStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, v any) (story1.Status, error) {
+	var res story1.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNStoryStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, sel ast.SelectionSet, v story.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, sel ast.SelectionSet, v story1.Status) graphql.Marshaler {
 	return v
 }
 
@@ -6439,16 +7057,16 @@ func (ec *executionContext) unmarshalOStoryOrder2ᚖgithubᚗcomᚋstorybotᚋst
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOStoryStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx context.Context, v any) ([]story.Status, error) {
+func (ec *executionContext) unmarshalOStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx context.Context, v any) ([]story1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]story.Status, len(vSlice))
+	res := make([]story1.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNStoryStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -6456,14 +7074,14 @@ func (ec *executionContext) unmarshalOStoryStoryStatus2ᚕgithubᚗcomᚋstorybo
 	return res, nil
 }
 
-func (ec *executionContext) marshalOStoryStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []story.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOStoryStatus2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []story1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNStoryStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, sel, v[i])
+		return ec.marshalNStoryStatus2githubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -6475,16 +7093,16 @@ func (ec *executionContext) marshalOStoryStoryStatus2ᚕgithubᚗcomᚋstorybot�
 	return ret
 }
 
-func (ec *executionContext) unmarshalOStoryStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, v any) (*story.Status, error) {
+func (ec *executionContext) unmarshalOStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, v any) (*story1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(story.Status)
+	var res = new(story1.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOStoryStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, sel ast.SelectionSet, v *story.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOStoryStatus2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚋstoryᚐStatus(ctx context.Context, sel ast.SelectionSet, v *story1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -14,11 +14,14 @@ import (
 
 	"github.com/storybot/storybot/ent"
 	_ "github.com/storybot/storybot/ent/runtime"
-	"github.com/storybot/storybot/ent/story"
+	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/graph"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/database/dbtest"
+	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/story"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -32,7 +35,8 @@ type api struct {
 
 func newAPI(t *testing.T, db *database.DB) *api {
 	t.Helper()
-	h := graph.NewHandler(graph.NewSchema(db.Client), graph.HandlerOptions{Introspection: true})
+	stories := story.New(db.Client, &llm.Storyteller{}, broker.NewMemory(), story.Config{})
+	h := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{Introspection: true})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &api{t: t, url: srv.URL, db: db}
@@ -103,7 +107,7 @@ func (a *api) createPrompt(content string) string {
 }
 
 // addStory stores a story directly (generation is another package's test).
-func (a *api) addStory(promptID string, status story.Status, text string) string {
+func (a *api) addStory(promptID string, status entstory.Status, text string) string {
 	a.t.Helper()
 	s, err := a.db.Client.Story.Create().
 		SetPromptID(pid(promptID)).SetStatus(status).SetText(text).

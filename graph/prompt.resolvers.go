@@ -24,5 +24,5 @@ func (r *mutationResolver) UpdatePrompt(ctx context.Context, id pulid.ID, input 
 
 // DeletePrompt is the resolver for the deletePrompt field.
 func (r *mutationResolver) DeletePrompt(ctx context.Context, id pulid.ID) (pulid.ID, error) {
-	return id, r.client.Prompt.DeleteOneID(id).Exec(ctx)
+	return id, r.stories.DeletePrompt(ctx, id)
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/storybot/storybot/ent/story"
+	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/database/dbtest"
 )
@@ -100,7 +100,7 @@ func TestUpdatePrompt(t *testing.T) {
 			t.Errorf("updatedAt %s did not advance past %s", out.UpdatePrompt.UpdatedAt, before.Node.UpdatedAt)
 		}
 
-		storyID := a.addStory(id, story.StatusCompleted, "a story")
+		storyID := a.addStory(id, entstory.StatusCompleted, "a story")
 		const update = `mutation($id: ID!, $c: String) { updatePrompt(id: $id, input: {content: $c}) { id } }`
 		for _, tc := range []struct {
 			name, id, content, code string
@@ -123,10 +123,10 @@ func TestDeletePrompt(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
 		a := newAPI(t, db)
 		keep := a.createPrompt("keep me")
-		keptStory := a.addStory(keep, story.StatusCompleted, "kept")
+		keptStory := a.addStory(keep, entstory.StatusCompleted, "kept")
 		doomed := a.createPrompt("delete me")
-		a.addStory(doomed, story.StatusCompleted, "one")
-		a.addStory(doomed, story.StatusFailed, "two")
+		a.addStory(doomed, entstory.StatusCompleted, "one")
+		a.addStory(doomed, entstory.StatusFailed, "two")
 
 		const del = `mutation($id: ID!) { deletePrompt(id: $id) }`
 		for _, tc := range []struct{ name, id, code string }{

@@ -8,17 +8,20 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/internal/story"
 )
 
 // Resolver is the root resolver: the one place where dependencies enter the
 // GraphQL layer.
 type Resolver struct {
-	client *ent.Client
+	client  *ent.Client
+	stories *story.Service
 }
 
-// NewSchema returns the executable schema, resolving against client.
-func NewSchema(client *ent.Client) graphql.ExecutableSchema {
+// NewSchema returns the executable schema: plain reads go to client, story
+// generation and streams to stories.
+func NewSchema(client *ent.Client, stories *story.Service) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{
-		Resolvers: &Resolver{client: client},
+		Resolvers: &Resolver{client: client, stories: stories},
 	})
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/storybot/storybot/ent/story"
+	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/database/dbtest"
 )
@@ -15,9 +15,9 @@ func TestStoriesAndNodes(t *testing.T) {
 		a := newAPI(t, db)
 		p1 := a.createPrompt("a cat who runs a bakery")
 		p2 := a.createPrompt("a lighthouse on the moon")
-		s1 := a.addStory(p1, story.StatusCompleted, "Once upon a time")
-		s2 := a.addStory(p1, story.StatusFailed, "It was a dark")
-		s3 := a.addStory(p2, story.StatusCompleted, "The moon")
+		s1 := a.addStory(p1, entstory.StatusCompleted, "Once upon a time")
+		s2 := a.addStory(p1, entstory.StatusFailed, "It was a dark")
+		s3 := a.addStory(p2, entstory.StatusCompleted, "The moon")
 
 		t.Run("stories newest first", func(t *testing.T) {
 			var out struct{ Stories page }

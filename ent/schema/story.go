@@ -38,7 +38,7 @@ func (Story) Fields() []ent.Field {
 				"Cancelled", "CANCELLED",
 			).
 			Default("PENDING").
-			Annotations(entgql.OrderField("STATUS")),
+			Annotations(entgql.OrderField("STATUS"), entgql.Type("StoryStatus")),
 		field.Text("text").
 			Default(""),
 		field.Int("token_count").

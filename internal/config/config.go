@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,60 +16,159 @@ import (
 
 // Config is every setting of a storybot process.
 type Config struct {
-	// Addr is the HTTP listen address (STORYBOT_ADDR).
-	Addr string
-	// Env is "development" or "production" (STORYBOT_ENV).
-	Env string
-	// DataDir holds the embedded SQLite database (STORYBOT_DATA_DIR).
-	DataDir string
-	// DatabaseURL selects Postgres when set (DATABASE_URL).
-	DatabaseURL string
-	// ShutdownTimeout bounds the graceful shutdown (STORYBOT_SHUTDOWN_TIMEOUT).
+	Addr            string
+	Env             string
+	DataDir         string
+	DatabaseURL     string
 	ShutdownTimeout time.Duration
-}
+	ReplicaID       string
+	PublicURL       string
+	AllowedOrigins  []string
+	MetricsAddr     string
 
-// setting is one variable: its environment name, flag name, default and help.
-type setting struct {
-	env, flag, def, help string
+	LLMBaseURL           string
+	LLMAPIKey            string
+	LLMModel             string
+	LLMSystemPrompt      string
+	LLMStreamUsage       bool
+	LLMConnectTimeout    time.Duration
+	LLMFirstTokenTimeout time.Duration
+	LLMIdleTimeout       time.Duration
+	StorytellerPace      float64
+	StoryMaxTokens       int
+	StoryMaxTokensLimit  int
+
+	LogLevel     string
+	LogFile      string
+	LogstashAddr string
 }
 
 // Production reports whether the process runs with STORYBOT_ENV=production.
 func (c Config) Production() bool { return c.Env == "production" }
 
+// Setting is one configuration variable.
+type Setting struct {
+	Env     string // environment variable
+	Flag    string // command-line flag
+	Default string
+	Help    string
+	parse   func(c *Config, v string) error
+}
+
+// Settings lists every setting, in the order the README documents them.
+func Settings() []Setting {
+	return []Setting{
+		{"STORYBOT_ADDR", "addr", ":8080", "HTTP listen address", str(func(c *Config) *string { return &c.Addr })},
+		{"STORYBOT_ENV", "env", "development", "`development` or `production` (production turns off introspection and the playground)", func(c *Config, v string) error {
+			if v != "development" && v != "production" {
+				return fmt.Errorf("must be development or production, not %q", v)
+			}
+			c.Env = v
+			return nil
+		}},
+		{"STORYBOT_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database", str(func(c *Config) *string { return &c.DataDir })},
+		{"DATABASE_URL", "database-url", "", "`postgres://` URL of the shared database; empty for the embedded SQLite database", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"STORYBOT_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests and running stories", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"STORYBOT_REPLICA_ID", "replica-id", "", "this replica's name in story leases; empty for the host name and a random suffix", str(func(c *Config) *string { return &c.ReplicaID })},
+		{"STORYBOT_PUBLIC_GRAPHQL_URL", "public-graphql-url", "", "GraphQL URL the web app and playground use, when the API is on another host; empty for `/graphql` on the page's origin", func(c *Config, v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
+					return fmt.Errorf("%q is not an http(s) URL or a path", v)
+				}
+			}
+			c.PublicURL = v
+			return nil
+		}},
+		{"CORS_ALLOWED_ORIGINS", "cors-allowed-origins", "http://localhost:3000,http://localhost:5173,http://localhost:8080,http://127.0.0.1:8080", "comma-separated origins whose pages may call the API and open subscriptions (`*` for any)", func(c *Config, v string) error {
+			c.AllowedOrigins = nil
+			for _, o := range strings.Split(v, ",") {
+				o = strings.TrimRight(strings.TrimSpace(o), "/")
+				if o == "" {
+					continue
+				}
+				if o != "*" {
+					u, err := url.Parse(o)
+					if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+						return fmt.Errorf("%q is not an origin such as https://example.com", o)
+					}
+				}
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+			return nil
+		}},
+		{"STORYBOT_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this address instead of the main one", addr(func(c *Config) *string { return &c.MetricsAddr })},
+
+		{"LLM_BASE_URL", "llm-base-url", "", "OpenAI-compatible API root (`https://api.openai.com/v1`, Ollama's `http://localhost:11434/v1`, ...); empty for the built-in offline storyteller", func(c *Config, v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("%q is not an http(s) URL", v)
+				}
+			}
+			c.LLMBaseURL = v
+			return nil
+		}},
+		{"LLM_API_KEY", "llm-api-key", "", "API key sent as a bearer token (prefer the environment variable to the flag)", str(func(c *Config) *string { return &c.LLMAPIKey })},
+		{"LLM_MODEL", "llm-model", "gpt-4o-mini", "model to ask for when a request names none", str(func(c *Config) *string { return &c.LLMModel })},
+		{"LLM_SYSTEM_PROMPT", "llm-system-prompt", "", "system message sent before the prompt; empty for a built-in storytelling instruction", str(func(c *Config) *string { return &c.LLMSystemPrompt })},
+		{"LLM_STREAM_USAGE", "llm-stream-usage", "false", "ask the server for token usage at the end of the stream (some servers reject it)", boolean(func(c *Config) *bool { return &c.LLMStreamUsage })},
+		{"LLM_CONNECT_TIMEOUT", "llm-connect-timeout", "10s", "time allowed to connect to the model server", dur(func(c *Config) *time.Duration { return &c.LLMConnectTimeout })},
+		{"LLM_FIRST_TOKEN_TIMEOUT", "llm-first-token-timeout", "60s", "time allowed until the first token (loading a model can be slow)", dur(func(c *Config) *time.Duration { return &c.LLMFirstTokenTimeout })},
+		{"LLM_IDLE_TIMEOUT", "llm-idle-timeout", "30s", "longest silence allowed between two tokens", dur(func(c *Config) *time.Duration { return &c.LLMIdleTimeout })},
+		{"STORYTELLER_TOKENS_PER_SECOND", "storyteller-tokens-per-second", "25", "pace of the offline storyteller; 0 for no delay", func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1e6 {
+				return fmt.Errorf("%q is not a number from 0 to 1000000", v)
+			}
+			c.StorytellerPace = f
+			return nil
+		}},
+		{"STORY_MAX_TOKENS", "story-max-tokens", "600", "tokens a story may have when the request does not say", integer(func(c *Config) *int { return &c.StoryMaxTokens })},
+		{"STORY_MAX_TOKENS_LIMIT", "story-max-tokens-limit", "4096", "the most tokens a request may ask for", integer(func(c *Config) *int { return &c.StoryMaxTokensLimit })},
+
+		{"LOG_LEVEL", "log-level", "info", "`debug`, `info`, `warn` or `error`", func(c *Config, v string) error {
+			switch strings.ToLower(v) {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = strings.ToLower(v)
+				return nil
+			}
+			return fmt.Errorf("must be debug, info, warn or error, not %q", v)
+		}},
+		{"LOG_FILE", "log-file", "", "also write logs to this file, rotated at 100 MB", str(func(c *Config) *string { return &c.LogFile })},
+		{"LOGSTASH_ADDR", "logstash-addr", "", "also ship logs as JSON lines to this Logstash `tcp` input (host:port)", addr(func(c *Config) *string { return &c.LogstashAddr })},
+	}
+}
+
 // Load reads the configuration from getenv and then args (flags win).
-// Output for -h goes to out.
+// Usage for -h goes to out.
 func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	var c Config
+	settings := Settings()
 	fs := flag.NewFlagSet("storybot", flag.ContinueOnError)
 	fs.SetOutput(out)
-
-	str := func(p *string, s setting) {
-		v := getenv(s.env)
+	values := make([]*string, len(settings))
+	for i, s := range settings {
+		v := getenv(s.Env)
 		if v == "" {
-			v = s.def
+			v = s.Default
 		}
-		fs.StringVar(p, s.flag, v, s.help+" ("+s.env+")")
+		values[i] = fs.String(s.Flag, v, s.Help+" ("+s.Env+")")
 	}
-	var shutdown string
-	str(&c.Addr, setting{"STORYBOT_ADDR", "addr", ":8080", "HTTP listen address"})
-	str(&c.Env, setting{"STORYBOT_ENV", "env", "development", "development or production"})
-	str(&c.DataDir, setting{"STORYBOT_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database"})
-	str(&c.DatabaseURL, setting{"DATABASE_URL", "database-url", "", "postgres:// URL; empty for the embedded SQLite database"})
-	str(&shutdown, setting{"STORYBOT_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown may take"})
-
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("config: unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	var errs []error
-	if c.Env != "development" && c.Env != "production" {
-		errs = append(errs, fmt.Errorf("STORYBOT_ENV must be development or production, not %q", c.Env))
+	var (
+		c    Config
+		errs []error
+	)
+	for i, s := range settings {
+		if err := s.parse(&c, *values[i]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
+		}
 	}
-	var err error
-	if c.ShutdownTimeout, err = duration(shutdown); err != nil {
-		errs = append(errs, fmt.Errorf("STORYBOT_SHUTDOWN_TIMEOUT: %w", err))
+	if c.StoryMaxTokens > c.StoryMaxTokensLimit {
+		errs = append(errs, fmt.Errorf("STORY_MAX_TOKENS (%d) must not exceed STORY_MAX_TOKENS_LIMIT (%d)", c.StoryMaxTokens, c.StoryMaxTokensLimit))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -75,20 +176,58 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	return c, nil
 }
 
-// duration parses a Go duration ("15s") or a number of seconds ("15").
-func duration(s string) (time.Duration, error) {
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 {
-			return 0, errors.New("must not be negative")
+func str(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func addr(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("%q is not a host:port address", v)
+			}
 		}
-		return time.Duration(n * float64(time.Second)), nil
+		*field(c) = v
+		return nil
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration such as 15s", s)
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = b
+		return nil
 	}
-	if d < 0 {
-		return 0, errors.New("must not be negative")
+}
+
+func integer(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive whole number", v)
+		}
+		*field(c) = n
+		return nil
 	}
-	return d, nil
+}
+
+// dur parses a Go duration ("15s") or a number of seconds ("15").
+func dur(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if n, nerr := strconv.ParseFloat(v, 64); nerr == nil {
+			d, err = time.Duration(n*float64(time.Second)), nil
+		}
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 15s", v)
+		}
+		if d < 0 {
+			return errors.New("must not be negative")
+		}
+		*field(c) = d
+		return nil
+	}
 }

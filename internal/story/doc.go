@@ -1,0 +1,15 @@
+// Package story owns the life of a story: starting its generation, writing
+// its text to the store in batches, holding and renewing the lease that says
+// which replica generates it, cancelling it, failing stories whose replica
+// died, and streaming it to subscribers on any replica.
+//
+// The path of one token: the Generator emits it into the run's view (the
+// story's text in memory on the generating replica), which wakes that
+// replica's subscribers at once. Every FlushInterval the run appends what is
+// new to the stored text and, once that is committed, publishes it through
+// the Broker with its byte offset. Other replicas keep one view per followed
+// story, fed by those events; a gap or a broker Resync is filled from the
+// store, which always holds everything published. A subscriber only keeps
+// how much of its view's text it has sent, so a slow one gets what it missed
+// merged into its next event, with no queue to grow.
+package story

@@ -1,0 +1,22 @@
+package story
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNotFound is returned for a story or prompt that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrFinished is returned when cancelling a story that has already ended.
+	ErrFinished = errors.New("story has already finished")
+	// ErrInvalidInput is wrapped by every error about bad generation
+	// parameters; its message says which and why.
+	ErrInvalidInput = errors.New("invalid input")
+	// ErrShuttingDown is returned for new generations once Shutdown began.
+	ErrShuttingDown = errors.New("the server is shutting down")
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)
+}

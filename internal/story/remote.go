@@ -1,0 +1,124 @@
+package story
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/storybot/storybot/ent"
+	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/pulid"
+)
+
+// remote follows a story that another replica generates: one per story per
+// replica, however many local subscribers it has. It applies broker events
+// by offset and reloads the story from the store on a gap, a Resync, the
+// end, and every pollInterval in case an end was never published (the
+// sweeper of a replica that then died).
+type remote struct {
+	s    *Service
+	id   pulid.ID
+	view *view
+	sub  *broker.Subscription
+	stop context.CancelFunc
+	refs int // local subscribers; guarded by s.mu
+}
+
+const pollInterval = 10 * time.Second
+
+// follow starts following st, as just loaded. The caller holds s.mu.
+func (s *Service) follow(st *ent.Story) *remote {
+	ctx, cancel := context.WithCancel(s.base)
+	id := st.ID
+	rm := &remote{
+		s: s, id: id, stop: cancel,
+		view: newView(st.Text, st.TokenCount, st.Status, st.Error),
+		// Events published between the load and this subscription are
+		// caught by the reload that the loop starts with.
+		sub: s.broker.Subscribe(string(id)),
+	}
+	s.remotes[id] = rm
+	s.subs.Add(1)
+	go func() {
+		defer s.subs.Done()
+		rm.loop(ctx)
+	}()
+	return rm
+}
+
+// release drops one subscriber of rm and stops it after the last.
+func (s *Service) release(rm *remote) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rm.refs--
+	if rm.refs == 0 {
+		rm.stop()
+		if s.remotes[rm.id] == rm {
+			delete(s.remotes, rm.id)
+		}
+	}
+}
+
+func (rm *remote) loop(ctx context.Context) {
+	defer rm.sub.Close()
+	rm.reload(ctx)
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	for !isTerminal(rm.view.snapshot().status) {
+		select {
+		case ev, ok := <-rm.sub.Events():
+			if !ok {
+				return // the broker closed
+			}
+			rm.apply(ctx, ev)
+		case <-poll.C:
+			rm.reload(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// apply adds a broker event to the view: the part of its text the view does
+// not have yet. A gap, a Resync and the end are reloaded from the store.
+func (rm *remote) apply(ctx context.Context, ev broker.Event) {
+	status := entstory.Status(ev.Status)
+	have := rm.view.length()
+	if ev.Resync || ev.Offset > have || isTerminal(status) {
+		rm.reload(ctx)
+		return
+	}
+	if end := ev.Offset + len(ev.Delta); end > have {
+		rm.view.update(func(v *view) bool {
+			v.text.WriteString(ev.Delta[have-ev.Offset:])
+			v.tokens = ev.TokenCount
+			v.status = status
+			return true
+		})
+	}
+}
+
+// reload replaces the view's text with the stored one when the store has
+// more, and takes the stored status.
+func (rm *remote) reload(ctx context.Context) {
+	st, err := rm.s.client.Story.Get(ctx, rm.id)
+	if err != nil {
+		if ctx.Err() == nil {
+			rm.s.log.WarnContext(ctx, "reloading a followed story failed", slog.String("story_id", string(rm.id)), slog.Any("error", err))
+		}
+		return
+	}
+	rm.view.update(func(v *view) bool {
+		changed := false
+		if have := v.text.Len(); len(st.Text) > have {
+			v.text.WriteString(st.Text[have:])
+			changed = true
+		}
+		if st.TokenCount != v.tokens || st.Status != v.status {
+			v.tokens, v.status, v.errMsg = st.TokenCount, st.Status, st.Error
+			changed = true
+		}
+		return changed
+	})
+}

@@ -1,0 +1,300 @@
+package story
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/storybot/storybot/ent"
+	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/llm"
+	"github.com/storybot/storybot/internal/telemetry"
+)
+
+// run is one story being generated on this replica. Its generator goroutine
+// emits into view; its flush loop (the run's own goroutine) stores and
+// publishes the text, renews the lease and ends the story.
+type run struct {
+	s      *Service
+	story  *ent.Story
+	prompt string
+	view   *view
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when the run has ended and stored its end
+
+	mu        sync.Mutex
+	pending   int           // tokens emitted but not yet stored
+	wake      chan struct{} // signalled when pending reaches FlushTokens
+	firstAt   time.Time     // when the first token came
+	flushed   int           // bytes of text stored (and published)
+	renewedAt time.Time
+	startedAt time.Time
+}
+
+func newRun(s *Service, st *ent.Story, prompt string) *run {
+	ctx := telemetry.ContextWithTraceID(s.base, st.TraceID)
+	ctx, cancel := context.WithCancelCause(ctx)
+	return &run{
+		s: s, story: st, prompt: prompt,
+		view: newView("", 0, entstory.StatusPending, nil),
+		ctx:  ctx, cancel: cancel,
+		done:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		renewedAt: time.Now(),
+	}
+}
+
+// outcome is how a generation ended.
+type outcome struct {
+	status entstory.Status
+	errMsg *string
+	result llm.Result
+}
+
+// loop runs the generation and the flushing until the story ends.
+func (r *run) loop() {
+	s := r.s
+	defer func() {
+		s.mu.Lock()
+		delete(s.runs, r.story.ID)
+		s.mu.Unlock()
+		r.cancel(nil)
+		close(r.done)
+		s.runsDone.Done()
+	}()
+	log := s.log.With(slog.String("story_id", string(r.story.ID)))
+
+	if err := r.start(); errors.Is(err, errCancelledElsewhere) {
+		r.finish(outcome{status: entstory.StatusCancelled}, log)
+		return
+	} else if err != nil {
+		log.ErrorContext(r.ctx, "starting the story failed", slog.Any("error", err))
+		r.finish(outcome{status: entstory.StatusFailed, errMsg: ptr("could not start: the store is unavailable")}, log)
+		return
+	}
+	s.cfg.Observer.StoryStarted()
+
+	genDone := make(chan outcome, 1)
+	go func() { genDone <- r.generate() }()
+
+	t := time.NewTicker(s.cfg.FlushInterval)
+	defer t.Stop()
+	var lastWrite time.Time
+	for {
+		select {
+		case out := <-genDone:
+			r.finish(out, log)
+			return
+		case <-t.C:
+		case <-r.wake:
+			if time.Since(lastWrite) < s.cfg.FlushInterval {
+				continue // the ticker will write it
+			}
+		}
+		wrote, err := r.flush()
+		if wrote {
+			lastWrite = time.Now()
+		}
+		switch {
+		case errors.Is(err, errLeaseLost):
+			log.WarnContext(r.ctx, "lost the story's lease; stopping its generation")
+			r.cancel(errLeaseLost)
+			<-genDone
+			r.view.setStatus(entstory.StatusFailed, ptr("interrupted"))
+			s.cfg.Observer.StoryFinished("failed", time.Since(r.startedAt))
+			return
+		case errors.Is(err, errCancelledElsewhere):
+			r.cancel(errCancelled)
+		case err != nil:
+			log.WarnContext(r.ctx, "storing the story's text failed; will retry", slog.Any("error", err))
+		}
+	}
+}
+
+// start moves the story to GENERATING.
+func (r *run) start() error {
+	now := time.Now().UTC()
+	r.startedAt = now
+	n, err := r.s.client.Story.Update().
+		Where(entstory.ID(r.story.ID), entstory.LeaseOwner(r.s.cfg.Owner), entstory.StatusEQ(entstory.StatusPending)).
+		SetStatus(entstory.StatusGenerating).
+		SetStartedAt(now).
+		SetUpdatedAt(now).
+		SetLeaseExpiresAt(now.Add(r.s.cfg.LeaseDuration)).
+		Save(r.ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errCancelledElsewhere
+	}
+	r.view.setStatus(entstory.StatusGenerating, nil)
+	return r.publish(0, "", entstory.StatusGenerating, 0, nil)
+}
+
+// generate calls the generator and says how it ended.
+func (r *run) generate() outcome {
+	st := r.story
+	req := llm.Request{
+		Prompt: r.prompt, MaxTokens: st.MaxTokens, Temperature: st.Temperature,
+		Model: st.Model, Seed: st.Seed, TraceID: st.TraceID,
+	}
+	res, err := r.s.gen.Generate(r.ctx, req, r.emit)
+	switch cause := context.Cause(r.ctx); {
+	case err == nil:
+		return outcome{status: entstory.StatusCompleted, result: res}
+	case errors.Is(cause, errCancelled):
+		return outcome{status: entstory.StatusCancelled, result: res}
+	case cause != nil:
+		return outcome{status: entstory.StatusFailed, errMsg: ptr(cause.Error()), result: res}
+	default:
+		return outcome{status: entstory.StatusFailed, errMsg: ptr(err.Error()), result: res}
+	}
+}
+
+// emit takes one piece of generated text: it reaches local subscribers at
+// once and the store at the next flush.
+func (r *run) emit(delta string) {
+	if delta == "" {
+		return
+	}
+	r.view.appendText(delta, 1)
+	r.mu.Lock()
+	r.pending++
+	first := r.firstAt.IsZero()
+	if first {
+		r.firstAt = time.Now()
+	}
+	full := r.pending >= r.s.cfg.FlushTokens
+	r.mu.Unlock()
+	if first {
+		r.s.cfg.Observer.FirstToken(time.Since(r.startedAt))
+	}
+	if full {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+var (
+	errLeaseLost          = errors.New("lease lost")
+	errCancelledElsewhere = errors.New("cancelled on another replica")
+)
+
+// flush stores and publishes the text emitted since the last flush, and
+// renews the lease when it is due. It reports whether it wrote.
+func (r *run) flush() (bool, error) {
+	snap := r.view.snapshot()
+	r.mu.Lock()
+	delta := snap.text[r.flushed:]
+	pending := r.pending
+	renew := time.Since(r.renewedAt) > r.s.cfg.LeaseDuration/3
+	r.mu.Unlock()
+	if delta == "" && !renew {
+		return false, nil
+	}
+	now := time.Now().UTC()
+	status, err := r.s.appendText(r.ctx, r.story.ID, r.s.cfg.Owner, delta, snap.tokens, now, now.Add(r.s.cfg.LeaseDuration))
+	if err != nil {
+		return false, err
+	}
+	offset := r.flushed
+	r.mu.Lock()
+	r.flushed += len(delta)
+	r.pending -= pending
+	r.renewedAt = now
+	r.mu.Unlock()
+	r.s.cfg.Observer.TokensStreamed(pending)
+	if delta != "" {
+		if err := r.publish(offset, delta, entstory.StatusGenerating, snap.tokens, nil); err != nil {
+			r.s.log.WarnContext(r.ctx, "publishing story text failed; other replicas will reload it", slog.Any("error", err))
+		}
+	}
+	if status == entstory.StatusCancelled {
+		return true, errCancelledElsewhere
+	}
+	return true, nil
+}
+
+// finish stores the rest of the text and the final status, gives up the
+// lease and publishes the end. It retries while the store is unreachable,
+// within the lease, so that what subscribers were shown is kept.
+func (r *run) finish(out outcome, log *slog.Logger) {
+	s := r.s
+	snap := r.view.snapshot()
+	r.mu.Lock()
+	offset := r.flushed
+	pending := r.pending
+	r.mu.Unlock()
+	delta := snap.text[offset:]
+	model := r.story.Model
+	if out.result.Model != "" {
+		model = out.result.Model
+	}
+	var (
+		status entstory.Status
+		err    error
+	)
+	deadline := time.Now().Add(s.cfg.LeaseDuration)
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, delta, snap.tokens, out.status, out.errMsg, model, time.Now().UTC())
+		cancel()
+		if err == nil || errors.Is(err, errLeaseLost) || time.Now().After(deadline) {
+			break
+		}
+		log.WarnContext(r.ctx, "storing the end of the story failed; retrying", slog.Any("error", err), slog.Int("attempt", attempt+1))
+		time.Sleep(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second))
+	}
+	if err != nil {
+		// The sweeper of some replica will end it from what was stored.
+		log.ErrorContext(r.ctx, "could not store the end of the story", slog.Any("error", err))
+		r.view.setStatus(entstory.StatusFailed, ptr("interrupted"))
+		return
+	}
+	if status == entstory.StatusCancelled {
+		out.errMsg = nil
+	}
+	s.cfg.Observer.TokensStreamed(pending)
+	r.view.setStatus(status, out.errMsg)
+	if err := r.publish(offset, delta, status, snap.tokens, out.errMsg); err != nil {
+		log.WarnContext(r.ctx, "publishing the end of the story failed", slog.Any("error", err))
+	}
+	s.cfg.Observer.StoryFinished(strings.ToLower(status.String()), time.Since(r.startedAt))
+	attrs := []any{
+		slog.String("status", status.String()), slog.Int("tokens", snap.tokens),
+		slog.Int("bytes", len(snap.text)), slog.String("model", model),
+		slog.String("finish_reason", out.result.FinishReason),
+		slog.Duration("duration", time.Since(r.startedAt)),
+	}
+	if out.errMsg != nil {
+		attrs = append(attrs, slog.String("error", *out.errMsg))
+	}
+	log.InfoContext(r.ctx, "story finished", attrs...)
+}
+
+func (r *run) publish(offset int, delta string, status entstory.Status, tokens int, errMsg *string) error {
+	ev := broker.Event{
+		StoryID: string(r.story.ID), Offset: offset, Delta: delta,
+		Status: status.String(), TokenCount: tokens,
+	}
+	if errMsg != nil {
+		ev.Error = *errMsg
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+	defer cancel()
+	if err := r.s.broker.Publish(ctx, ev); err != nil {
+		return fmt.Errorf("publishing: %w", err)
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

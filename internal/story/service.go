@@ -1,0 +1,392 @@
+package story
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/storybot/storybot/ent"
+	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/llm"
+	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/telemetry"
+	"github.com/storybot/storybot/internal/textcheck"
+)
+
+// Generator produces story text; internal/llm implements it.
+type Generator interface {
+	Generate(ctx context.Context, req llm.Request, emit func(delta string)) (llm.Result, error)
+}
+
+// Observer is told about generations, for metrics.
+type Observer interface {
+	StoryStarted()
+	StoryFinished(outcome string, d time.Duration)
+	TokensStreamed(n int)
+	FirstToken(d time.Duration)
+}
+
+// Config tunes a Service. Zero fields take the defaults in parentheses.
+type Config struct {
+	// Owner names this replica in story leases (host name and a random suffix).
+	Owner string
+	// DefaultModel is recorded on stories that do not ask for a model.
+	DefaultModel string
+	// DefaultMaxTokens applies when a request gives none (600).
+	DefaultMaxTokens int
+	// MaxMaxTokens is the most tokens a request may ask for (4096).
+	MaxMaxTokens int
+	// FlushInterval is the least time between two writes of a story's
+	// text, and so the most time new text waits to be stored (100 ms).
+	FlushInterval time.Duration
+	// FlushTokens writes as soon as this many tokens wait, if FlushInterval
+	// has passed since the last write (64).
+	FlushTokens int
+	// LeaseDuration is how long a lease lasts unless renewed (10 s). A run
+	// renews it when a third of it is left.
+	LeaseDuration time.Duration
+	// SweepInterval is how often the sweeper looks for expired leases (5 s).
+	SweepInterval time.Duration
+	// Logger receives the service's logs.
+	Logger *slog.Logger
+	// Observer receives generation metrics.
+	Observer Observer
+}
+
+func (c *Config) setDefaults() {
+	if c.Owner == "" {
+		c.Owner = fmt.Sprintf("replica-%06x", rand.Uint32()&0xffffff)
+	}
+	if c.DefaultMaxTokens <= 0 {
+		c.DefaultMaxTokens = 600
+	}
+	if c.MaxMaxTokens <= 0 {
+		c.MaxMaxTokens = 4096
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.FlushTokens <= 0 {
+		c.FlushTokens = 64
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = 10 * time.Second
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
+}
+
+// Service runs and streams stories. Create it with New, start its sweeper
+// with Run, and stop it with Shutdown.
+type Service struct {
+	client *ent.Client
+	gen    Generator
+	broker broker.Broker
+	cfg    Config
+	log    *slog.Logger
+
+	// base is the context runs derive from: detached from any request,
+	// cancelled by Shutdown's deadline.
+	base       context.Context
+	cancelBase context.CancelFunc
+
+	mu       sync.Mutex
+	closing  bool
+	runs     map[pulid.ID]*run    // generating on this replica
+	remotes  map[pulid.ID]*remote // followed from other replicas
+	runsDone sync.WaitGroup
+	subs     sync.WaitGroup // subscriber and follower goroutines
+	// stopped is closed by Shutdown once the runs have ended: subscribers
+	// still waiting (for stories of other replicas) then complete.
+	stopped chan struct{}
+}
+
+// New returns a Service storing stories with client, generating them with
+// gen and carrying their events between replicas with b.
+func New(client *ent.Client, gen Generator, b broker.Broker, cfg Config) *Service {
+	cfg.setDefaults()
+	base, cancel := context.WithCancel(context.Background())
+	return &Service{
+		client: client, gen: gen, broker: b, cfg: cfg,
+		log:  cfg.Logger.With(slog.String("component", "story"), slog.String("owner", cfg.Owner)),
+		base: base, cancelBase: cancel,
+		runs: map[pulid.ID]*run{}, remotes: map[pulid.ID]*remote{},
+		stopped: make(chan struct{}),
+	}
+}
+
+// GenerateInput is GraphQL's GenerateStoryInput.
+type GenerateInput struct {
+	PromptID    pulid.ID `json:"promptID"`
+	MaxTokens   *int     `json:"maxTokens,omitempty"`
+	Temperature *float64 `json:"temperature,omitempty"`
+	Model       *string  `json:"model,omitempty"`
+}
+
+// Generate stores a new story for the input's prompt and starts generating
+// it in the background, detached from ctx. It returns the story at once.
+func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, error) {
+	maxTokens := s.cfg.DefaultMaxTokens
+	if in.MaxTokens != nil {
+		maxTokens = *in.MaxTokens
+		if maxTokens < 1 || maxTokens > s.cfg.MaxMaxTokens {
+			return nil, invalid("maxTokens must be between 1 and %d, got %d", s.cfg.MaxMaxTokens, maxTokens)
+		}
+	}
+	if t := in.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 2) {
+		return nil, invalid("temperature must be between 0 and 2, got %g", *t)
+	}
+	model := s.cfg.DefaultModel
+	if in.Model != nil {
+		model = *in.Model
+		if err := textcheck.Check(model, 1, 200); err != nil {
+			return nil, invalid("model %v", err)
+		}
+	}
+	if in.PromptID.Prefix() != pulid.PromptPrefix {
+		return nil, fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	p, err := s.client.Prompt.Get(ctx, in.PromptID)
+	if ent.IsNotFound(err) {
+		return nil, fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, ErrShuttingDown
+	}
+	now := time.Now().UTC()
+	st, err := s.client.Story.Create().
+		SetPromptID(p.ID).
+		SetStatus(entstory.StatusPending).
+		SetMaxTokens(maxTokens).
+		SetNillableTemperature(in.Temperature).
+		SetModel(model).
+		SetSeed(rand.Int64()).
+		SetTraceID(telemetry.TraceIDFromContext(ctx)).
+		SetLeaseOwner(s.cfg.Owner).
+		SetLeaseExpiresAt(now.Add(s.cfg.LeaseDuration)).
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := newRun(s, st, p.Content)
+	s.runs[st.ID] = r
+	s.runsDone.Add(1)
+	go r.loop()
+	return st, nil
+}
+
+// Cancel stops a story's generation, keeping its text so far, and returns
+// the story as it ended (CANCELLED, or another final status if it finished
+// first). Cancelling a finished story is ErrFinished.
+func (s *Service) Cancel(ctx context.Context, id pulid.ID) (*ent.Story, error) {
+	st, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if isTerminal(st.Status) {
+		return nil, fmt.Errorf("%w (%s)", ErrFinished, st.Status)
+	}
+	s.mu.Lock()
+	r := s.runs[id]
+	s.mu.Unlock()
+	if r != nil {
+		r.cancel(errCancelled)
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return s.get(ctx, id)
+	}
+	// Another replica generates it: mark it CANCELLED; the owner notices at
+	// its next write, stores its last text and publishes the end.
+	n, err := s.client.Story.Update().
+		Where(entstory.ID(id), entstory.StatusIn(entstory.StatusPending, entstory.StatusGenerating)).
+		SetStatus(entstory.StatusCancelled).
+		Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return s.Cancel(ctx, id) // it ended meanwhile: report how
+	}
+	return s.waitReleased(ctx, id)
+}
+
+// waitReleased waits (briefly) for the owner of a story to store its final
+// text and give up the lease, then returns the story.
+func (s *Service) waitReleased(ctx context.Context, id pulid.ID) (*ent.Story, error) {
+	deadline := time.Now().Add(s.cfg.LeaseDuration)
+	for {
+		st, err := s.get(ctx, id)
+		if err != nil || st.LeaseOwner == nil || time.Now().After(deadline) {
+			return st, err
+		}
+		select {
+		case <-time.After(s.cfg.FlushInterval):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Service) get(ctx context.Context, id pulid.ID) (*ent.Story, error) {
+	if id.Prefix() != pulid.StoryPrefix {
+		return nil, fmt.Errorf("story %w", ErrNotFound)
+	}
+	st, err := s.client.Story.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, fmt.Errorf("story %w", ErrNotFound)
+	}
+	return st, err
+}
+
+// Subscribe streams a story: the first event holds the text so far, later
+// ones what follows, the last one a final status; then the channel closes.
+// It also closes when ctx is done.
+func (s *Service) Subscribe(ctx context.Context, id pulid.ID) (<-chan *Event, error) {
+	st, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *Event, 1)
+	if isTerminal(st.Status) {
+		out <- &Event{StoryID: id, Seq: 1, Delta: st.Text, Status: st.Status, TokenCount: st.TokenCount, Error: st.Error}
+		close(out)
+		return out, nil
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, ErrShuttingDown
+	}
+	var (
+		v    *view
+		done = func() {}
+	)
+	if r := s.runs[id]; r != nil {
+		v = r.view
+	} else {
+		rm := s.remotes[id]
+		if rm == nil {
+			rm = s.follow(st)
+		}
+		rm.refs++
+		v = rm.view
+		done = func() { s.release(rm) }
+	}
+	s.subs.Add(1)
+	go func() {
+		defer s.subs.Done()
+		follow(ctx, s.stopped, id, v, out, done)
+	}()
+	return out, nil
+}
+
+// DeletePrompt stops the generations of a prompt's stories on this replica
+// and deletes the prompt with its stories.
+func (s *Service) DeletePrompt(ctx context.Context, id pulid.ID) error {
+	if id.Prefix() != pulid.PromptPrefix {
+		return fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	s.mu.Lock()
+	var doomed []*run
+	for _, r := range s.runs {
+		if r.story.PromptID == id {
+			doomed = append(doomed, r)
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range doomed {
+		r.cancel(errCancelled)
+		<-r.done
+	}
+	err := s.client.Prompt.DeleteOneID(id).Exec(ctx)
+	if ent.IsNotFound(err) {
+		return fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	return err
+}
+
+// Run sweeps expired leases every SweepInterval until ctx is done.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "sweeping expired leases failed", slog.Any("error", err))
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Shutdown stops new generations and waits for the running ones to finish
+// until ctx is done; those still running then are ended as interrupted, with
+// their text stored, and their subscribers get the final event.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	runs := make([]*run, 0, len(s.runs))
+	for _, r := range s.runs {
+		runs = append(runs, r)
+	}
+	s.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() { s.runsDone.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		for _, r := range runs {
+			r.cancel(errInterrupted)
+		}
+		<-finished
+	}
+	s.mu.Lock()
+	for _, rm := range s.remotes {
+		rm.stop()
+	}
+	s.mu.Unlock()
+	close(s.stopped)
+	s.subs.Wait()
+	s.cancelBase()
+	return nil
+}
+
+var (
+	errCancelled   = errors.New("cancelled")
+	errInterrupted = errors.New("interrupted: the server stopped")
+)
+
+type nopObserver struct{}
+
+func (nopObserver) StoryStarted()                      {}
+func (nopObserver) StoryFinished(string, time.Duration) {}
+func (nopObserver) TokensStreamed(int)                 {}
+func (nopObserver) FirstToken(time.Duration)           {}
