@@ -386,7 +386,7 @@ var (
 
 type nopObserver struct{}
 
-func (nopObserver) StoryStarted()                      {}
+func (nopObserver) StoryStarted()                       {}
 func (nopObserver) StoryFinished(string, time.Duration) {}
-func (nopObserver) TokensStreamed(int)                 {}
-func (nopObserver) FirstToken(time.Duration)           {}
+func (nopObserver) TokensStreamed(int)                  {}
+func (nopObserver) FirstToken(time.Duration)            {}

@@ -68,4 +68,3 @@ func (s *Service) queryRow(ctx context.Context, query string, args []any, dest a
 	}
 	return rows.Close()
 }
-

@@ -33,6 +33,8 @@ var DefaultErrorCodes = []string{
 	"FORBIDDEN",
 	"NOT_FOUND",
 	"CONFLICT",
+	"RATE_LIMITED",
+	"UNAVAILABLE",
 	"INTERNAL",
 	"INTERNAL_SERVER_ERROR",
 }
@@ -89,7 +91,7 @@ func NewGraphQLExtension(m *Metrics, logger *slog.Logger, opts ...ExtensionOptio
 }
 
 var (
-	_ graphql.HandlerExtension    = (*GraphQLExtension)(nil)
+	_ graphql.HandlerExtension     = (*GraphQLExtension)(nil)
 	_ graphql.OperationInterceptor = (*GraphQLExtension)(nil)
 	_ graphql.ResponseInterceptor  = (*GraphQLExtension)(nil)
 	_ graphql.FieldInterceptor     = (*GraphQLExtension)(nil)
@@ -145,18 +147,20 @@ func (e *GraphQLExtension) InterceptOperation(ctx context.Context, next graphql.
 	// The operation's context ends when the client goes away (a closed
 	// websocket, a stopped subscription, an ended request): that ends the
 	// operation even when its stream never returns again.
-	op.stopAfter = context.AfterFunc(ctx, op.finish)
+	stop := context.AfterFunc(ctx, op.finish)
 
 	responses := next(ctx)
 	return func(ctx context.Context) *graphql.Response {
 		resp := responses(ctx)
 		if resp == nil {
 			op.finish()
+			stop()
 			return nil
 		}
 		op.record(resp)
 		if op.typ != "subscription" && (resp.HasNext == nil || !*resp.HasNext) {
 			op.finish()
+			stop()
 		}
 		return resp
 	}
@@ -204,13 +208,12 @@ type operationKey struct{}
 
 // operation is what the extension knows about one running operation.
 type operation struct {
-	ext       *GraphQLExtension
-	ctx       context.Context
-	typ       string
-	name      string
-	start     time.Time
-	traceID   string
-	stopAfter func() bool
+	ext     *GraphQLExtension
+	ctx     context.Context
+	typ     string
+	name    string
+	start   time.Time
+	traceID string
 
 	mu        sync.Mutex
 	finished  bool
@@ -253,9 +256,6 @@ func (op *operation) finish() {
 	op.finished = true
 	responses, errs, codes := op.responses, op.errors, op.codes
 	op.mu.Unlock()
-	if op.stopAfter != nil {
-		op.stopAfter()
-	}
 
 	e := op.ext
 	if op.typ == "subscription" {
