@@ -20,12 +20,13 @@ type HandlerOptions struct {
 	Introspection bool
 	// Extensions are added after storybot's own (telemetry, limits).
 	Extensions []graphql.HandlerExtension
-	// Transports are added after POST and GET (websocket, SSE).
+	// Transports are the streaming ones (websocket, SSE), tried before
+	// POST and GET.
 	Transports []graphql.Transport
 }
 
-// NewHandler returns the GraphQL server for schema: POST and GET (queries
-// only) plus opts.Transports, parsed-query caching, the error presenter and
+// NewHandler returns the GraphQL server for schema: opts.Transports, POST and
+// GET (queries only), parsed-query caching, the error presenter and
 // panic recovery, and the page-size limit.
 func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.Server {
 	logger := opts.Logger
@@ -33,11 +34,13 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 		logger = slog.Default()
 	}
 	srv := handler.New(schema)
-	srv.AddTransport(transport.POST{})
-	srv.AddTransport(queryOnlyGET{})
+	// The first transport that supports a request serves it: the streaming
+	// ones look for their own headers, so they go before POST and GET.
 	for _, t := range opts.Transports {
 		srv.AddTransport(t)
 	}
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(queryOnlyGET{})
 	// Parsing and validating a query costs more than running a small one:
 	// cache them by query text.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
