@@ -370,6 +370,9 @@ func TestSubscriptionClientDisconnects(t *testing.T) {
 		return value(t, reg, "graphql_active_subscriptions", nil) == 0 &&
 			value(t, reg, "graphql_websocket_connections", nil) == 0
 	})
+	eventually(t, "the upgrade request to be counted", func() bool {
+		return value(t, reg, "http_requests_total", map[string]string{"handler": "graphql", "method": "GET", "status_class": "1xx"}) == 1
+	})
 	if got := value(t, reg, "graphql_operations_total", map[string]string{"type": "subscription", "outcome": "ok"}); got != 1 {
 		t.Errorf(`graphql_operations_total{type="subscription",outcome="ok"} = %v, want 1`, got)
 	}
@@ -466,4 +469,31 @@ func TestSubscriptionsOnOneConnection(t *testing.T) {
 	eventually(t, "graphql_websocket_connections to drop to 0", func() bool {
 		return value(t, reg, "graphql_websocket_connections", nil) == 0
 	})
+}
+
+// TestWebsocketOperationError sends an invalid operation over a websocket:
+// gqlgen answers with its own response (without extensions), and the error
+// is still counted and logged under the connection's trace ID.
+func TestWebsocketOperationError(t *testing.T) {
+	e := newEnv(t)
+	reg := e.metrics.Registry()
+	c := e.dialWebsocket(t, nil)
+	c.init(`{"traceId":"ws-errors"}`)
+	c.subscribe("bad", `subscription { nope }`)
+	m := c.read()
+	if m.Type != "next" && m.Type != "error" {
+		t.Fatalf("got %+v, want the validation error", m)
+	}
+	if !strings.Contains(string(m.Payload), "nope") {
+		t.Errorf("payload %s does not mention the bad field", m.Payload)
+	}
+	if got := value(t, reg, "graphql_errors_total", map[string]string{"code": "GRAPHQL_VALIDATION_FAILED"}); got != 1 {
+		t.Errorf(`graphql_errors_total{code="GRAPHQL_VALIDATION_FAILED"} = %v, want 1`, got)
+	}
+	if got := value(t, reg, "graphql_active_subscriptions", nil); got != 0 {
+		t.Errorf("graphql_active_subscriptions = %v, want 0", got)
+	}
+	if lines := opLines(t, e, "ws-errors"); len(lines) != 1 || lines[0].str("event.outcome") != "failure" {
+		t.Errorf("operation log lines under the connection's trace ID: %v", lines)
+	}
 }
