@@ -19,10 +19,10 @@ import (
 // extensions.
 const TraceIDExtension = "traceId"
 
-// DefaultErrorCodes are the extensions.code values counted under their own
+// defaultErrorCodes are the extensions.code values counted under their own
 // name by graphql_errors_total; WithErrorCodes adds more. Other codes are
 // counted as OTHER.
-var DefaultErrorCodes = []string{
+var defaultErrorCodes = []string{
 	errcode.ParseFailed,
 	errcode.ValidationFailed,
 	"PERSISTED_QUERY_NOT_FOUND",
@@ -63,7 +63,12 @@ func WithFieldTimings(on bool) ExtensionOption {
 }
 
 // WithErrorCodes adds extensions.code values to the allow-list of
-// graphql_errors_total's code label (see DefaultErrorCodes).
+// graphql_errors_total's code label. The list starts with gqlgen's codes
+// (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
+// PERSISTED_QUERY_NOT_FOUND, PERSISTED_QUERY_NOT_SUPPORTED,
+// COMPLEXITY_LIMIT_EXCEEDED) and common ones (BAD_USER_INPUT,
+// UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT, RATE_LIMITED,
+// UNAVAILABLE, INTERNAL, INTERNAL_SERVER_ERROR).
 func WithErrorCodes(codes ...string) ExtensionOption {
 	return func(e *GraphQLExtension) {
 		for _, c := range codes {
@@ -79,9 +84,9 @@ func NewGraphQLExtension(m *Metrics, logger *slog.Logger, opts ...ExtensionOptio
 		metrics:      m,
 		logger:       logger,
 		fieldTimings: true,
-		codes:        make(map[string]bool, len(DefaultErrorCodes)),
+		codes:        make(map[string]bool, len(defaultErrorCodes)),
 	}
-	for _, c := range DefaultErrorCodes {
+	for _, c := range defaultErrorCodes {
 		e.codes[c] = true
 	}
 	for _, opt := range opts {
@@ -142,6 +147,7 @@ func (e *GraphQLExtension) InterceptOperation(ctx context.Context, next graphql.
 	op.ctx = ctx
 	op.traceID = TraceIDFromContext(ctx)
 	if op.typ == "subscription" {
+		op.active = true
 		e.metrics.subscriptions.Inc()
 	}
 	// The operation's context ends when the client goes away (a closed
@@ -214,6 +220,8 @@ type operation struct {
 	name    string
 	start   time.Time
 	traceID string
+	// active is set when the operation counts in graphql_active_subscriptions.
+	active bool
 
 	mu        sync.Mutex
 	finished  bool
@@ -258,7 +266,7 @@ func (op *operation) finish() {
 	op.mu.Unlock()
 
 	e := op.ext
-	if op.typ == "subscription" {
+	if op.active {
 		e.metrics.subscriptions.Dec()
 	}
 	outcome := outcomeOK

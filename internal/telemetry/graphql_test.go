@@ -487,6 +487,9 @@ func TestWebsocketOperationError(t *testing.T) {
 	if !strings.Contains(string(m.Payload), "nope") {
 		t.Errorf("payload %s does not mention the bad field", m.Payload)
 	}
+	if m := c.read(); m.Type != "complete" {
+		t.Fatalf("got %+v, want complete", m)
+	}
 	if got := value(t, reg, "graphql_errors_total", map[string]string{"code": "GRAPHQL_VALIDATION_FAILED"}); got != 1 {
 		t.Errorf(`graphql_errors_total{code="GRAPHQL_VALIDATION_FAILED"} = %v, want 1`, got)
 	}
@@ -495,5 +498,18 @@ func TestWebsocketOperationError(t *testing.T) {
 	}
 	if lines := opLines(t, e, "ws-errors"); len(lines) != 1 || lines[0].str("event.outcome") != "failure" {
 		t.Errorf("operation log lines under the connection's trace ID: %v", lines)
+	}
+
+	// A missing variable fails once the operation, a subscription, is
+	// known: it never ran, so the gauge must not move.
+	c.subscribe("vars", `subscription Ticks($n: Int!) { ticks(n: $n, intervalMs: 1) }`)
+	if m := c.read(); m.ID != "vars" || !strings.Contains(string(m.Payload), "n") {
+		t.Fatalf("got %+v, want the variable error", m)
+	}
+	if got := value(t, reg, "graphql_active_subscriptions", nil); got != 0 {
+		t.Errorf("graphql_active_subscriptions = %v after a failed subscribe, want 0", got)
+	}
+	if got := value(t, reg, "graphql_operations_total", map[string]string{"type": "subscription", "outcome": "error"}); got != 1 {
+		t.Errorf(`graphql_operations_total{type="subscription",outcome="error"} = %v, want 1`, got)
 	}
 }

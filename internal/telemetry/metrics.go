@@ -62,22 +62,22 @@ var (
 // MetricsOptions tunes NewMetrics. The zero value is ready to use.
 type MetricsOptions struct {
 	// FieldBuckets are the buckets, in seconds, of
-	// graphql_field_duration_seconds. Nil means DefaultFieldBuckets.
+	// graphql_field_duration_seconds. Nil means 0.5 ms to 5 s, for
+	// resolvers that mostly take from under a millisecond to a few hundred
+	// milliseconds.
 	FieldBuckets []float64
 	// RequestBuckets are the buckets, in seconds, of the operation and HTTP
-	// request duration histograms. Nil means DefaultRequestBuckets.
+	// request duration histograms. Nil means 1 ms to 15 min: the long ones
+	// are for subscriptions and websocket connections, which last as long as
+	// a client listens.
 	RequestBuckets []float64
 }
 
-// DefaultFieldBuckets are the default buckets of
-// graphql_field_duration_seconds: most resolvers take from a fraction of a
-// millisecond to a few hundred milliseconds.
-var DefaultFieldBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
-
-// DefaultRequestBuckets are the default buckets of the operation and HTTP
-// request duration histograms. The long buckets are for subscriptions and
-// websocket connections, which last as long as a client listens.
-var DefaultRequestBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
+// Default buckets of the GraphQL and HTTP histograms, in seconds.
+var (
+	defaultFieldBuckets   = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+	defaultRequestBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900}
+)
 
 // Buckets of the story histograms, in seconds.
 var (
@@ -115,11 +115,11 @@ type Metrics struct {
 func NewMetrics(opts MetricsOptions) *Metrics {
 	fieldBuckets := opts.FieldBuckets
 	if fieldBuckets == nil {
-		fieldBuckets = DefaultFieldBuckets
+		fieldBuckets = defaultFieldBuckets
 	}
 	requestBuckets := opts.RequestBuckets
 	if requestBuckets == nil {
-		requestBuckets = DefaultRequestBuckets
+		requestBuckets = defaultRequestBuckets
 	}
 
 	m := &Metrics{
