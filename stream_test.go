@@ -118,7 +118,7 @@ func wsSubscribe(t *testing.T, c *gws.Conn, start, data, storyID string, onEvent
 		case data:
 			var p struct {
 				Data   *struct{ StoryStream streamEvent } `json:"data"`
-				Errors []gqlError                        `json:"errors"`
+				Errors []gqlError                         `json:"errors"`
 			}
 			if err := json.Unmarshal(m.Payload, &p); err != nil {
 				t.Fatal(err)
@@ -177,7 +177,7 @@ func subscribeSSE(t *testing.T, s *server, storyID string, onEvent func(streamEv
 		case strings.HasPrefix(line, "data: ") && event == "next":
 			var p struct {
 				Data   *struct{ StoryStream streamEvent } `json:"data"`
-				Errors []gqlError                        `json:"errors"`
+				Errors []gqlError                         `json:"errors"`
 			}
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &p); err != nil {
 				t.Fatal(err)

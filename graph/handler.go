@@ -18,7 +18,7 @@ type HandlerOptions struct {
 	Logger *slog.Logger
 	// Introspection allows schema introspection queries.
 	Introspection bool
-	// Extensions are added after storybot's own (telemetry, limits).
+	// Extensions are added before storybot's own (telemetry first).
 	Extensions []graphql.HandlerExtension
 	// Transports are the streaming ones (websocket, SSE), tried before
 	// POST and GET.
@@ -44,13 +44,15 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	// Parsing and validating a query costs more than running a small one:
 	// cache them by query text.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// The caller's extensions (telemetry) go first, so they are outermost and
+	// see every error, the page limit's included.
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(PageLimit{})
-	for _, ext := range opts.Extensions {
-		srv.Use(ext)
-	}
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv

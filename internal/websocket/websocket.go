@@ -31,6 +31,9 @@ const (
 // gqlgen drives (PingPongInterval).
 const legacySubprotocol = "graphql-ws"
 
+// traceIDHeader is the response header that carries a request's trace ID.
+const traceIDHeader = "X-Trace-Id"
+
 // Upgrader accepts websocket connections for gqlgen's transport.
 type Upgrader struct {
 	// CheckOrigin reports whether a request's Origin may open a websocket.
@@ -84,7 +87,16 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	if closing {
 		return nil, errors.New("websocket: server is shutting down")
 	}
-	ws, err := up.Upgrade(w, r, opts.ResponseHeader)
+	// Gorilla writes the 101 response itself, from this header alone:
+	// carry over what middleware has set, the trace ID.
+	header := opts.ResponseHeader
+	if header == nil {
+		header = http.Header{}
+	}
+	if id := w.Header().Get(traceIDHeader); id != "" {
+		header.Set(traceIDHeader, id)
+	}
+	ws, err := up.Upgrade(w, r, header)
 	if err != nil {
 		return nil, err
 	}

@@ -50,13 +50,19 @@ func ServerURL() string {
 // shared. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	DropTemplate()
+	os.Exit(code)
+}
+
+// DropTemplate drops the template database, for a TestMain that does more
+// than Main.
+func DropTemplate() {
 	if template.name != "" {
 		if admin, err := sql.Open("postgres", ServerURL()); err == nil {
 			_, _ = admin.Exec("DROP DATABASE IF EXISTS " + template.name + " WITH (FORCE)")
 			admin.Close()
 		}
 	}
-	os.Exit(code)
 }
 
 // unavailable fails t under CI and skips it elsewhere.
