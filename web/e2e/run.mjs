@@ -256,6 +256,7 @@ async function scenario(context) {
   });
 
   const promptText = 'A lighthouse keeper who collects the umbrellas that storms leave behind';
+  let promptId = '';
   await step('a prompt is added from the keyboard (Ctrl+Enter)', page, async () => {
     const field = page.getByLabel('New prompt');
     await field.focus();
@@ -267,6 +268,8 @@ async function scenario(context) {
     assert(createPromptRequests.length === 1, `expected one CreatePrompt request, saw ${createPromptRequests.length}`);
     // The new prompt opens at once.
     await page.locator('.prompt-quote', { hasText: promptText }).waitFor();
+    promptId = new URL(page.url()).searchParams.get('prompt');
+    assert(promptId, 'the new prompt is not in the address');
     await shot(page, '03-prompt-added');
   });
 
@@ -298,7 +301,7 @@ async function scenario(context) {
     cancelledId = openStoryId(page);
     await page.locator('article.story[data-status="GENERATING"]').waitFor({ timeout: 20_000 });
     await page.waitForFunction(() => (document.querySelector('[data-testid="story-text"]')?.textContent ?? '').length > 40);
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Cancel story', exact: true }).click();
     await waitForStatus(page, 'CANCELLED', 10_000);
     await expectToast(page, 'Story cancelled.');
     const stored = await expectTextMatchesServer(page, cancelledId);
@@ -336,7 +339,7 @@ async function scenario(context) {
     await page.waitForFunction(() => (document.querySelector('[data-testid="story-text"]')?.textContent ?? '').length > 20);
     await expectGrowingText(page, 4);
     await shot(page, '07-resumed-after-reload');
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Cancel story', exact: true }).click();
     await waitForStatus(page, 'CANCELLED', 10_000);
     await expectTextMatchesServer(page, liveId);
   });
@@ -379,7 +382,7 @@ async function scenario(context) {
   await step('the app fits a phone-width screen', page, async () => {
     const phone = await context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
-    await phone.goto(`${base}/?prompt=${encodeURIComponent(new URL(page.url()).searchParams.get('prompt') ?? '')}&story=${encodeURIComponent(completedId)}`);
+    await phone.goto(`${base}/?${new URLSearchParams({ prompt: promptId, story: completedId })}`);
     await phone.locator('article.story[data-status="COMPLETED"]').waitFor();
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
@@ -388,9 +391,7 @@ async function scenario(context) {
   });
 
   await step('GraphiQL at /playground runs a subscription and shows its events', page, async () => {
-    const { prompts } = await gql('{ prompts(first: 1) { edges { node { id } } } }');
-    const promptID = prompts.edges[0].node.id;
-    const { generateStory } = await gql('mutation($id: ID!) { generateStory(input: { promptID: $id }) { id } }', { id: promptID });
+    const { generateStory } = await gql('mutation($id: ID!) { generateStory(input: { promptID: $id }) { id } }', { id: promptId });
     const subscription = 'subscription Follow($storyID: ID!) {\n  storyStream(storyID: $storyID) {\n    seq\n    status\n    tokenCount\n    delta\n  }\n}';
     const pg = await context.newPage();
     pg.on('pageerror', (error) => pageErrors.push(error));

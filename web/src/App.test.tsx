@@ -27,7 +27,9 @@ describe('App', () => {
         case 'StoryStream':
           return events;
         case 'Story':
-          return { data: { node: story('s-1', 'p-1', { status: 'COMPLETED', text: 'Steam rose.', tokenCount: 2 }) } };
+          return op.variables.id === 's-0'
+            ? { data: { node: earlier } }
+            : { data: { node: story('s-1', 'p-1', { status: 'COMPLETED', text: 'Steam rose. Tea', tokenCount: 3 }) } };
         default:
           return new Error(`unexpected ${op.operationName}`);
       }
@@ -55,17 +57,20 @@ describe('App', () => {
       events.next(streamEvent('s-1', 0, 'Steam', 'GENERATING', 1));
       events.next(streamEvent('s-1', 1, ' rose.', 'GENERATING', 2));
     });
-    expect(screen.getByTestId('story-text').textContent).toBe('Steam rose.');
+    await waitFor(() => expect(screen.getByTestId('story-text').textContent).toBe('Steam rose.'));
     await waitFor(() => expect(rows()[0]).toHaveTextContent('Generating'));
     expect(rows()[0]).toHaveTextContent('2 tokens');
 
-    act(() => events.next(streamEvent('s-1', 2, '', 'COMPLETED', 2)));
-    await waitFor(() => expect(rows()[0]).toHaveTextContent('Completed'));
-    expect(screen.getByTestId('story-text').textContent).toBe('Steam rose.');
-
-    // Reopening the earlier story shows it from the list without subscribing to it.
+    // Open the earlier story: the new one keeps streaming into its row, on the same subscription.
     await user.click(within(rows()[1]!).getByRole('button'));
     expect(window.location.search).toBe('?prompt=p-1&story=s-0');
+    await waitFor(() => expect(screen.getByTestId('story-text').textContent).toBe('An earlier tale.'));
+    act(() => {
+      events.next(streamEvent('s-1', 2, ' Tea', 'GENERATING', 3));
+      events.next(streamEvent('s-1', 3, '', 'COMPLETED', 3));
+    });
+    await waitFor(() => expect(rows()[0]).toHaveTextContent('Completed'));
+    expect(rows()[0]).toHaveTextContent('3 tokens');
     expect(server.named('StoryStream')).toHaveLength(1);
     expect(server.named('Prompts')).toHaveLength(1);
   });

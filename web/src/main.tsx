@@ -5,6 +5,7 @@ import { App } from './App';
 import { createApi } from './graphql/client';
 import { LiveStatusContext } from './graphql/live';
 import { resolveEndpoints } from './lib/config';
+import { StoryFollowers } from './stream/follow';
 import { ToastProvider } from './toast/toast';
 import './styles.css';
 
@@ -17,7 +18,9 @@ createRoot(root).render(
     <ApolloProvider client={api.client}>
       <LiveStatusContext.Provider value={api.live}>
         <ToastProvider>
-          <App />
+          <StoryFollowers>
+            <App />
+          </StoryFollowers>
         </ToastProvider>
       </LiveStatusContext.Provider>
     </ApolloProvider>

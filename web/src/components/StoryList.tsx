@@ -1,4 +1,5 @@
-import type { StorySummary } from '../graphql/operations';
+import { isTerminal, type StorySummary } from '../graphql/operations';
+import { useFollowStory } from '../stream/follow';
 import { formatTime, plural } from '../lib/format';
 import { StatusBadge } from './StatusBadge';
 
@@ -24,25 +25,9 @@ export function StoryList({ stories, total, selectedId, onSelect, hasMore, loadi
         <p className="muted">No stories from this prompt yet.</p>
       ) : (
         <ol className="stories">
-          {stories.map((story) => {
-            const selected = story.id === selectedId;
-            return (
-              <li key={story.id} data-story-id={story.id}>
-                <button
-                  type="button"
-                  className={selected ? 'story-open selected' : 'story-open'}
-                  aria-current={selected ? 'true' : undefined}
-                  onClick={() => onSelect(story.id)}
-                >
-                  <StatusBadge status={story.status} />
-                  <span>{plural(story.tokenCount, 'token')}</span>
-                  <time className="muted small" dateTime={story.createdAt}>
-                    {formatTime(story.createdAt)}
-                  </time>
-                </button>
-              </li>
-            );
-          })}
+          {stories.map((story) => (
+            <StoryRow key={story.id} story={story} selected={story.id === selectedId} onSelect={onSelect} />
+          ))}
         </ol>
       )}
       {hasMore && (
@@ -51,5 +36,26 @@ export function StoryList({ stories, total, selectedId, onSelect, hasMore, loadi
         </button>
       )}
     </section>
+  );
+}
+
+// One story of the list; while it is being written its status and token count stay live.
+function StoryRow({ story, selected, onSelect }: { story: StorySummary; selected: boolean; onSelect(id: string): void }) {
+  useFollowStory(story.id, !isTerminal(story.status));
+  return (
+    <li data-story-id={story.id}>
+      <button
+        type="button"
+        className={selected ? 'story-open selected' : 'story-open'}
+        aria-current={selected ? 'true' : undefined}
+        onClick={() => onSelect(story.id)}
+      >
+        <StatusBadge status={story.status} />
+        <span>{plural(story.tokenCount, 'token')}</span>
+        <time className="muted small" dateTime={story.createdAt}>
+          {formatTime(story.createdAt)}
+        </time>
+      </button>
+    </li>
   );
 }

@@ -34,7 +34,7 @@ describe('StoryViewer', () => {
     const { events, server, setServerStory } = setup(story('s-1', 'p-1'));
     await waitFor(() => expect(server.named('StoryStream')).toHaveLength(1));
     expect(server.named('StoryStream')[0]?.variables).toEqual({ storyID: 's-1' });
-    expect(text()).toHaveTextContent('Waiting for the first words');
+    expect(screen.getByText('Waiting for the first words…')).toBeInTheDocument();
 
     act(() => {
       events.next(streamEvent('s-1', 1, 'Once'));
@@ -42,7 +42,7 @@ describe('StoryViewer', () => {
       events.next(streamEvent('s-1', 3, ' a'));
       events.next(streamEvent('s-1', 4, ' time'));
     });
-    expect(text().textContent).toBe('Once upon a time');
+    await waitFor(() => expect(text().textContent).toBe('Once upon a time'));
     await waitFor(() => expect(screen.getByTestId('token-count')).toHaveTextContent('4 tokens'));
 
     // The server has stored the finished story by the time it sends the last event.
@@ -51,7 +51,7 @@ describe('StoryViewer', () => {
       events.next(streamEvent('s-1', 5, ',\n\nthere was', 'GENERATING', 6));
       events.next(streamEvent('s-1', 6, ' a story.', 'COMPLETED', 8));
     });
-    expect(text().textContent).toBe('Once upon a time,\n\nthere was a story.');
+    await waitFor(() => expect(text().textContent).toBe('Once upon a time,\n\nthere was a story.'));
     expect(await screen.findByText('Completed')).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Cancel' })).not.toBeInTheDocument();
 
@@ -66,7 +66,7 @@ describe('StoryViewer', () => {
   it('starts over when the subscription restarts after a reconnect', async () => {
     const { events, server } = setup(story('s-2', 'p-1', { text: 'Once' }));
     await waitFor(() => expect(server.named('StoryStream')).toHaveLength(1));
-    expect(text().textContent).toBe('Once');
+    await waitFor(() => expect(text().textContent).toBe('Once'));
 
     act(() => {
       events.next(streamEvent('s-2', 1, 'Once'));
@@ -75,22 +75,22 @@ describe('StoryViewer', () => {
       events.next(streamEvent('s-2', 1, 'Once upon a'));
       events.next(streamEvent('s-2', 2, ' time'));
     });
-    expect(text().textContent).toBe('Once upon a time');
+    await waitFor(() => expect(text().textContent).toBe('Once upon a time'));
   });
 
   it('reopening a story being written resumes from all the text so far', async () => {
     const { events, server } = setup(story('s-3', 'p-1', { text: 'stale', tokenCount: 1 }));
     await waitFor(() => expect(server.named('StoryStream')).toHaveLength(1));
     act(() => events.next(streamEvent('s-3', 0, 'The sea was calm that night', 'GENERATING', 6)));
-    expect(text().textContent).toBe('The sea was calm that night');
+    await waitFor(() => expect(text().textContent).toBe('The sea was calm that night'));
     act(() => events.next(streamEvent('s-3', 1, ' and')));
-    expect(text().textContent).toBe('The sea was calm that night and');
+    await waitFor(() => expect(text().textContent).toBe('The sea was calm that night and'));
   });
 
   it('shows a finished story without subscribing', async () => {
     const { server } = setup(story('s-4', 'p-1', { status: 'FAILED', text: 'Half a', error: 'model server went away' }));
     expect(await screen.findByText('Failed')).toBeInTheDocument();
-    expect(text().textContent).toBe('Half a');
+    await waitFor(() => expect(text().textContent).toBe('Half a'));
     expect(screen.getByText(/Generation failed: model server went away/)).toBeInTheDocument();
     expect(server.named('StoryStream')).toEqual([]);
   });
@@ -103,12 +103,12 @@ describe('StoryViewer', () => {
     await waitFor(() => expect(server.named('StoryStream')).toHaveLength(1));
     act(() => events.next(streamEvent('s-5', 1, 'It began', 'GENERATING', 2)));
 
-    await user.click(screen.getByRole('button', { name: 'Cancel' }));
+    await user.click(screen.getByRole('button', { name: 'Cancel story' }));
 
     expect(await screen.findByText('Story cancelled.', { selector: '.toast-message' })).toBeInTheDocument();
     expect(server.named('CancelStory')[0]?.variables).toEqual({ id: 's-5' });
     expect(screen.getByText('Cancelled')).toBeInTheDocument();
-    expect(text().textContent).toBe('It began');
+    await waitFor(() => expect(text().textContent).toBe('It began'));
     expect(screen.getByRole('heading', { name: 'Story' })).toHaveFocus();
   });
 

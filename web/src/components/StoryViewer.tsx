@@ -1,10 +1,10 @@
-import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
+import { useMutation, useQuery } from '@apollo/client/react';
 import { useRef } from 'react';
 import { CANCEL_STORY, STORY, isTerminal, type Story } from '../graphql/operations';
 import { useLiveState } from '../graphql/live';
 import { describeError } from '../lib/errors';
 import { formatTime, plural } from '../lib/format';
-import { useStoryStream } from '../stream/useStoryStream';
+import { useFollowStory } from '../stream/follow';
 import { useToast } from '../toast/toast';
 import { StatusBadge } from './StatusBadge';
 
@@ -25,27 +25,17 @@ function announcement(story: Story): string {
 
 /**
  * One story: its text, live while it is being written, its status and a Cancel button.
- * Mount it with key={storyId}.
+ * The text comes from the cache, which the story's follower keeps up to date.
  */
 export function StoryViewer({ storyId }: { storyId: string }) {
   const toast = useToast();
-  const client = useApolloClient();
   const live = useLiveState();
   const heading = useRef<HTMLHeadingElement>(null);
   const { data, loading, error } = useQuery(STORY, { variables: { id: storyId } });
   const story = data?.node?.__typename === 'Story' ? data.node : null;
   const active = story !== null && !isTerminal(story.status);
 
-  const stream = useStoryStream(storyId, {
-    active,
-    onFinished() {
-      // The stream said everything but the timestamps; one small read brings them.
-      client.query({ query: STORY, variables: { id: storyId }, fetchPolicy: 'network-only' }).catch(() => {});
-    },
-    onError(err) {
-      toast.error('Live updates stopped', err);
-    },
-  });
+  useFollowStory(storyId, active);
 
   const [cancelStory, { loading: cancelling }] = useMutation(CANCEL_STORY);
 
@@ -69,8 +59,7 @@ export function StoryViewer({ storyId }: { storyId: string }) {
     );
   }
 
-  const text = stream.lastSeq !== null ? stream.text : story.text;
-  const waiting = active && text === '';
+  const waiting = active && story.text === '';
 
   return (
     <article className="card story" aria-labelledby="story-heading" data-story-id={story.id} data-status={story.status}>
@@ -84,7 +73,7 @@ export function StoryViewer({ storyId }: { storyId: string }) {
         </span>
         {active && (
           <button type="button" className="button danger" onClick={() => void cancel()} aria-disabled={cancelling || undefined}>
-            {cancelling ? 'Cancelling…' : 'Cancel'}
+            {cancelling ? 'Cancelling…' : 'Cancel story'}
           </button>
         )}
       </header>
@@ -96,6 +85,7 @@ export function StoryViewer({ storyId }: { storyId: string }) {
           Connection lost. Reconnecting; the story keeps being written meanwhile.
         </p>
       )}
+      {waiting && <p className="muted">Waiting for the first words…</p>}
       <div
         className={active ? 'story-text streaming' : 'story-text'}
         data-testid="story-text"
@@ -103,7 +93,7 @@ export function StoryViewer({ storyId }: { storyId: string }) {
         aria-label="Story text"
         aria-busy={active || undefined}
       >
-        {waiting ? <span className="muted">Waiting for the first words…</span> : text}
+        {story.text}
       </div>
       {story.status === 'FAILED' && story.error && <p className="inline-error">Generation failed: {story.error}</p>}
       <footer className="muted small story-meta">

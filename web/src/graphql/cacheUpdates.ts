@@ -1,6 +1,6 @@
 import type { ApolloCache, Reference } from '@apollo/client';
 import type { Modifier, ModifierDetails } from '@apollo/client/cache';
-import { PROMPT_FIELDS, STORY_SUMMARY_FIELDS, isTerminal, type Prompt, type Story, type StoryEvent } from './operations';
+import { PROMPT_FIELDS, STORY_SUMMARY_FIELDS, type Prompt, type Story, type StoryEvent } from './operations';
 
 // These helpers keep Apollo's normalized cache in step with each mutation and stream event,
 // so that nothing has to be refetched. Connections are stored by relayStylePagination as
@@ -117,20 +117,19 @@ export function addStory(cache: ApolloCache, story: Story): void {
 }
 
 /**
- * Copies what a stream event says about its story into the cache, so that lists show the live
- * status and token count. At the end of the stream the story's text is the concatenated deltas.
+ * Copies a stream event into the cache: the story's status, token count and error, and its text
+ * so far (the concatenated deltas), so that every component showing the story follows it.
  */
 export function applyStreamEvent(cache: ApolloCache, event: StoryEvent, textSoFar: string): void {
   const id = cache.identify({ __typename: 'Story', id: event.storyID });
   if (!id) return;
-  const terminal = isTerminal(event.status);
   cache.modify({
     id,
     fields: {
       status: () => event.status,
       tokenCount: () => event.tokenCount,
       error: (existing) => event.error ?? existing,
-      text: (existing) => (terminal ? textSoFar : existing),
+      text: () => textSoFar,
     },
   });
 }

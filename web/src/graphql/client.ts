@@ -3,6 +3,7 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { isSubscriptionOperation, relayStylePagination } from '@apollo/client/utilities';
 import { createClient, type Client } from 'graphql-ws';
 import type { Endpoints } from '../lib/config';
+import { isTerminal, type StoryStatus } from './operations';
 
 /** State of the websocket that carries story streams. */
 export type LiveState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
@@ -41,6 +42,24 @@ export function createCache(): InMemoryCache {
       Prompt: {
         fields: {
           stories: relayStylePagination(['where', 'orderBy']),
+        },
+      },
+      // A story only moves forward: its text grows, its token count rises, and a finished story
+      // stays finished. A query answer that left the server before the latest stream event
+      // cannot take the cached story back in time.
+      Story: {
+        fields: {
+          status: {
+            merge: (existing: StoryStatus | undefined, incoming: StoryStatus) =>
+              existing && isTerminal(existing) && !isTerminal(incoming) ? existing : incoming,
+          },
+          text: {
+            merge: (existing: string | undefined, incoming: string) =>
+              existing && existing.length > incoming.length && existing.startsWith(incoming) ? existing : incoming,
+          },
+          tokenCount: {
+            merge: (existing: number | undefined, incoming: number) => Math.max(existing ?? 0, incoming),
+          },
         },
       },
     },

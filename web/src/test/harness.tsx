@@ -4,6 +4,7 @@ import { render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
 import { Observable, Subject } from 'rxjs';
 import { createCache } from '../graphql/client';
+import { StoryFollowers } from '../stream/follow';
 import { ToastProvider } from '../toast/toast';
 
 /** One operation that reached the fake server. */
@@ -49,7 +50,9 @@ export function fakeServer(respond: Responder) {
 export function renderWithApi(ui: ReactElement, client: ApolloClient): RenderResult {
   return render(
     <ApolloProvider client={client}>
-      <ToastProvider>{ui}</ToastProvider>
+      <ToastProvider>
+        <StoryFollowers>{ui}</StoryFollowers>
+      </ToastProvider>
     </ApolloProvider>,
   );
 }

@@ -52,3 +52,21 @@ describe('toasts', () => {
     expect(screen.queryByText(/Too many requests/)).not.toBeInTheDocument();
   });
 });
+
+describe('the toast stack', () => {
+  it('shows at most three successes, dropping the oldest', () => {
+    function Many() {
+      const toast = useToast();
+      useEffect(() => {
+        for (let i = 1; i <= 5; i++) toast.success(`Saved ${i}.`);
+      }, [toast]);
+      return null;
+    }
+    render(
+      <ToastProvider>
+        <Many />
+      </ToastProvider>,
+    );
+    expect(screen.getByRole('status').textContent).toBe('Saved 3.×Saved 4.×Saved 5.×');
+  });
+});

@@ -21,6 +21,9 @@ const ToastContext = createContext<Toaster | null>(null);
 /** How long a success toast stays on screen. */
 export const SUCCESS_TOAST_MS = 4_000;
 
+// At most this many success toasts show at once; older ones make way.
+const MAX_SUCCESS_TOASTS = 3;
+
 /** Provides useToast() to its children and renders the toast stack. */
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -32,7 +35,11 @@ export function ToastProvider({ children }: { children: ReactNode }) {
     () => ({
       success(message) {
         const id = nextId.current++;
-        setToasts((all) => [...all, { id, kind: 'success', message }]);
+        setToasts((all) => {
+          const successes = all.filter((t) => t.kind === 'success');
+          const dropped = new Set(successes.slice(0, Math.max(0, successes.length - MAX_SUCCESS_TOASTS + 1)).map((t) => t.id));
+          return [...all.filter((t) => !dropped.has(t.id)), { id, kind: 'success', message }];
+        });
       },
       error(context, error) {
         const id = nextId.current++;
