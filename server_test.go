@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,25 @@ type server struct {
 	t    *testing.T
 	base string // http://host:port
 	stop func() error
+	out  *syncBuffer // what it wrote to stdout: its logs
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // start runs storybot with env (on a free port, and an embedded database in
@@ -40,8 +61,9 @@ func start(t *testing.T, env map[string]string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	out := &syncBuffer{}
 	go func() {
-		done <- run(ctx, nil, func(k string) string { return full[k] }, io.Discard, io.Discard, ready)
+		done <- run(ctx, nil, func(k string) string { return full[k] }, out, io.Discard, ready)
 	}()
 	var addr string
 	select {
@@ -73,7 +95,7 @@ func start(t *testing.T, env map[string]string) *server {
 			t.Errorf("run returned %v", err)
 		}
 	})
-	return &server{t: t, base: "http://" + addr, stop: stop}
+	return &server{t: t, base: "http://" + addr, stop: stop, out: out}
 }
 
 func (s *server) get(path string, header http.Header) (*http.Response, string) {
@@ -251,5 +273,61 @@ func TestGraphQLHTTPAudit(t *testing.T) {
 	}
 	if err != nil || len(failed) > 0 {
 		t.Errorf("graphql-http audit: %v\n%s\n%s", err, strings.Join(failed, "\n"), out)
+	}
+}
+
+// TestTraceIDs checks the promise of the README's curl -H 'X-Trace-Id: abc':
+// the ID comes back in the header and the extensions and is in the log
+// lines, also for errors, and a story remembers the request that started it.
+func TestTraceIDs(t *testing.T) {
+	s := start(t, map[string]string{"STORYTELLER_TOKENS_PER_SECOND": "0"})
+	send := func(traceID, body string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if traceID != "" {
+			req.Header.Set("X-Trace-Id", traceID)
+		}
+		resp, raw := s.send(req)
+		var r map[string]any
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		return resp, r
+	}
+	extID := func(r map[string]any) string {
+		ext, _ := r["extensions"].(map[string]any)
+		id, _ := ext["traceId"].(string)
+		return id
+	}
+
+	resp, r := send("abc", `{"query":"mutation { createPrompt(input: {content: \"traced\"}) { id } }"}`)
+	if resp.Header.Get("X-Trace-Id") != "abc" || extID(r) != "abc" {
+		t.Errorf("kept ID: header %q, extensions %q", resp.Header.Get("X-Trace-Id"), extID(r))
+	}
+	promptID := r["data"].(map[string]any)["createPrompt"].(map[string]any)["id"].(string)
+
+	resp, r = send("bad id with spaces", `{"query":"{ node(id: \"nope\") { id } }"}`)
+	got := resp.Header.Get("X-Trace-Id")
+	if got == "" || strings.Contains(got, " ") || extID(r) != got {
+		t.Errorf("replaced ID: header %q, extensions %q", got, extID(r))
+	}
+
+	_, r = send("story-trace-1", `{"query":"mutation { generateStory(input: {promptID: \"`+promptID+`\"}) { id } }"}`)
+	storyID := r["data"].(map[string]any)["generateStory"].(map[string]any)["id"].(string)
+	var out struct{ Node struct{ TraceID string } }
+	s.mustGQL(`query($id: ID!) { node(id: $id) { ... on Story { traceID } } }`, map[string]any{"id": storyID}, &out)
+	if out.Node.TraceID != "story-trace-1" {
+		t.Errorf("story traceID = %q", out.Node.TraceID)
+	}
+
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.out.String(), `"trace.id":"abc"`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.out.String(), `"trace.id":"abc"`) {
+		t.Errorf("no log line carries trace.id abc:\n%s", s.out.String())
+	}
+	if strings.Contains(s.out.String(), "bad id with spaces") {
+		t.Error("an invalid trace ID was echoed into the logs")
 	}
 }
