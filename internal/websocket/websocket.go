@@ -6,8 +6,12 @@
 package websocket
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -47,13 +51,40 @@ type Upgrader struct {
 	// defaults when zero). Write buffers come from a shared pool, so idle
 	// connections hold none.
 	ReadBufferSize, WriteBufferSize int
+	// MaxSubscriptions caps the operations running at once on one
+	// connection (DefaultMaxSubscriptions when zero); one more gets an
+	// error message for its id.
+	MaxSubscriptions int
+	// MaxConnsPerClient caps the open connections of one client, as named
+	// by ClientKey (DefaultMaxConnsPerClient when zero); one more is closed
+	// with 1013 (try again later) right after the upgrade.
+	MaxConnsPerClient int
+	// ClientKey names the client of a request, for MaxConnsPerClient; nil
+	// uses the peer's IP address. Behind a proxy, give one that trusts its
+	// X-Forwarded-For.
+	ClientKey func(r *http.Request) string
 
 	once     sync.Once
 	upgrader gws.Upgrader
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
+	clients  map[string]int
 	closing  bool
 }
+
+// Defaults of the per-connection and per-client caps.
+const (
+	DefaultMaxSubscriptions  = 20
+	DefaultMaxConnsPerClient = 50
+)
+
+// Close codes of the graphql-transport-ws protocol that gqlgen does not send.
+const (
+	CloseInitTimeout       = 4408 // connection_init did not come in time
+	CloseSubscriberExists  = 4409 // a subscribe reused the id of a running operation
+	CloseTooManyInitialise = 4429 // a second connection_init
+	CloseTryAgainLater     = 1013 // too many connections from this client
+)
 
 var _ transport.WebsocketImplementation = (*Upgrader)(nil)
 
@@ -67,6 +98,22 @@ func (u *Upgrader) init() {
 			CheckOrigin:      u.CheckOrigin,
 		}
 		u.conns = map[*conn]struct{}{}
+		u.clients = map[string]int{}
+		if u.MaxSubscriptions <= 0 {
+			u.MaxSubscriptions = DefaultMaxSubscriptions
+		}
+		if u.MaxConnsPerClient <= 0 {
+			u.MaxConnsPerClient = DefaultMaxConnsPerClient
+		}
+		if u.ClientKey == nil {
+			u.ClientKey = func(r *http.Request) string {
+				host, _, err := net.SplitHostPort(r.RemoteAddr)
+				if err != nil {
+					return r.RemoteAddr
+				}
+				return host
+			}
+		}
 		if u.WriteTimeout <= 0 {
 			u.WriteTimeout = DefaultWriteTimeout
 		}
@@ -100,10 +147,17 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{ws: ws, u: u, done: make(chan struct{})}
+	c := &conn{ws: ws, u: u, done: make(chan struct{}), client: u.ClientKey(r), active: map[string]struct{}{}}
 	u.mu.Lock()
 	u.conns[c] = struct{}{}
+	u.clients[c.client]++
+	over := u.clients[c.client] > u.MaxConnsPerClient
 	u.mu.Unlock()
+	if over {
+		_ = c.WriteClose(CloseTryAgainLater, "too many connections from this client")
+		_ = c.Close()
+		return c, nil // gqlgen's first read sees the closed connection
+	}
 	if ws.Subprotocol() == legacySubprotocol {
 		c.keepAlive()
 	}
@@ -135,12 +189,21 @@ func (u *Upgrader) CloseAll(code int, reason string) {
 	}
 }
 
-// conn is one accepted connection.
+// conn is one accepted connection. It watches the protocol messages that
+// gqlgen leaves unchecked: a second connection_init, a reused operation id,
+// and too many operations at once.
 type conn struct {
 	ws        *gws.Conn
 	u         *Upgrader
+	client    string
 	done      chan struct{}
 	closeOnce sync.Once
+
+	wmu sync.Mutex // serialises data frames (gqlgen's and the refusals)
+
+	mu          sync.Mutex
+	initialised bool
+	active      map[string]struct{} // ids of running operations
 }
 
 var (
@@ -180,6 +243,9 @@ func (c *conn) Close() error {
 		close(c.done)
 		c.u.mu.Lock()
 		delete(c.u.conns, c)
+		if c.u.clients[c.client]--; c.u.clients[c.client] <= 0 {
+			delete(c.u.clients, c.client)
+		}
 		c.u.mu.Unlock()
 		err = c.ws.Close()
 	})
@@ -187,25 +253,137 @@ func (c *conn) Close() error {
 }
 
 // NextReader implements transport.WebsocketConn. A normal close by the peer
-// is transport.ErrWebsocketClosed.
+// is transport.ErrWebsocketClosed. Each message is checked before gqlgen
+// sees it: a protocol violation closes the connection with its code, and a
+// subscription over the cap is answered with an error and not passed on.
 func (c *conn) NextReader() (int, io.Reader, error) {
-	t, r, err := c.ws.NextReader()
-	if gws.IsCloseError(err, gws.CloseNormalClosure, gws.CloseGoingAway, gws.CloseNoStatusReceived) {
-		return t, nil, transport.ErrWebsocketClosed
+	for {
+		t, r, err := c.ws.NextReader()
+		if gws.IsCloseError(err, gws.CloseNormalClosure, gws.CloseGoingAway, gws.CloseNoStatusReceived) {
+			return t, nil, transport.ErrWebsocketClosed
+		}
+		if err != nil {
+			return t, nil, err
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return t, nil, err
+		}
+		var m struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}
+		if json.Unmarshal(data, &m) != nil {
+			return t, bytes.NewReader(data), nil // gqlgen answers malformed messages
+		}
+		switch verdict := c.check(m.Type, m.ID); verdict {
+		case pass:
+			return t, bytes.NewReader(data), nil
+		case refuse:
+			continue
+		default:
+			_ = c.WriteClose(verdict.code, verdict.reason)
+			_ = c.Close()
+			return t, nil, transport.ErrWebsocketClosed
+		}
 	}
-	return t, r, err
+}
+
+// verdict is what check decides about an incoming message.
+type verdict struct {
+	code   int
+	reason string
+}
+
+var (
+	pass   = verdict{}
+	refuse = verdict{code: -1}
+)
+
+// check applies the protocol rules to an incoming message of the given type
+// and id.
+func (c *conn) check(typ, id string) verdict {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch typ {
+	case "connection_init":
+		if c.initialised {
+			return verdict{CloseTooManyInitialise, "Too many initialisation requests"}
+		}
+		c.initialised = true
+	case "subscribe", "start":
+		if _, dup := c.active[id]; dup {
+			return verdict{CloseSubscriberExists, fmt.Sprintf("Subscriber for %.64s already exists", id)}
+		}
+		if len(c.active) >= c.u.MaxSubscriptions {
+			c.mu.Unlock()
+			c.refuseOperation(id)
+			c.mu.Lock()
+			return refuse
+		}
+		c.active[id] = struct{}{}
+	case "complete", "stop":
+		delete(c.active, id)
+	}
+	return pass
+}
+
+// refuseOperation answers an operation over the cap with an error for its
+// id, in the connection's subprotocol, as gqlgen would answer a failed one.
+func (c *conn) refuseOperation(id string) {
+	errs := []map[string]any{{
+		"message":    fmt.Sprintf("too many subscriptions on one connection (at most %d)", c.u.MaxSubscriptions),
+		"extensions": map[string]any{"code": "RATE_LIMITED"},
+	}}
+	var payload any = errs
+	if c.Subprotocol() == legacySubprotocol {
+		payload = errs[0]
+	}
+	_ = c.WriteJSON(map[string]any{"id": id, "type": "error", "payload": payload})
 }
 
 // WriteJSON implements transport.WebsocketConn, within the write timeout.
+// An operation's last message frees its id.
 func (c *conn) WriteJSON(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if id, ok := finalMessageID(data); ok {
+		c.mu.Lock()
+		delete(c.active, id)
+		c.mu.Unlock()
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if err := c.ws.SetWriteDeadline(time.Now().Add(c.u.WriteTimeout)); err != nil {
 		return err
 	}
-	return c.ws.WriteJSON(v)
+	return c.ws.WriteMessage(gws.TextMessage, data)
 }
 
-// WriteClose implements transport.WebsocketConn.
+// finalMessageID returns the id of a message that ends an operation
+// ("complete" or "error"). gqlgen writes the type last, so a suffix check
+// spares decoding every message.
+func finalMessageID(data []byte) (string, bool) {
+	if !bytes.HasSuffix(data, []byte(`"type":"complete"}`)) && !bytes.HasSuffix(data, []byte(`"type":"error"}`)) {
+		return "", false
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.ID == "" {
+		return "", false
+	}
+	return m.ID, true
+}
+
+// WriteClose implements transport.WebsocketConn. gqlgen closes a connection
+// whose connection_init never came with 1002; the protocol says 4408.
 func (c *conn) WriteClose(code int, message string) error {
+	if code == transport.WebsocketCloseProtocolError && message == "connection initialisation timeout" {
+		code = CloseInitTimeout
+	}
 	if len(message) > 123 { // a close frame's reason is at most 123 bytes
 		message = message[:123]
 	}

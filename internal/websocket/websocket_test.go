@@ -1,0 +1,269 @@
+package websocket
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/handler/testserver"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	gws "github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// setup serves gqlgen's test schema through u, with the websocket transport
+// tuned by tune.
+func setup(t *testing.T, u *Upgrader, tune func(*transport.Websocket)) (*testserver.TestServer, string) {
+	t.Helper()
+	srv := testserver.New()
+	ws := transport.Websocket{Implementation: u}
+	if tune != nil {
+		tune(&ws)
+	}
+	srv.AddTransport(ws)
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		u.CloseAll(1001, "test over")
+		hs.Close()
+	})
+	return srv, "ws" + strings.TrimPrefix(hs.URL, "http")
+}
+
+type msg struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func dial(t *testing.T, url, subprotocol string, header http.Header) *gws.Conn {
+	t.Helper()
+	d := gws.Dialer{Subprotocols: []string{subprotocol}}
+	c, _, err := d.Dial(url, header)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func send(t *testing.T, c *gws.Conn, m msg) {
+	t.Helper()
+	if err := c.WriteJSON(m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, c *gws.Conn) msg {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m msg
+		if err := c.ReadJSON(&m); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if m.Type != "ka" && m.Type != "ping" && m.Type != "pong" {
+			return m
+		}
+	}
+}
+
+// closeCode reads until the server closes the connection and returns the code.
+func closeCode(t *testing.T, c *gws.Conn) int {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := c.ReadMessage()
+		var ce *gws.CloseError
+		if err != nil {
+			if errorsAs(err, &ce) {
+				return ce.Code
+			}
+			t.Fatalf("connection ended without a close frame: %v", err)
+		}
+	}
+}
+
+func errorsAs(err error, ce **gws.CloseError) bool {
+	c, ok := err.(*gws.CloseError)
+	if ok {
+		*ce = c
+	}
+	return ok
+}
+
+func initialise(t *testing.T, c *gws.Conn) {
+	t.Helper()
+	send(t, c, msg{Type: "connection_init", Payload: json.RawMessage(`{}`)})
+	if m := read(t, c); m.Type != "connection_ack" {
+		t.Fatalf("got %s, want connection_ack", m.Type)
+	}
+}
+
+func subscribe(t *testing.T, c *gws.Conn, id string) {
+	t.Helper()
+	typ := "subscribe"
+	if c.Subprotocol() == "graphql-ws" {
+		typ = "start"
+	}
+	send(t, c, msg{ID: id, Type: typ, Payload: json.RawMessage(`{"query":"subscription { name }"}`)})
+}
+
+func TestSubscriptionsFlow(t *testing.T) {
+	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(proto, func(t *testing.T) {
+			u := &Upgrader{}
+			srv, url := setup(t, u, nil)
+			c := dial(t, url, proto, nil)
+			if c.Subprotocol() != proto {
+				t.Fatalf("negotiated %q", c.Subprotocol())
+			}
+			initialise(t, c)
+			subscribe(t, c, "1")
+			srv.SendNextSubscriptionMessage()
+			if m := read(t, c); m.ID != "1" || !strings.Contains(string(m.Payload), "test") {
+				t.Errorf("got %+v", m)
+			}
+			srv.SendCompleteSubscriptionMessage()
+			if m := read(t, c); m.Type != "complete" || m.ID != "1" {
+				t.Errorf("got %+v, want complete", m)
+			}
+			// The id is free again once its operation completed.
+			subscribe(t, c, "1")
+			srv.SendNextSubscriptionMessage()
+			if m := read(t, c); m.ID != "1" {
+				t.Errorf("reusing a completed id: %+v", m)
+			}
+			if u.Open() != 1 {
+				t.Errorf("Open() = %d", u.Open())
+			}
+		})
+	}
+}
+
+func TestProtocolViolationsClose(t *testing.T) {
+	t.Run("second connection_init", func(t *testing.T) {
+		_, url := setup(t, &Upgrader{}, nil)
+		c := dial(t, url, "graphql-transport-ws", nil)
+		initialise(t, c)
+		send(t, c, msg{Type: "connection_init"})
+		if code := closeCode(t, c); code != CloseTooManyInitialise {
+			t.Errorf("close code %d, want 4429", code)
+		}
+	})
+	t.Run("duplicate operation id", func(t *testing.T) {
+		_, url := setup(t, &Upgrader{}, nil)
+		c := dial(t, url, "graphql-transport-ws", nil)
+		initialise(t, c)
+		subscribe(t, c, "dup")
+		subscribe(t, c, "dup")
+		if code := closeCode(t, c); code != CloseSubscriberExists {
+			t.Errorf("close code %d, want 4409", code)
+		}
+	})
+	t.Run("no connection_init in time", func(t *testing.T) {
+		_, url := setup(t, &Upgrader{}, func(ws *transport.Websocket) { ws.InitTimeout = 200 * time.Millisecond })
+		c := dial(t, url, "graphql-transport-ws", nil)
+		if code := closeCode(t, c); code != CloseInitTimeout {
+			t.Errorf("close code %d, want 4408", code)
+		}
+	})
+	t.Run("message too large", func(t *testing.T) {
+		limit := int64(1024)
+		_, url := setup(t, &Upgrader{}, func(ws *transport.Websocket) { ws.PayloadReadLimit = &limit })
+		c := dial(t, url, "graphql-transport-ws", nil)
+		initialise(t, c)
+		send(t, c, msg{ID: "1", Type: "subscribe", Payload: json.RawMessage(`{"query":"` + strings.Repeat("x", 4096) + `"}`)})
+		if code := closeCode(t, c); code != gws.CloseMessageTooBig {
+			t.Errorf("close code %d, want 1009", code)
+		}
+	})
+}
+
+func TestSubscriptionCap(t *testing.T) {
+	u := &Upgrader{MaxSubscriptions: 2}
+	srv, url := setup(t, u, nil)
+	c := dial(t, url, "graphql-transport-ws", nil)
+	initialise(t, c)
+	subscribe(t, c, "a")
+	subscribe(t, c, "b")
+	subscribe(t, c, "c")
+	m := read(t, c)
+	if m.Type != "error" || m.ID != "c" || !strings.Contains(string(m.Payload), "too many subscriptions") {
+		t.Fatalf("third subscription: %+v", m)
+	}
+	srv.SendNextSubscriptionMessage() // the connection still serves the others
+	if m := read(t, c); m.Type != "next" {
+		t.Errorf("after the refusal: %+v", m)
+	}
+}
+
+func TestOriginAndClientCaps(t *testing.T) {
+	u := &Upgrader{
+		CheckOrigin:       func(r *http.Request) bool { return r.Header.Get("Origin") != "https://evil.example" },
+		MaxConnsPerClient: 2,
+	}
+	_, url := setup(t, u, nil)
+	d := gws.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
+	if _, resp, err := d.Dial(url, http.Header{"Origin": {"https://evil.example"}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("foreign origin: err %v, response %v; want 403", err, resp)
+	}
+	dial(t, url, "graphql-transport-ws", nil)
+	dial(t, url, "graphql-transport-ws", nil)
+	third := dial(t, url, "graphql-transport-ws", nil)
+	if code := closeCode(t, third); code != CloseTryAgainLater {
+		t.Errorf("third connection from one client: close %d, want 1013", code)
+	}
+}
+
+func TestDeadPeersAreDropped(t *testing.T) {
+	t.Run("graphql-ws", func(t *testing.T) {
+		u := &Upgrader{PingInterval: 50 * time.Millisecond}
+		_, url := setup(t, u, nil)
+		c := dial(t, url, "graphql-ws", nil)
+		initialise(t, c)
+		// The client stops reading, so it never answers the pings.
+		waitOpen(t, u, 0)
+	})
+	t.Run("graphql-transport-ws", func(t *testing.T) {
+		u := &Upgrader{}
+		_, url := setup(t, u, func(ws *transport.Websocket) { ws.PingPongInterval = 50 * time.Millisecond })
+		c := dial(t, url, "graphql-transport-ws", nil)
+		initialise(t, c)
+		waitOpen(t, u, 0)
+	})
+}
+
+func TestCloseAll(t *testing.T) {
+	u := &Upgrader{}
+	_, url := setup(t, u, nil)
+	c := dial(t, url, "graphql-transport-ws", nil)
+	initialise(t, c)
+	go u.CloseAll(1001, "server shutting down")
+	if code := closeCode(t, c); code != gws.CloseGoingAway {
+		t.Errorf("close code %d, want 1001", code)
+	}
+	d := gws.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
+	if c2, _, err := d.Dial(url, nil); err == nil {
+		c2.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, _, err := c2.ReadMessage(); err == nil {
+			t.Error("a connection after CloseAll was served")
+		}
+		c2.Close()
+	}
+}
+
+func waitOpen(t *testing.T, u *Upgrader, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for u.Open() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("Open() = %d, want %d", u.Open(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
