@@ -30,6 +30,10 @@ type Options struct {
 	// over ws or wss. Empty keeps the bundle's own default: /graphql on the page's origin, or the
 	// VITE_GRAPHQL_URL the bundle was built with.
 	GraphQLURL string
+
+	// DisablePlayground turns /playground into a 404, for deployments that switch off
+	// introspection and do not want GraphiQL offered to visitors.
+	DisablePlayground bool
 }
 
 // Cache-Control values of the three kinds of file the handler serves.
@@ -48,7 +52,7 @@ const urlMetaTag = `<meta name="storybot-graphql-url" content="" />`
 //	mux.Handle("/graphql", api)
 //	mux.Handle("/", web.New(web.Options{}))
 //
-// It answers GET and HEAD: /playground with GraphiQL, /assets/... with the hashed bundle
+// It answers GET and HEAD: /playground with GraphiQL (unless DisablePlayground), /assets/... with the hashed bundle
 // files (cached for a year), other files of the bundle as they are, and every other path with
 // the app's index.html, which routes on the client; pages are served with Cache-Control
 // no-cache. Without a built bundle every page is a short note on how to build it.
@@ -74,8 +78,8 @@ func newPage(body []byte) *page {
 
 type handler struct {
 	files      fs.FS
-	app        *page // index.html, nil when the bundle was not built
-	playground *page // playground.html, nil when the bundle was not built
+	app        *page // index.html, or the placeholder when the bundle was not built
+	playground *page // playground.html, or the app page without a bundle; nil when disabled
 }
 
 func newHandler(files fs.FS, opts Options) *handler {
@@ -87,6 +91,9 @@ func newHandler(files fs.FS, opts Options) *handler {
 	}
 	if h.playground == nil {
 		h.playground = h.app
+	}
+	if opts.DisablePlayground {
+		h.playground = nil
 	}
 	return h
 }
@@ -128,6 +135,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 	switch {
 	case name == "playground" || name == "playground.html":
+		if h.playground == nil {
+			http.NotFound(w, r)
+			return
+		}
 		h.servePage(w, r, h.playground)
 	case name == "assets" || strings.HasPrefix(name, "assets/"):
 		// A missing asset is a 404, never the app: a browser would run HTML as a script.

@@ -94,6 +94,18 @@ func TestMethodNotAllowedNamesAllowedMethods(t *testing.T) {
 	}
 }
 
+func TestDisablePlayground(t *testing.T) {
+	h := newHandler(testBundle(), Options{DisablePlayground: true})
+	for _, target := range []string{"/playground", "/playground.html"} {
+		if rec := serve(h, http.MethodGet, target, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s with the playground disabled: status %d, want 404", target, rec.Code)
+		}
+	}
+	if rec := serve(h, http.MethodGet, "/", nil); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "the app") {
+		t.Errorf("GET / with the playground disabled: status %d", rec.Code)
+	}
+}
+
 func TestPagesRevalidateWithETag(t *testing.T) {
 	h := newHandler(testBundle(), Options{})
 	for _, target := range []string{"/", "/playground"} {

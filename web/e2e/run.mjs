@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -39,6 +40,8 @@ const tokensPerSecond = process.env.STORYTELLER_TOKENS_PER_SECOND || '30';
 
 const cleanups = [];
 const results = [];
+// Every websocket the pages open, routed through the test so that it can cut one.
+const sockets = [];
 let base = '';
 
 function log(...parts) {
@@ -164,6 +167,20 @@ async function step(name, page, body) {
     await shot(page, `failed-${slug}`).catch(() => {});
     throw error;
   }
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+// Runs axe-core's WCAG 2.1 A/AA rules on the page and fails on serious or critical findings.
+async function expectAccessible(page, label) {
+  await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+  });
+  assert(violations.length === 0, `accessibility problems on ${label}:\n    ${violations.join('\n    ')}`);
 }
 
 const storyText = (page) => page.getByTestId('story-text').evaluate((el) => el.textContent ?? '');
@@ -317,6 +334,10 @@ async function scenario(context) {
     assert(count === 2, `expected 2 stories in the list, found ${count}`);
   });
 
+  await step('the app passes axe-core WCAG 2.1 A/AA checks', page, async () => {
+    await expectAccessible(page, 'the prompt page with its stories');
+  });
+
   let liveId = '';
   await step('a story still being written, reopened from the list and after a reload, resumes live', page, async () => {
     await page.getByRole('button', { name: 'Generate story' }).click();
@@ -344,6 +365,27 @@ async function scenario(context) {
     await expectTextMatchesServer(page, liveId);
   });
 
+  await step('a dropped websocket reconnects by itself and the story resumes where it was', page, async () => {
+    await page.getByRole('button', { name: 'Generate story' }).click();
+    await page.waitForFunction((prev) => new URL(location.href).searchParams.get('story') !== prev, liveId);
+    const id = openStoryId(page);
+    await page.locator(`article.story[data-story-id="${id}"][data-status="GENERATING"]`).waitFor({ timeout: 20_000 });
+    await page.waitForFunction(() => (document.querySelector('[data-testid="story-text"]')?.textContent ?? '').length > 40);
+    const opened = sockets.length;
+    // 1012 "service restart": what a client sees when a storybot replica goes away.
+    for (const { ws, server } of sockets.splice(0)) {
+      await ws.close({ code: 1012, reason: 'e2e: connection dropped' });
+      await server.close();
+    }
+    await page.getByText('Connection lost. Reconnecting').waitFor({ timeout: 5_000 });
+    await shot(page, '08-reconnecting');
+    await page.waitForFunction(() => !document.querySelector('.notice'), null, { timeout: 15_000 });
+    assert(sockets.length >= 1, `no new websocket after the drop (had ${opened})`);
+    await expectGrowingText(page, 4);
+    await waitForStatus(page, 'COMPLETED');
+    await expectTextMatchesServer(page, id);
+  });
+
   await step('a prompt is deleted', page, async () => {
     const doomed = 'A prompt that is about to be deleted';
     await page.getByLabel('New prompt').fill(doomed);
@@ -354,7 +396,7 @@ async function scenario(context) {
     await page.getByRole('button', { name: new RegExp(`^${doomed}`) }).waitFor({ state: 'detached' });
     const { prompts } = await gql('{ prompts(first: 100) { edges { node { content } } } }');
     assert(!prompts.edges.some((e) => e.node.content === doomed), 'the prompt is still stored');
-    await shot(page, '08-prompt-deleted');
+    await shot(page, '09-prompt-deleted');
   });
 
   await step('a failed request shows an error toast with its trace ID', page, async () => {
@@ -374,7 +416,7 @@ async function scenario(context) {
     assert(traceId, 'the error toast shows no trace ID');
     assert(!headerTraceId || headerTraceId === traceId, `toast trace ID ${traceId} differs from X-Trace-Id ${headerTraceId}`);
     log(`       error toast trace ID: ${traceId}`);
-    await shot(page, '09-error-toast-trace-id');
+    await shot(page, '10-error-toast-trace-id');
     await toast.getByRole('button', { name: 'Dismiss message' }).click();
     await page.getByRole('button', { name: new RegExp(`^${ghost}`) }).waitFor({ state: 'detached' });
   });
@@ -386,7 +428,8 @@ async function scenario(context) {
     await phone.locator('article.story[data-status="COMPLETED"]').waitFor();
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
-    await shot(phone, '10-phone');
+    await expectAccessible(phone, 'a phone-width screen');
+    await shot(phone, '11-phone');
     await phone.close();
   });
 
@@ -410,9 +453,9 @@ async function scenario(context) {
     const later = await seqOf();
     assert(later > first, `GraphiQL showed no new events: seq ${first} then ${later}`);
     log(`       GraphiQL events: seq ${first} → ${later}`);
-    await shot(pg, '11-playground-subscription');
+    await shot(pg, '12-playground-subscription');
     await pg.waitForFunction(() => /COMPLETED/.test(document.querySelector('.graphiql-response')?.textContent ?? ''), null, { timeout: 180_000 });
-    await shot(pg, '12-playground-completed');
+    await shot(pg, '13-playground-completed');
     await pg.close();
   });
 
@@ -439,6 +482,9 @@ async function main() {
     viewport: { width: 1280, height: 860 },
   });
   cleanups.push(() => context.close());
+  await context.routeWebSocket(/\/graphql$/, (ws) => {
+    sockets.push({ ws, server: ws.connectToServer() });
+  });
 
   // Offline: anything but the storybot under test is refused, so a CDN reference fails loudly.
   const offsite = [];

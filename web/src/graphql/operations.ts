@@ -129,7 +129,7 @@ export const PROMPT_WITH_STORIES: TypedDocumentNode<
       id
       ... on Prompt {
         ...PromptFields
-        stories(first: $first, after: $after) {
+        stories(first: $first, after: $after, orderBy: { field: CREATED_AT, direction: DESC }) {
           edges {
             cursor
             node {
