@@ -1,11 +1,13 @@
 package graph_test
 
 import (
+	"net/http/httptest"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/graph"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/database/dbtest"
 )
@@ -94,4 +96,24 @@ func TestStoriesAndNodes(t *testing.T) {
 			a.wantError("BAD_USER_INPUT", `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": many})
 		})
 	})
+}
+
+// TestPanicBecomesInternalError runs a resolver that panics (generateStory
+// with no story service behind it): the client gets INTERNAL with no
+// details, and the server goes on serving.
+func TestPanicBecomesInternalError(t *testing.T) {
+	db := dbtest.Open(t, "sqlite3")
+	srv := httptest.NewServer(graph.NewHandler(graph.NewSchema(db.Client, nil), graph.HandlerOptions{}))
+	t.Cleanup(srv.Close)
+	a := &api{t: t, url: srv.URL, db: db}
+	p := a.createPrompt("a prompt")
+	e := a.wantError("INTERNAL", `mutation($p: ID!) { generateStory(input: {promptID: $p}) { id } }`, map[string]any{"p": p})
+	if e.Message != "internal error" {
+		t.Errorf("message %q leaks details", e.Message)
+	}
+	var out struct{ Prompts struct{ TotalCount int } }
+	a.mustDo(`{ prompts { totalCount } }`, nil, &out)
+	if out.Prompts.TotalCount != 1 {
+		t.Errorf("after the panic: %+v", out)
+	}
 }
