@@ -414,7 +414,8 @@ async function scenario(context) {
     await toast.waitFor({ timeout: 10_000 });
     const traceId = (await toast.locator('.toast-trace code').textContent())?.trim();
     assert(traceId, 'the error toast shows no trace ID');
-    assert(!headerTraceId || headerTraceId === traceId, `toast trace ID ${traceId} differs from X-Trace-Id ${headerTraceId}`);
+    assert(headerTraceId, 'the failed response has no X-Trace-Id header');
+    assert(headerTraceId === traceId, `toast trace ID ${traceId} differs from X-Trace-Id ${headerTraceId}`);
     log(`       error toast trace ID: ${traceId}`);
     await shot(page, '10-error-toast-trace-id');
     await toast.getByRole('button', { name: 'Dismiss message' }).click();

@@ -87,6 +87,16 @@ describe('StoryViewer', () => {
     await waitFor(() => expect(text().textContent).toBe('The sea was calm that night and'));
   });
 
+  it('follows the story again when a stream ends without a terminal event', async () => {
+    const { events, server } = setup(story('s-7', 'p-1'));
+    await waitFor(() => expect(server.named('StoryStream')).toHaveLength(1));
+    act(() => {
+      events.next(streamEvent('s-7', 0, 'Half', 'GENERATING', 1));
+      events.complete();
+    });
+    await waitFor(() => expect(server.named('StoryStream')).toHaveLength(2), { timeout: 2_000 });
+  });
+
   it('shows a finished story without subscribing', async () => {
     const { server } = setup(story('s-4', 'p-1', { status: 'FAILED', text: 'Half a', error: 'model server went away' }));
     expect(await screen.findByText('Failed')).toBeInTheDocument();

@@ -1,6 +1,7 @@
 import { useApolloClient, useSubscription } from '@apollo/client/react';
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { applyStreamEvent } from '../graphql/cacheUpdates';
+import { reconnectDelay } from '../graphql/client';
 import { STORY, STORY_STREAM, isTerminal } from '../graphql/operations';
 import { useToast } from '../toast/toast';
 import { applyEvent, emptyStream } from './accumulate';
@@ -62,8 +63,11 @@ function StoryFollower({ storyId }: { storyId: string }) {
   const client = useApolloClient();
   const toast = useToast();
   const acc = useRef(emptyStream);
+  const restarts = useRef(0);
+  const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
 
-  useSubscription(STORY_STREAM, {
+  const { restart } = useSubscription(STORY_STREAM, {
     variables: { storyID: storyId },
     fetchPolicy: 'no-cache',
     ignoreResults: true,
@@ -80,6 +84,12 @@ function StoryFollower({ storyId }: { storyId: string }) {
         // The stream carries no timestamps: one read of the finished story brings them.
         client.query({ query: STORY, variables: { id: storyId }, fetchPolicy: 'network-only' }).catch(() => {});
       }
+    },
+    // A stream always ends with a terminal event. One that completes without it was cut short
+    // on the server (a replica shutting down), so follow the story again after a pause.
+    onComplete: () => {
+      if (acc.current.status !== null && isTerminal(acc.current.status)) return;
+      timer.current = setTimeout(() => restart(), reconnectDelay(restarts.current++));
     },
     onError: (error) => toast.error('Live updates stopped', error),
   });
