@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -113,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	allowed := origins.New(cfg.AllowedOrigins)
 	sockets := &websocket.Upgrader{CheckOrigin: allowed.AllowRequest}
-	ext := telemetry.NewGraphQLExtension(metrics, logger)
+	ext := telemetry.NewGraphQLExtension(metrics, logger, telemetry.WithFieldTimings(cfg.FieldTimings))
 	gql := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
 		Logger:        logger,
 		Introspection: !cfg.Production(),
@@ -165,6 +166,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	servers := []*http.Server{srv}
 	listeners := []net.Listener{ln}
+	if cfg.PprofAddr != "" {
+		pln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		pprofMux := http.NewServeMux()
+		pprofMux.HandleFunc("/debug/pprof/", pprof.Index)
+		pprofMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pprofMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pprofMux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pprofMux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		servers = append(servers, &http.Server{Handler: pprofMux, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, pln)
+	}
 	if cfg.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {

@@ -25,6 +25,8 @@ type Config struct {
 	PublicURL       string
 	AllowedOrigins  []string
 	MetricsAddr     string
+	FieldTimings    bool
+	PprofAddr       string
 
 	LLMBaseURL           string
 	LLMAPIKey            string
@@ -97,6 +99,8 @@ func Settings() []Setting {
 			return nil
 		}},
 		{"STORYBOT_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this address instead of the main one", addr(func(c *Config) *string { return &c.MetricsAddr })},
+		{"STORYBOT_FIELD_TIMINGS", "field-timings", "true", "time every resolver field into `graphql_field_duration_seconds`", boolean(func(c *Config) *bool { return &c.FieldTimings })},
+		{"STORYBOT_PPROF_ADDR", "pprof-addr", "", "serve Go's /debug/pprof on this address (keep it private); empty for off", addr(func(c *Config) *string { return &c.PprofAddr })},
 
 		{"LLM_BASE_URL", "llm-base-url", "", "OpenAI-compatible API root (`https://api.openai.com/v1`, Ollama's `http://localhost:11434/v1`, ...); empty for the built-in offline storyteller", func(c *Config, v string) error {
 			if v != "" {
