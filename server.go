@@ -117,7 +117,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ext := telemetry.NewGraphQLExtension(metrics, logger, telemetry.WithFieldTimings(cfg.FieldTimings))
 	gql := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
 		Logger:        logger,
-		Introspection: !cfg.Production(),
+		Introspection: cfg.IntrospectionEnabled(),
 		Extensions:    []graphql.HandlerExtension{ext},
 		Transports: []graphql.Transport{
 			transport.Websocket{
@@ -151,7 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", metrics.Handler())
 	}
-	mux.Handle("/", metrics.InstrumentHTTP("web", web.New(web.Options{GraphQLURL: cfg.PublicURL})))
+	mux.Handle("/", metrics.InstrumentHTTP("web", web.New(web.Options{GraphQLURL: cfg.PublicURL, DisablePlayground: !cfg.PlaygroundEnabled()})))
 
 	srv := &http.Server{
 		Handler:           telemetry.TraceMiddleware(mux),

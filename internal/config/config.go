@@ -27,6 +27,8 @@ type Config struct {
 	MetricsAddr     string
 	FieldTimings    bool
 	PprofAddr       string
+	Introspection   *bool // nil: on unless production
+	Playground      *bool // nil: on unless production
 
 	LLMBaseURL           string
 	LLMAPIKey            string
@@ -47,6 +49,21 @@ type Config struct {
 
 // Production reports whether the process runs with STORYBOT_ENV=production.
 func (c Config) Production() bool { return c.Env == "production" }
+
+// IntrospectionEnabled reports whether GraphQL introspection is allowed:
+// as set, else everywhere but in production.
+func (c Config) IntrospectionEnabled() bool { return orDefault(c.Introspection, !c.Production()) }
+
+// PlaygroundEnabled reports whether /playground is served: as set, else
+// everywhere but in production.
+func (c Config) PlaygroundEnabled() bool { return orDefault(c.Playground, !c.Production()) }
+
+func orDefault(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
+}
 
 // Setting is one configuration variable.
 type Setting struct {
@@ -100,6 +117,8 @@ func Settings() []Setting {
 		}},
 		{"STORYBOT_METRICS_ADDR", "metrics-addr", "", "serve /metrics on this address instead of the main one", addr(func(c *Config) *string { return &c.MetricsAddr })},
 		{"STORYBOT_FIELD_TIMINGS", "field-timings", "true", "time every resolver field into `graphql_field_duration_seconds`", boolean(func(c *Config) *bool { return &c.FieldTimings })},
+		{"STORYBOT_INTROSPECTION", "introspection", "", "allow GraphQL introspection (`true`/`false`); empty for on, except in production", optionalBool(func(c *Config) **bool { return &c.Introspection })},
+		{"STORYBOT_PLAYGROUND", "playground", "", "serve GraphiQL at /playground (`true`/`false`); empty for on, except in production", optionalBool(func(c *Config) **bool { return &c.Playground })},
 		{"STORYBOT_PPROF_ADDR", "pprof-addr", "", "serve Go's /debug/pprof on this address (keep it private); empty for off", addr(func(c *Config) *string { return &c.PprofAddr })},
 
 		{"LLM_BASE_URL", "llm-base-url", "", "OpenAI-compatible API root (`https://api.openai.com/v1`, Ollama's `http://localhost:11434/v1`, ...); empty for the built-in offline storyteller", func(c *Config, v string) error {
@@ -203,6 +222,21 @@ func boolean(field func(*Config) *bool) func(*Config, string) error {
 			return fmt.Errorf("%q is not true or false", v)
 		}
 		*field(c) = b
+		return nil
+	}
+}
+
+func optionalBool(field func(*Config) **bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			*field(c) = nil
+			return nil
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*field(c) = &b
 		return nil
 	}
 }

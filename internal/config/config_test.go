@@ -30,8 +30,16 @@ func TestDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	if c.Production() {
-		t.Error("development is not production")
+	if c.Production() || !c.IntrospectionEnabled() || !c.PlaygroundEnabled() {
+		t.Error("development is not production, and has introspection and the playground")
+	}
+	prod, err := load(t, map[string]string{"STORYBOT_ENV": "production"})
+	if err != nil || prod.IntrospectionEnabled() || prod.PlaygroundEnabled() {
+		t.Errorf("production: introspection %v, playground %v (%v)", prod.IntrospectionEnabled(), prod.PlaygroundEnabled(), err)
+	}
+	prod, err = load(t, map[string]string{"STORYBOT_ENV": "production", "STORYBOT_INTROSPECTION": "true", "STORYBOT_PLAYGROUND": "1"})
+	if err != nil || !prod.IntrospectionEnabled() || !prod.PlaygroundEnabled() {
+		t.Errorf("production, turned on: introspection %v, playground %v (%v)", prod.IntrospectionEnabled(), prod.PlaygroundEnabled(), err)
 	}
 }
 
