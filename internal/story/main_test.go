@@ -153,7 +153,8 @@ func checkStream(t *testing.T, db *database.DB, id pulid.ID, events []*story.Eve
 
 // fakeModel is an OpenAI-compatible server that streams the given chunks,
 // one every gap, and then ends as end says: "stop", "error" (an error object
-// mid-stream) or "hang" (until the client goes away).
+// mid-stream), "hang" (until the client goes away) or "die" (the connection
+// is cut, as when the model server is killed).
 func fakeModel(t *testing.T, chunks []string, gap time.Duration, end string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +176,12 @@ func fakeModel(t *testing.T, chunks []string, gap time.Duration, end string) *ht
 			fmt.Fprint(w, "data: {\"error\":{\"message\":\"the model crashed\",\"type\":\"server_error\"}}\n\n")
 		case "hang":
 			<-r.Context().Done()
+		case "die":
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
 		}
 		f.Flush()
 	}))

@@ -172,6 +172,34 @@ func TestModelServerFailureKeepsText(t *testing.T) {
 			t.Errorf("failed story: text %q, error %v", stored.Text, stored.Error)
 		}
 
+		killed := fakeModel(t, []string{"It", " was", " a", " dark"}, 10*time.Millisecond, "die")
+		genKilled, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: killed.URL + "/v1", Model: "fake"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rk := newReplica(t, db, genKilled, story.Config{Owner: "killed"})
+		// Another story goes on meanwhile, on the same replica.
+		steady := fakeModel(t, []string{"All", " is", " well", "."}, 30*time.Millisecond, "stop")
+		genSteady, _ := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: steady.URL + "/v1", Model: "fake"})
+		rs := newReplica(t, db, genSteady, story.Config{Owner: "steady"})
+		stK, err := rk.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A model server that dies")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stS, err := rs.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A model server that lives")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chK, _ := rk.Subscribe(ctx, stK.ID)
+		chS, _ := rs.Subscribe(ctx, stS.ID)
+		storedK := checkStream(t, db, stK.ID, collect(t, chK), "FAILED")
+		if storedK.Text != "It was a dark" || storedK.Error == nil {
+			t.Errorf("killed model server: text %q, error %v", storedK.Text, storedK.Error)
+		}
+		if storedS := checkStream(t, db, stS.ID, collect(t, chS), "COMPLETED"); storedS.Text != "All is well." {
+			t.Errorf("the other story: %q", storedS.Text)
+		}
+
 		refused, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "fake"})
 		if err != nil {
 			t.Fatal(err)
