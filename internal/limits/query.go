@@ -24,14 +24,23 @@ const (
 	// DefaultMaxRootFields is generous too: the web client asks for one root
 	// field per operation.
 	DefaultMaxRootFields = 15
+	// DefaultMaxFields is several times the standard introspection query
+	// (about 150 fields once its fragments are expanded); the web client's
+	// largest query has about 20.
+	DefaultMaxFields = 1000
 )
 
 // QueryLimits is a gqlgen handler extension that rejects operations nested
-// too deeply, using too many aliases or selecting too many root fields,
-// before anything is executed. Fragment spreads and inline fragments are
-// expanded where they are used, so hiding selections in fragments does not
-// help; each fragment is measured once, so fragments spread many times cannot
-// make the check itself expensive. A limit of 0 is no limit.
+// too deeply, using too many aliases, or selecting too many root fields or
+// fields in all, before anything is executed. Fragment spreads and inline
+// fragments are expanded where they are used, so hiding selections in
+// fragments does not help; each fragment is measured once, so fragments spread
+// many times cannot make the check itself expensive. A limit of 0 is no limit.
+//
+// Register it before gqlgen's complexity limit: that extension walks every
+// expanded selection, and a small document whose fragments each spread the
+// next twice expands to 2^n fields, so without MaxFields in front of it a
+// request of a few hundred bytes can keep it busy for minutes.
 //
 // A violation is a GraphQL error with extensions.code
 // "GRAPHQL_VALIDATION_FAILED": like any invalid document, the operation is
@@ -45,6 +54,8 @@ type QueryLimits struct {
 	MaxAliases int
 	// MaxRootFields is the most fields selected at the operation's root.
 	MaxRootFields int
+	// MaxFields is the most fields selected in all, at every level.
+	MaxFields int
 }
 
 var _ interface {
@@ -53,12 +64,13 @@ var _ interface {
 } = QueryLimits{}
 
 // DefaultQueryLimits returns the limits storybot recommends: DefaultMaxDepth,
-// DefaultMaxAliases and DefaultMaxRootFields.
+// DefaultMaxAliases, DefaultMaxRootFields and DefaultMaxFields.
 func DefaultQueryLimits() QueryLimits {
 	return QueryLimits{
 		MaxDepth:      DefaultMaxDepth,
 		MaxAliases:    DefaultMaxAliases,
 		MaxRootFields: DefaultMaxRootFields,
+		MaxFields:     DefaultMaxFields,
 	}
 }
 
@@ -69,7 +81,7 @@ func (QueryLimits) ExtensionName() string { return queryLimitsExtension }
 
 // Validate implements graphql.HandlerExtension; it rejects negative limits.
 func (q QueryLimits) Validate(graphql.ExecutableSchema) error {
-	if q.MaxDepth < 0 || q.MaxAliases < 0 || q.MaxRootFields < 0 {
+	if q.MaxDepth < 0 || q.MaxAliases < 0 || q.MaxRootFields < 0 || q.MaxFields < 0 {
 		return errors.New("limits: query limits cannot be negative")
 	}
 	return nil
@@ -83,6 +95,8 @@ type QueryStats struct {
 	Aliases int
 	// RootFields is the number of fields at the root.
 	RootFields int
+	// Fields is the number of fields at every level.
+	Fields int
 }
 
 // GetQueryStats returns what QueryLimits measured of the current operation,
@@ -122,6 +136,7 @@ func (q QueryLimits) MutateOperationContext(_ context.Context, opCtx *graphql.Op
 		Depth:      s.depth,
 		Aliases:    s.aliases,
 		RootFields: s.fields,
+		Fields:     s.total,
 	})
 	switch {
 	case q.MaxRootFields > 0 && s.fields > q.MaxRootFields:
@@ -130,6 +145,8 @@ func (q QueryLimits) MutateOperationContext(_ context.Context, opCtx *graphql.Op
 		return invalid(op, "operation uses %d aliases, more than the limit of %d", s.aliases, q.MaxAliases)
 	case q.MaxDepth > 0 && s.depth > q.MaxDepth:
 		return invalid(op, "operation is nested %d levels deep, more than the limit of %d", s.depth, q.MaxDepth)
+	case q.MaxFields > 0 && s.total > q.MaxFields:
+		return invalid(op, "operation selects %d fields, more than the limit of %d", s.total, q.MaxFields)
 	}
 	return nil
 }
@@ -146,6 +163,7 @@ type shape struct {
 	depth   int // the deepest nesting of fields below and including this level
 	aliases int // aliased fields at every level
 	fields  int // fields at this level
+	total   int // fields at every level
 }
 
 // add merges the shape of selections made at the same level.
@@ -154,6 +172,7 @@ func (s shape) add(o shape) shape {
 		depth:   max(s.depth, o.depth),
 		aliases: addCapped(s.aliases, o.aliases),
 		fields:  addCapped(s.fields, o.fields),
+		total:   addCapped(s.total, o.total),
 	}
 }
 
@@ -174,7 +193,7 @@ func (m *measurer) selectionSet(set ast.SelectionSet) shape {
 		switch sel := sel.(type) {
 		case *ast.Field:
 			child := m.selectionSet(sel.SelectionSet)
-			f := shape{depth: addCapped(child.depth, 1), aliases: child.aliases, fields: 1}
+			f := shape{depth: addCapped(child.depth, 1), aliases: child.aliases, fields: 1, total: addCapped(child.total, 1)}
 			if sel.Alias != "" && sel.Alias != sel.Name {
 				f.aliases = addCapped(f.aliases, 1)
 			}
