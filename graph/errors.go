@@ -13,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 )
@@ -106,6 +107,8 @@ func classify(err error) (code, msg string) {
 		return CodeBadUserInput, err.Error()
 	case errors.Is(err, story.ErrShuttingDown):
 		return CodeUnavailable, err.Error()
+	case database.IsUnavailable(err):
+		return CodeUnavailable, "the database is unavailable; try again shortly"
 	case errors.As(err, &ve):
 		return CodeBadUserInput, fmt.Sprintf("invalid %s: %v", ve.Name, rootCause(ve))
 	case errors.Is(err, pulid.ErrInvalid):

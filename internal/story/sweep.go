@@ -31,6 +31,12 @@ func (s *Service) sweep(ctx context.Context) error {
 		return err
 	}
 	for _, st := range expired {
+		s.mu.Lock()
+		_, mine := s.runs[st.ID]
+		s.mu.Unlock()
+		if mine {
+			continue // still running here: its lease lapsed while the store was away
+		}
 		status, errMsg := entstory.StatusFailed, ptr(interruptedMsg)
 		if st.Status == entstory.StatusCancelled {
 			status, errMsg = entstory.StatusCancelled, nil
