@@ -24,6 +24,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/klauspost/compress/gzhttp"
 
 	_ "github.com/storybot/storybot/ent/runtime" // registers the schema hooks and defaults
 	"github.com/storybot/storybot/graph"
@@ -151,7 +152,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", metrics.Handler())
 	}
-	mux.Handle("/", metrics.InstrumentHTTP("web", web.New(web.Options{GraphQLURL: cfg.PublicURL, DisablePlayground: !cfg.PlaygroundEnabled()})))
+	// The bundle is large (GraphiQL's editor alone is megabytes): compress it.
+	mux.Handle("/", metrics.InstrumentHTTP("web", gzhttp.GzipHandler(
+		web.New(web.Options{GraphQLURL: cfg.PublicURL, DisablePlayground: !cfg.PlaygroundEnabled()}))))
 
 	srv := &http.Server{
 		Handler:           telemetry.TraceMiddleware(mux),
