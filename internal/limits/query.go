@@ -25,7 +25,7 @@ const (
 	// field per operation.
 	DefaultMaxRootFields = 15
 	// DefaultMaxFields is several times the standard introspection query
-	// (about 150 fields once its fragments are expanded); the web client's
+	// (about 180 fields once its fragments are expanded); the web client's
 	// largest query has about 20.
 	DefaultMaxFields = 1000
 )

@@ -231,11 +231,24 @@ const webClientQuery = `query PromptWithStories($id: ID!, $first: Int!, $after: 
 fragment PromptFields on Prompt { id content }
 fragment StorySummaryFields on Story { id status text }`
 
-// introspectionQuery has the shape of the standard introspection query's
-// deepest branch: seven levels of ofType under a field's argument.
-const introspectionQuery = `{
-  __schema { types { fields { args { type { ...TypeRef } } } } }
+// introspectionQuery asks for what GraphQL tools ask for when they load a
+// schema: depth 13 and about 180 fields once the fragments are expanded.
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
 }
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
 fragment TypeRef on __Type {
   kind name ofType { kind name ofType { kind name ofType { kind name ofType {
     kind name ofType { kind name ofType { kind name ofType { kind name } } }
@@ -424,6 +437,14 @@ func TestQueryLimitsStats(t *testing.T) {
 		t.Fatalf("status %d, errors %+v", status, resp.Errors)
 	}
 	want := &QueryStats{Depth: 12, Aliases: 0, RootFields: 1, Fields: 21}
+	if diff := cmp.Diff(want, stats()); diff != "" {
+		t.Errorf("GetQueryStats (-want +got):\n%s", diff)
+	}
+	status, _ = post(t, srv, map[string]any{"query": introspectionQuery}, "")
+	if status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	want = &QueryStats{Depth: 13, Aliases: 0, RootFields: 1, Fields: 181}
 	if diff := cmp.Diff(want, stats()); diff != "" {
 		t.Errorf("GetQueryStats (-want +got):\n%s", diff)
 	}

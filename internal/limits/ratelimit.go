@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultMaxKeys is the number of clients a RateLimiter tracks unless
-// WithMaxKeys says otherwise: about 10 MB at most.
+// WithMaxKeys says otherwise: about 12 MB when full.
 const DefaultMaxKeys = 1 << 16
 
 // Sweeps of idle entries happen at most every sweepEvery (the time a bucket

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,6 +175,10 @@ func TestRateLimiterSweepsIdleEntriesOverTime(t *testing.T) {
 }
 
 func TestRateLimiterRealClockBounded(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
 	l := NewRateLimiter[netip.Prefix](rate.Every(time.Hour), 1, WithMaxKeys(5000))
 	for i := range 100_000 {
 		addr := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 16), byte(i >> 8), byte(i)})
@@ -182,6 +187,14 @@ func TestRateLimiterRealClockBounded(t *testing.T) {
 	if n := l.Len(); n > 5000 {
 		t.Errorf("Len = %d after 100,000 clients, want at most 5000", n)
 	}
+
+	// 5000 entries take about 1 MB; 100,000 would take about 18.
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 8<<20 {
+		t.Errorf("heap grew by %d bytes for 100,000 clients, want under 8 MiB", grown)
+	}
+	runtime.KeepAlive(l)
 }
 
 func TestRateLimiterConcurrent(t *testing.T) {
