@@ -108,7 +108,9 @@ func TestPostgresRestart(t *testing.T) {
 			}
 			switch m.Type {
 			case "next":
-				var p struct{ Data struct{ StoryStream streamEvent } }
+				var p struct {
+					Data struct{ StoryStream streamEvent }
+				}
 				json.Unmarshal(m.Payload, &p)
 				events <- p.Data.StoryStream
 			case "complete":

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,12 +26,14 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/klauspost/compress/gzhttp"
+	"golang.org/x/time/rate"
 
 	_ "github.com/storybot/storybot/ent/runtime" // registers the schema hooks and defaults
 	"github.com/storybot/storybot/graph"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/config"
 	"github.com/storybot/storybot/internal/database"
+	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/origins"
 	"github.com/storybot/storybot/internal/story"
@@ -107,6 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Owner: owner, DefaultModel: model,
 		DefaultMaxTokens: cfg.StoryMaxTokens, MaxMaxTokens: cfg.StoryMaxTokensLimit,
 		Logger: logger, Observer: metrics,
+		Gate: limits.NewGate(cfg.StoryMaxRunning, cfg.StoryMaxQueued),
 	})
 	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	sweeperDone := make(chan struct{})
@@ -114,15 +118,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer func() { stopSweeper(); <-sweeperDone }()
 
 	allowed := origins.New(cfg.AllowedOrigins)
-	sockets := &websocket.Upgrader{CheckOrigin: allowed.AllowRequest}
+	sockets := &websocket.Upgrader{
+		CheckOrigin:       allowed.AllowRequest,
+		MaxSubscriptions:  cfg.WSMaxSubscriptions,
+		MaxConnsPerClient: cfg.WSMaxConnectionsPerPeer,
+		ClientKey: func(r *http.Request) string {
+			return limits.ClientKey(limits.ClientIP(r, cfg.TrustedProxies)).String()
+		},
+	}
 	ext := telemetry.NewGraphQLExtension(metrics, logger, telemetry.WithFieldTimings(cfg.FieldTimings))
+	extensions := []graphql.HandlerExtension{ext}
+	if cfg.StoryRatePerMinute > 0 {
+		extensions = append(extensions, graph.RateLimit{
+			Fields:  []string{"Mutation.generateStory"},
+			Limiter: limits.NewRateLimiter[netip.Prefix](rate.Limit(float64(cfg.StoryRatePerMinute)/60), cfg.StoryRateBurst),
+		})
+	}
 	gql := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
-		Logger:        logger,
-		Introspection: cfg.IntrospectionEnabled(),
-		Extensions:    []graphql.HandlerExtension{ext},
+		Logger:          logger,
+		Introspection:   cfg.IntrospectionEnabled(),
+		HideSuggestions: cfg.Production(),
+		Extensions:      extensions,
 		Transports: []graphql.Transport{
 			transport.Websocket{
 				Implementation:        sockets,
+				PayloadReadLimit:      new(int64(cfg.MaxBodyBytes)),
 				InitFunc:              ext.WebsocketInit,
 				CloseFunc:             ext.WebsocketClose,
 				InitTimeout:           3 * time.Second,
@@ -134,7 +154,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", metrics.InstrumentHTTP("graphql", allowed.Middleware(gql)))
+	// CORS before the body limit, so that browsers can read a 413.
+	mux.Handle("/graphql", metrics.InstrumentHTTP("graphql", allowed.Middleware(
+		limits.ClientIPMiddleware(cfg.TrustedProxies)(limits.BodyLimit(int64(cfg.MaxBodyBytes))(gql)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -160,6 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler:           telemetry.TraceMiddleware(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}

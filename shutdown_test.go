@@ -78,7 +78,9 @@ func TestSIGTERMDuringSubscriptions(t *testing.T) {
 	for len(wsEvents) < 3 {
 		m := readMessage(t, c)
 		if m.Type == "next" {
-			var p struct{ Data struct{ StoryStream streamEvent } }
+			var p struct {
+				Data struct{ StoryStream streamEvent }
+			}
 			json.Unmarshal(m.Payload, &p)
 			wsEvents = append(wsEvents, p.Data.StoryStream)
 		}
@@ -101,7 +103,9 @@ func TestSIGTERMDuringSubscriptions(t *testing.T) {
 		}
 		switch m.Type {
 		case "next":
-			var p struct{ Data struct{ StoryStream streamEvent } }
+			var p struct {
+				Data struct{ StoryStream streamEvent }
+			}
 			json.Unmarshal(m.Payload, &p)
 			wsEvents = append(wsEvents, p.Data.StoryStream)
 		case "complete":

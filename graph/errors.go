@@ -14,6 +14,7 @@ import (
 
 	"github.com/storybot/storybot/ent"
 	"github.com/storybot/storybot/internal/database"
+	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 )
@@ -64,6 +65,12 @@ func badInput(format string, args ...any) error {
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var rle *limits.RateLimitError
+		if errors.As(err, &rle) {
+			e := rle.GraphQLError()
+			e.Path = gqlErr.Path
+			return e
+		}
 		code, msg := classify(err)
 		if code == "" && isArgumentError(ctx, gqlErr) {
 			code, msg = CodeBadUserInput, fmt.Sprintf("invalid %s: %v", gqlErr.Path[len(gqlErr.Path)-1], innermost(err))
@@ -105,7 +112,7 @@ func classify(err error) (code, msg string) {
 		return CodeNotFound, err.Error()
 	case errors.Is(err, story.ErrFinished), errors.Is(err, story.ErrInvalidInput):
 		return CodeBadUserInput, err.Error()
-	case errors.Is(err, story.ErrShuttingDown):
+	case errors.Is(err, story.ErrShuttingDown), errors.Is(err, story.ErrBusy):
 		return CodeUnavailable, err.Error()
 	case database.IsUnavailable(err):
 		return CodeUnavailable, "the database is unavailable; try again shortly"

@@ -10,6 +10,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/storybot/storybot/internal/limits"
 )
 
 // HandlerOptions configure the GraphQL HTTP handler.
@@ -23,6 +25,17 @@ type HandlerOptions struct {
 	// Transports are the streaming ones (websocket, SSE), tried before
 	// POST and GET.
 	Transports []graphql.Transport
+	// Limits bound the shape of an operation (depth, aliases, root fields,
+	// fields); the zero value means limits.DefaultQueryLimits.
+	Limits limits.QueryLimits
+	// ComplexityLimit bounds an operation's cost, connections costed by
+	// first/last (limits.DefaultComplexityLimit when zero).
+	ComplexityLimit int
+	// ParserTokenLimit bounds the tokens of a document (15,000 when zero).
+	ParserTokenLimit int
+	// HideSuggestions leaves "did you mean" out of validation errors, so
+	// they do not reveal the schema (set in production).
+	HideSuggestions bool
 }
 
 // NewHandler returns the GraphQL server for schema: opts.Transports, POST and
@@ -44,6 +57,14 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	// Parsing and validating a query costs more than running a small one:
 	// cache them by query text.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// Automatic persisted queries: clients may send a query's hash alone.
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	tokens := opts.ParserTokenLimit
+	if tokens == 0 {
+		tokens = 15_000
+	}
+	srv.SetParserTokenLimit(tokens)
+	srv.SetDisableSuggestion(opts.HideSuggestions)
 	// The caller's extensions (telemetry) go first, so they are outermost and
 	// see every error, the page limit's included.
 	for _, ext := range opts.Extensions {
@@ -52,6 +73,18 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	// The shape limits go before the complexity limit, which walks every
+	// expanded field and would otherwise be slow on fragment bombs.
+	shape := opts.Limits
+	if shape == (limits.QueryLimits{}) {
+		shape = limits.DefaultQueryLimits()
+	}
+	srv.Use(shape)
+	complexity := opts.ComplexityLimit
+	if complexity == 0 {
+		complexity = limits.DefaultComplexityLimit
+	}
+	srv.Use(extension.FixedComplexityLimit(complexity))
 	srv.Use(PageLimit{})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))

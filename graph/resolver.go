@@ -5,9 +5,12 @@
 package graph
 
 import (
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/internal/limits"
+	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 )
 
@@ -21,7 +24,31 @@ type Resolver struct {
 // NewSchema returns the executable schema: plain reads go to client, story
 // generation and streams to stories.
 func NewSchema(client *ent.Client, stories *story.Service) graphql.ExecutableSchema {
-	return NewExecutableSchema(Config{
-		Resolvers: &Resolver{client: client, stories: stories},
-	})
+	cfg := Config{Resolvers: &Resolver{client: client, stories: stories}}
+	// A connection costs its page size times its nodes' cost. Sizes over
+	// MaxPageSize are costed at it: PageLimit rejects them with a clearer
+	// message than the complexity limit's.
+	page := func(child int, first, last *int) int {
+		return limits.ConnectionComplexity(child, capped(first), capped(last), MaxPageSize)
+	}
+	cfg.Complexity.Query.Prompts = func(child int, _ *entgql.Cursor[pulid.ID], first *int, _ *entgql.Cursor[pulid.ID], last *int, _ *ent.PromptOrder, _ *ent.PromptWhereInput) int {
+		return page(child, first, last)
+	}
+	cfg.Complexity.Query.Stories = func(child int, _ *entgql.Cursor[pulid.ID], first *int, _ *entgql.Cursor[pulid.ID], last *int, _ *ent.StoryOrder, _ *ent.StoryWhereInput) int {
+		return page(child, first, last)
+	}
+	cfg.Complexity.Prompt.Stories = func(child int, _ *entgql.Cursor[pulid.ID], first *int, _ *entgql.Cursor[pulid.ID], last *int, _ *ent.StoryOrder, _ *ent.StoryWhereInput) int {
+		return page(child, first, last)
+	}
+	cfg.Complexity.Query.Nodes = func(child int, ids []pulid.ID) int {
+		return limits.ListComplexity(child, len(ids))
+	}
+	return NewExecutableSchema(cfg)
+}
+
+func capped(n *int) *int {
+	if n != nil && *n > MaxPageSize {
+		return new(MaxPageSize)
+	}
+	return n
 }

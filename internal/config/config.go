@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/storybot/storybot/internal/limits"
 )
 
 // Config is every setting of a storybot process.
@@ -45,6 +48,15 @@ type Config struct {
 	LogLevel     string
 	LogFile      string
 	LogstashAddr string
+
+	TrustedProxies          []netip.Prefix
+	StoryRatePerMinute      int
+	StoryRateBurst          int
+	StoryMaxRunning         int
+	StoryMaxQueued          int
+	MaxBodyBytes            int
+	WSMaxSubscriptions      int
+	WSMaxConnectionsPerPeer int
 }
 
 // Production reports whether the process runs with STORYBOT_ENV=production.
@@ -148,6 +160,19 @@ func Settings() []Setting {
 		{"STORY_MAX_TOKENS", "story-max-tokens", "600", "tokens a story may have when the request does not say", integer(func(c *Config) *int { return &c.StoryMaxTokens })},
 		{"STORY_MAX_TOKENS_LIMIT", "story-max-tokens-limit", "4096", "the most tokens a request may ask for", integer(func(c *Config) *int { return &c.StoryMaxTokensLimit })},
 
+		{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated IPs or CIDRs of proxies whose `X-Forwarded-For` names the client (for rate limits); empty trusts none", func(c *Config, v string) error {
+			p, err := limits.ParseTrustedProxies(v)
+			c.TrustedProxies = p
+			return err
+		}},
+		{"STORY_RATE_PER_MINUTE", "story-rate-per-minute", "10", "stories one client (IP address) may start per minute; 0 for no limit", count(func(c *Config) *int { return &c.StoryRatePerMinute })},
+		{"STORY_RATE_BURST", "story-rate-burst", "5", "stories one client may start at once before the rate applies", integer(func(c *Config) *int { return &c.StoryRateBurst })},
+		{"STORY_MAX_RUNNING", "story-max-running", "64", "stories generated at once by this replica; more wait, PENDING", integer(func(c *Config) *int { return &c.StoryMaxRunning })},
+		{"STORY_MAX_QUEUED", "story-max-queued", "256", "stories that may wait for a free generator; beyond, generateStory fails with UNAVAILABLE", count(func(c *Config) *int { return &c.StoryMaxQueued })},
+		{"STORYBOT_MAX_BODY_BYTES", "max-body-bytes", "262144", "largest request body; larger ones get 413", integer(func(c *Config) *int { return &c.MaxBodyBytes })},
+		{"WS_MAX_SUBSCRIPTIONS", "ws-max-subscriptions", "20", "operations running at once on one websocket", integer(func(c *Config) *int { return &c.WSMaxSubscriptions })},
+		{"WS_MAX_CONNECTIONS_PER_CLIENT", "ws-max-connections-per-client", "50", "websockets one client (IP address) may hold open", integer(func(c *Config) *int { return &c.WSMaxConnectionsPerPeer })},
+
 		{"LOG_LEVEL", "log-level", "info", "`debug`, `info`, `warn` or `error`", func(c *Config, v string) error {
 			switch strings.ToLower(v) {
 			case "debug", "info", "warn", "error":
@@ -237,6 +262,18 @@ func optionalBool(field func(*Config) **bool) func(*Config, string) error {
 			return fmt.Errorf("%q is not true or false", v)
 		}
 		*field(c) = &b
+		return nil
+	}
+}
+
+// count parses a whole number that may be 0.
+func count(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*field(c) = n
 		return nil
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) (Config, error) {
@@ -26,8 +27,10 @@ func TestDefaults(t *testing.T) {
 		LLMConnectTimeout: 10 * time.Second, LLMFirstTokenTimeout: 60 * time.Second, LLMIdleTimeout: 30 * time.Second,
 		FieldTimings:    true,
 		StorytellerPace: 25, StoryMaxTokens: 600, StoryMaxTokensLimit: 4096, LogLevel: "info",
+		StoryRatePerMinute: 10, StoryRateBurst: 5, StoryMaxRunning: 64, StoryMaxQueued: 256,
+		MaxBodyBytes: 262144, WSMaxSubscriptions: 20, WSMaxConnectionsPerPeer: 50,
 	}
-	if diff := cmp.Diff(want, c); diff != "" {
+	if diff := cmp.Diff(want, c, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 	if c.Production() || !c.IntrospectionEnabled() || !c.PlaygroundEnabled() {
@@ -74,6 +77,9 @@ func TestBadValues(t *testing.T) {
 		"STORY_MAX_TOKENS":              "0",
 		"LOG_LEVEL":                     "loud",
 		"STORYBOT_PUBLIC_GRAPHQL_URL":   "ws://api/graphql",
+		"TRUSTED_PROXIES":               "10.0.0.0/33",
+		"STORY_RATE_PER_MINUTE":         "-1",
+		"STORY_MAX_RUNNING":             "0",
 	} {
 		_, err := load(t, map[string]string{env: value})
 		if err == nil || !strings.Contains(err.Error(), env) {

@@ -46,33 +46,67 @@ func (g *Gate) Acquire(ctx context.Context) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	t, err := g.Reserve()
+	if err != nil {
+		return nil, err
+	}
+	return t.Wait(ctx)
+}
+
+// Reserve takes a place at once, without waiting: a slot if one is free,
+// else a place at the back of the queue; ErrQueueFull when neither is. The
+// Ticket's Wait then waits for the slot. A caller can so refuse work
+// synchronously and wait for its turn elsewhere.
+func (g *Gate) Reserve() (*Ticket, error) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.active < g.maxActive && g.waiters.Len() == 0 {
 		g.active++
-		g.mu.Unlock()
-		return g.releaseOnce(), nil
+		return &Ticket{g: g}, nil
 	}
 	if g.waiters.Len() >= g.maxQueued {
-		g.mu.Unlock()
 		return nil, ErrQueueFull
 	}
 	ready := make(chan struct{})
-	elem := g.waiters.PushBack(ready)
-	g.mu.Unlock()
+	return &Ticket{g: g, ready: ready, elem: g.waiters.PushBack(ready)}, nil
+}
 
+// Ticket is a place taken by Reserve: a slot, or a place in the queue.
+type Ticket struct {
+	g     *Gate
+	ready chan struct{} // nil when the slot was free at once
+	elem  *list.Element
+}
+
+// Cancel gives the place back without using it.
+func (t *Ticket) Cancel() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if release, err := t.Wait(ctx); err == nil {
+		release()
+	}
+}
+
+// Wait waits for the ticket's slot and returns the function that gives it
+// back. If ctx ends first, it leaves the queue, holds nothing and returns
+// ctx's error. Call Wait once.
+func (t *Ticket) Wait(ctx context.Context) (release func(), err error) {
+	g := t.g
+	if t.ready == nil {
+		return g.releaseOnce(), nil
+	}
 	select {
-	case <-ready:
+	case <-t.ready:
 		return g.releaseOnce(), nil
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
 	select {
-	case <-ready:
-		// Let in just as ctx ended: pass the slot on.
+	case <-t.ready:
 		g.mu.Unlock()
 		g.release()
 	default:
-		g.waiters.Remove(elem)
+		g.waiters.Remove(t.elem)
 		g.mu.Unlock()
 	}
 	return nil, ctx.Err()

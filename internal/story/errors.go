@@ -13,6 +13,8 @@ var (
 	// ErrInvalidInput is wrapped by every error about bad generation
 	// parameters; its message says which and why.
 	ErrInvalidInput = errors.New("invalid input")
+	// ErrBusy is returned when too many generations run and wait already.
+	ErrBusy = errors.New("the server is busy")
 	// ErrShuttingDown is returned for new generations once Shutdown began.
 	ErrShuttingDown = errors.New("the server is shutting down")
 )

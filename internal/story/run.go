@@ -12,6 +12,7 @@ import (
 	"github.com/storybot/storybot/ent"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/telemetry"
 )
@@ -26,7 +27,8 @@ type run struct {
 	view   *view
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	done   chan struct{} // closed when the run has ended and stored its end
+	done   chan struct{}  // closed when the run has ended and stored its end
+	ticket *limits.Ticket // its place at the gate; nil without one
 
 	mu        sync.Mutex
 	pending   int           // tokens emitted but not yet stored
@@ -37,7 +39,7 @@ type run struct {
 	startedAt time.Time
 }
 
-func newRun(s *Service, st *ent.Story, prompt string) *run {
+func newRun(s *Service, st *ent.Story, prompt string, ticket *limits.Ticket) *run {
 	ctx := telemetry.ContextWithTraceID(s.base, st.TraceID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &run{
@@ -45,6 +47,7 @@ func newRun(s *Service, st *ent.Story, prompt string) *run {
 		view: newView("", 0, entstory.StatusPending, nil),
 		ctx:  ctx, cancel: cancel,
 		done:      make(chan struct{}),
+		ticket:    ticket,
 		wake:      make(chan struct{}, 1),
 		renewedAt: time.Now(),
 	}
@@ -57,7 +60,9 @@ type outcome struct {
 	result llm.Result
 }
 
-// loop runs the generation and the flushing until the story ends.
+// loop waits for the story's turn, then runs the generation and the
+// flushing until the story ends. The lease is renewed all along, also while
+// the story waits in the queue.
 func (r *run) loop() {
 	s := r.s
 	defer func() {
@@ -70,25 +75,48 @@ func (r *run) loop() {
 	}()
 	log := s.log.With(slog.String("story_id", string(r.story.ID)))
 
-	if err := r.start(); errors.Is(err, errCancelledElsewhere) {
-		r.finish(outcome{status: entstory.StatusCancelled}, log)
-		return
-	} else if err != nil {
-		log.ErrorContext(r.ctx, "starting the story failed", slog.Any("error", err))
-		r.finish(outcome{status: entstory.StatusFailed, errMsg: ptr("could not start: the store is unavailable")}, log)
-		return
-	}
-	s.cfg.Observer.StoryStarted()
+	admitted := make(chan func(), 1)
+	go func() {
+		release := func() {}
+		if r.ticket != nil {
+			var err error
+			if release, err = r.ticket.Wait(r.ctx); err != nil {
+				release = nil // the story ended while it waited
+			}
+		}
+		admitted <- release
+	}()
 
-	genDone := make(chan outcome, 1)
-	go func() { genDone <- r.generate() }()
-
+	var (
+		genDone   chan outcome // set once generating
+		release   = func() {}
+		lastWrite time.Time
+	)
+	defer func() { release() }()
 	t := time.NewTicker(s.cfg.FlushInterval)
 	defer t.Stop()
-	var lastWrite time.Time
 	for {
 		select {
+		case rel := <-admitted:
+			if rel == nil {
+				r.finish(r.endedEarly(), log)
+				return
+			}
+			release = rel
+			if err := r.start(); errors.Is(err, errCancelledElsewhere) {
+				r.finish(outcome{status: entstory.StatusCancelled}, log)
+				return
+			} else if err != nil {
+				log.ErrorContext(r.ctx, "starting the story failed", slog.Any("error", err))
+				r.finish(outcome{status: entstory.StatusFailed, errMsg: ptr("could not start: the store is unavailable")}, log)
+				return
+			}
+			s.cfg.Observer.StoryStarted()
+			genDone = make(chan outcome, 1)
+			go func() { genDone <- r.generate() }()
+			continue
 		case out := <-genDone:
+			release()
 			r.finish(out, log)
 			return
 		case <-t.C:
@@ -105,9 +133,11 @@ func (r *run) loop() {
 		case errors.Is(err, errLeaseLost):
 			log.WarnContext(r.ctx, "lost the story's lease; stopping its generation")
 			r.cancel(errLeaseLost)
-			<-genDone
+			if genDone != nil {
+				<-genDone
+				s.cfg.Observer.StoryFinished("failed", time.Since(r.startedAt))
+			}
 			r.view.setStatus(entstory.StatusFailed, ptr("interrupted"))
-			s.cfg.Observer.StoryFinished("failed", time.Since(r.startedAt))
 			return
 		case errors.Is(err, errCancelledElsewhere):
 			r.cancel(errCancelled)
@@ -115,6 +145,17 @@ func (r *run) loop() {
 			log.WarnContext(r.ctx, "storing the story's text failed; will retry", slog.Any("error", err))
 		}
 	}
+}
+
+// endedEarly is the outcome of a story stopped before it was generated.
+func (r *run) endedEarly() outcome {
+	switch cause := context.Cause(r.ctx); {
+	case errors.Is(cause, errCancelled):
+		return outcome{status: entstory.StatusCancelled}
+	case cause != nil:
+		return outcome{status: entstory.StatusFailed, errMsg: ptr(cause.Error())}
+	}
+	return outcome{status: entstory.StatusFailed, errMsg: ptr("stopped before it started")}
 }
 
 // start moves the story to GENERATING.

@@ -13,6 +13,7 @@ import (
 	"github.com/storybot/storybot/ent"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/telemetry"
@@ -57,6 +58,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer receives generation metrics.
 	Observer Observer
+	// Gate caps the generations running at once, with a bounded queue; nil
+	// for no cap. A story waits PENDING for its turn; when the queue is full
+	// Generate fails with ErrBusy and stores nothing.
+	Gate *limits.Gate
 }
 
 func (c *Config) setDefaults() {
@@ -172,6 +177,12 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 	if s.closing {
 		return nil, ErrShuttingDown
 	}
+	var ticket *limits.Ticket
+	if s.cfg.Gate != nil {
+		if ticket, err = s.cfg.Gate.Reserve(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBusy, err)
+		}
+	}
 	now := time.Now().UTC()
 	st, err := s.client.Story.Create().
 		SetPromptID(p.ID).
@@ -187,9 +198,12 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 		SetUpdatedAt(now).
 		Save(ctx)
 	if err != nil {
+		if ticket != nil {
+			ticket.Cancel()
+		}
 		return nil, err
 	}
-	r := newRun(s, st, p.Content)
+	r := newRun(s, st, p.Content, ticket)
 	s.runs[st.ID] = r
 	s.runsDone.Add(1)
 	go r.loop()

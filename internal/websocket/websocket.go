@@ -143,15 +143,21 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	if id := w.Header().Get(traceIDHeader); id != "" {
 		header.Set(traceIDHeader, id)
 	}
+	// Count the client before the upgrade: once the 101 is out, the client
+	// may open its next connection at once.
+	client := u.ClientKey(r)
+	u.mu.Lock()
+	u.clients[client]++
+	over := u.clients[client] > u.MaxConnsPerClient
+	u.mu.Unlock()
 	ws, err := up.Upgrade(w, r, header)
 	if err != nil {
+		u.forget(client)
 		return nil, err
 	}
-	c := &conn{ws: ws, u: u, done: make(chan struct{}), client: u.ClientKey(r), active: map[string]struct{}{}}
+	c := &conn{ws: ws, u: u, done: make(chan struct{}), client: client, active: map[string]struct{}{}}
 	u.mu.Lock()
 	u.conns[c] = struct{}{}
-	u.clients[c.client]++
-	over := u.clients[c.client] > u.MaxConnsPerClient
 	u.mu.Unlock()
 	if over {
 		_ = c.WriteClose(CloseTryAgainLater, "too many connections from this client")
@@ -162,6 +168,15 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 		c.keepAlive()
 	}
 	return c, nil
+}
+
+// forget drops one connection of client from the count.
+func (u *Upgrader) forget(client string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.clients[client]--; u.clients[client] <= 0 {
+		delete(u.clients, client)
+	}
 }
 
 // Open returns the number of open connections.
@@ -243,10 +258,8 @@ func (c *conn) Close() error {
 		close(c.done)
 		c.u.mu.Lock()
 		delete(c.u.conns, c)
-		if c.u.clients[c.client]--; c.u.clients[c.client] <= 0 {
-			delete(c.u.clients, c.client)
-		}
 		c.u.mu.Unlock()
+		c.u.forget(c.client)
 		err = c.ws.Close()
 	})
 	return err
