@@ -240,10 +240,11 @@ func waitFor(t testing.TB, timeout time.Duration, what string, check func() erro
 	}
 }
 
-// run runs a command to its end and returns its combined output.
+// run runs a command to its end, five minutes at most (a cold build of
+// storybot on a small machine), and returns its combined output.
 func run(t testing.TB, dir string, env []string, name string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
