@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/storybot
 WEB_SRC := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -path web/e2e -prune -o -type f -print 2>/dev/null)
 
-.PHONY: run build web test test-go test-web check-generated generate migration lint bench clean
+.PHONY: run build web test test-go test-fuzz test-web check-generated generate migration lint bench clean
 
 ## run: build the web bundle (when stale) and the binary, then serve on :8080
 run: build
@@ -22,12 +22,17 @@ web/dist/index.html: $(WEB_SRC)
 		cd web && npm ci --no-audit --no-fund && npm run build; \
 	fi
 
-## test: every test — Go (race detector, Postgres and SQLite), generated code, web
-test: check-generated test-go test-web
+## test: every test — Go (race detector, Postgres and SQLite), generated code, a short fuzz run, web
+test: check-generated test-go test-fuzz test-web
 
 test-go: web graph/testdata/audit/node_modules
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+## test-fuzz: fuzz /graphql for a short fixed time (FUZZTIME=15s)
+FUZZTIME ?= 15s
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzGraphQLEndpoint -fuzztime $(FUZZTIME) .
 
 graph/testdata/audit/node_modules: graph/testdata/audit/package-lock.json
 	cd graph/testdata/audit && npm ci --no-audit --no-fund
