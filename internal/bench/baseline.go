@@ -1,0 +1,146 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// baselineSQL is the statement Ent runs for
+// prompts(first: 20) { edges { node { id content createdAt } } }: the
+// fields asked for, newest first, one row more than asked to learn whether
+// there is a next page. The harness checks it against pg_stat_activity.
+const baselineSQL = `SELECT "prompts"."id", "prompts"."content", "prompts"."created_at" FROM "prompts" ORDER BY "prompts"."created_at" DESC, "prompts"."id" DESC LIMIT 21`
+
+// baselinePageSize is the page the baseline returns, as first: 20 asks.
+const baselinePageSize = 20
+
+// baselineHandler is the plain net/http handler storybot's query path is
+// compared with: it reads the same JSON request, runs the same SQL through
+// the same driver and pool size, and writes the same JSON answer (with a
+// trace ID in extensions and X-Trace-Id, as storybot does), with nothing
+// else.
+type baselineHandler struct{ db *sql.DB }
+
+type baselinePrompt struct {
+	ID        string    `json:"id"`
+	Content   string    `json:"content"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+type baselineEdge struct {
+	Node baselinePrompt `json:"node"`
+}
+
+type baselineResponse struct {
+	Data struct {
+		Prompts struct {
+			Edges []baselineEdge `json:"edges"`
+		} `json:"prompts"`
+	} `json:"data"`
+	Extensions struct {
+		TraceID string `json:"traceId"`
+	} `json:"extensions"`
+}
+
+func (h baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var req struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil || req.Query == "" {
+		http.Error(w, `{"errors":[{"message":"bad request"}]}`, http.StatusBadRequest)
+		return
+	}
+	rows, err := h.db.QueryContext(r.Context(), baselineSQL)
+	if err != nil {
+		http.Error(w, `{"errors":[{"message":"database"}]}`, http.StatusInternalServerError)
+		return
+	}
+	defer rows.Close()
+	var resp baselineResponse
+	resp.Data.Prompts.Edges = make([]baselineEdge, 0, baselinePageSize+1)
+	for rows.Next() {
+		var p baselinePrompt
+		if err := rows.Scan(&p.ID, &p.Content, &p.CreatedAt); err != nil {
+			http.Error(w, `{"errors":[{"message":"database"}]}`, http.StatusInternalServerError)
+			return
+		}
+		resp.Data.Prompts.Edges = append(resp.Data.Prompts.Edges, baselineEdge{Node: p})
+	}
+	if rows.Err() != nil {
+		http.Error(w, `{"errors":[{"message":"database"}]}`, http.StatusInternalServerError)
+		return
+	}
+	if len(resp.Data.Prompts.Edges) > baselinePageSize {
+		resp.Data.Prompts.Edges = resp.Data.Prompts.Edges[:baselinePageSize]
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	resp.Extensions.TraceID = hex.EncodeToString(id[:])
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Trace-Id", resp.Extensions.TraceID)
+	json.NewEncoder(w).Encode(&resp)
+}
+
+// serveBaseline is the harness running as the baseline server (in a
+// process of its own, as storybot is): it serves POST /graphql on addr from
+// the database at dbURL until SIGTERM or SIGINT.
+func serveBaseline(addr, dbURL string, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// storybot's pool size (internal/database).
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("baseline: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", baselineHandler{db: db})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintln(stderr, "baseline: shutdown:", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// results is everything one run measured; a nil part did not run.
+type results struct {
+	machine  machine
+	command  string
+	started  time.Time
+	took     time.Duration
+	queries  *queryReport
+	fanout   []*streamResult
+	writes   *writesResult
+	live     []*streamResult
+	failures []string // scenarios that could not finish
+	// loadBefore and loadAfter are the machine's load averages, a hint of
+	// how much else ran beside the harness.
+	loadBefore, loadAfter string
+}
+
+// verdict says whether a measured figure meets its target.
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= 100*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+func kib(bytes float64) string { return fmt.Sprintf("%.1f KiB", bytes/1024) }
+
+// tables returns the report's tables, targets first.
+func (r *results) tables() []*table {
+	targets := &table{title: "Targets", header: []string{"target", "measured", "verdict"}}
+	var out []*table
+
+	if q := r.queries; q != nil {
+		base, on, off := q.results[labelBaseline], q.results[storybotTimings], q.results[labelNoTimings]
+		t := &table{
+			title: fmt.Sprintf("1. Query throughput: %s, %d keep-alive clients", promptsQuery, q.clients),
+			header: []string{"server", "req/s", "vs baseline", "p50", "p99", "server CPU per request", "vs baseline",
+				"harness CPU per request", "machine busy", "failures"},
+		}
+		for _, label := range q.targets {
+			res := q.results[label]
+			t.add(label, fmt.Sprintf("%.0f", res.throughput()), fmt.Sprintf("%.0f%%", 100*res.throughput()/base.throughput()),
+				ms(res.latencies.percentile(0.5)), ms(res.latencies.percentile(0.99)),
+				micros2(res.cpuPerRequest()), fmt.Sprintf("%.1f×", float64(res.cpuPerRequest())/float64(base.cpuPerRequest())),
+				micros2(res.usage.harness/time.Duration(max(res.requests, 1))),
+				fmt.Sprintf("%.0f%%", 100*res.usage.machineBusy), fmt.Sprint(res.failures))
+		}
+		t.note("%d rounds, each server in turn: %s warm-up, then %s measured; %d prompts stored.", q.rounds, q.warmup, q.windowPer, q.prompts)
+		t.note("Server CPU per request is the server process's user+system time over the requests it answered: the figure least disturbed by other work on the machine.")
+		if q.sameJSON {
+			t.note("Every server answered with the same data and the same JSON shape.")
+		} else {
+			t.note("The answers differ: %s.", q.answer)
+		}
+		if q.sqlSame {
+			t.note("storybot's SQL (from pg_stat_activity) is the baseline's: `%s`.", baselineSQL)
+		} else {
+			t.note("storybot ran `%s`; the baseline runs `%s`.", normalizeSQL(q.sql), baselineSQL)
+		}
+		for _, label := range q.targets {
+			if f := q.results[label].firstFail; f != "" {
+				t.note("%s, first failure: %.200s", label, f)
+			}
+		}
+		out = append(out, t)
+
+		ratio := on.throughput() / base.throughput()
+		targets.add("queries: ≥ 80% of the baseline's throughput",
+			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s; server CPU per request %.1f× the baseline's)", 100*ratio, on.throughput(), base.throughput(),
+				float64(on.cpuPerRequest())/float64(base.cpuPerRequest())),
+			verdict(ratio >= 0.8))
+		p99 := on.latencies.percentile(0.99)
+		targets.add("queries: p99 < 20 ms", fmt.Sprintf("%s (baseline %s)", ms(p99), ms(base.latencies.percentile(0.99))), verdict(p99 < 20*time.Millisecond))
+		tputCost := 1 - on.throughput()/off.throughput()
+		cpuCost := float64(on.cpuPerRequest())/float64(off.cpuPerRequest()) - 1
+		targets.add("field timings cost ≤ 10% of throughput",
+			fmt.Sprintf("%+.1f%% server CPU per request; %+.1f%% throughput (%.0f on vs %.0f off req/s)", 100*cpuCost, 100*tputCost, on.throughput(), off.throughput()),
+			verdict(cpuCost <= 0.10))
+
+		t3 := &table{
+			title:  "3. Field instrumentation cost (scenario 1, same run)",
+			header: []string{"STORYBOT_FIELD_TIMINGS", "req/s", "p50", "p99", "server CPU per request"},
+		}
+		for _, x := range []struct {
+			name string
+			res  loadResult
+		}{{"true", on}, {"false", off}} {
+			t3.add(x.name, fmt.Sprintf("%.0f", x.res.throughput()), ms(x.res.latencies.percentile(0.5)), ms(x.res.latencies.percentile(0.99)),
+				micros2(x.res.cpuPerRequest()))
+		}
+		t3.note("Cost of timings on: %+.1f%% server CPU per request, %+.1f%% throughput. The verdict uses CPU per request: on a CPU-bound server it sets throughput, and unlike req/s it does not move with what else the machine runs.", 100*cpuCost, 100*tputCost)
+		out = append(out, t3)
+	}
+
+	if len(r.fanout) > 0 {
+		t := &table{
+			title: "2. Subscription fan-out: graphql-transport-ws subscribers, " + fmt.Sprintf("%d tokens per story at %d tokens/s",
+				r.fanout[0].spec.tokens, r.fanout[0].spec.rate),
+			header: []string{"subscribers", "complete, same text", "delivery p50", "p99", "max", "events per subscriber",
+				"idle per conn", "peak per conn", "server CPU", "harness CPU", "machine busy", "connect time"},
+		}
+		growth := &table{
+			title:  "Cost as N grows (server, per connection)",
+			header: []string{"subscribers", "RSS idle", "RSS peak", "Go heap idle", "goroutine stacks idle", "goroutines", "server CPU per message"},
+		}
+		for _, s := range r.fanout {
+			n := float64(s.spec.subscribers)
+			t.add(fanoutCase{s.spec.subscribers, s.spec.stories}.String(),
+				fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
+				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
+				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/n, s.spec.tokens),
+				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
+				fmt.Sprintf("%.1f s", s.usage.servers.Seconds()), fmt.Sprintf("%.1f s", s.usage.harness.Seconds()),
+				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.connectTime))
+			growth.add(fmt.Sprint(s.spec.subscribers),
+				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
+				kib((s.idle.heapInuse-s.before.heapInuse)/n), kib((s.idle.stackInuse-s.before.stackInuse)/n),
+				fmt.Sprintf("%.1f", (s.idle.goroutines-s.before.goroutines)/n),
+				micros2(s.usage.servers/time.Duration(max(s.events, 1))))
+			r.streamNotes(t, s)
+		}
+		t.note("Delivery latency: from the model server writing a token to the subscriber reading it (same clock), every token of every subscriber.")
+		t.note("Per connection: the server's RSS after connecting (idle) and its peak while streaming, minus its RSS before, divided by N.")
+		out = append(out, t, growth)
+
+		for _, s := range r.fanout {
+			if s.spec.stories != 1 {
+				continue
+			}
+			name := fmt.Sprintf("%d subscribers on one story", s.spec.subscribers)
+			n := float64(s.spec.subscribers)
+			targets.add(name+": all complete with the stored text", fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers), verdict(s.textOK == s.spec.subscribers))
+			p99 := s.latency.percentile(0.99)
+			targets.add(name+": delivery p99 < 100 ms", ms(p99), verdict(p99 < 100*time.Millisecond && s.latency.count() > 0))
+			idle, peak := float64(s.rssIdle-s.rssBefore)/n, float64(s.rssPeak-s.rssBefore)/n
+			targets.add(name+": ≤ 16 KiB per idle connection", kib(idle), verdict(idle <= 16<<10))
+			targets.add(name+": ≤ 32 KiB per connection at peak", kib(peak), verdict(peak <= 32<<10))
+		}
+	}
+
+	if w := r.writes; w != nil {
+		s := w.stream
+		t := &table{
+			title:  fmt.Sprintf("4. Database writes: %d stories at %d tokens/s each", s.spec.stories, s.spec.rate),
+			header: []string{"stories", "tokens each", "stream time", "UPDATEs per story", "per story per second", "most in any one second", "shortest gap", "complete, same text"},
+		}
+		t.add(fmt.Sprint(s.spec.stories), fmt.Sprint(s.spec.tokens), ms(w.duration), fmt.Sprint(w.perStory),
+			fmt.Sprintf("%.1f", w.perSecond), fmt.Sprint(w.maxWindow), ms(w.minGap), fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers))
+		t.note("Counted by an AFTER UPDATE trigger on stories, from the first token to the end, the final UPDATE (COMPLETED) included. Before that, while the stories waited at the model server's gate, they had %d UPDATEs in all (the start, GENERATING, and lease renewals).", w.before)
+		r.streamNotes(t, s)
+		out = append(out, t)
+		targets.add("≤ 10 database writes per story per second", fmt.Sprintf("%.1f on average, %d at most in one second", w.perSecond, w.maxWindow), verdict(w.maxWindow <= 10))
+	}
+
+	if len(r.live) > 0 {
+		s0 := r.live[0]
+		t := &table{
+			title:  fmt.Sprintf("5. Concurrent stories: %d stories at %d tokens/s, one subscriber each", s0.spec.stories, s0.spec.rate),
+			header: []string{"case", "complete, same text", "delivery p50", "p99", "max", "events per subscriber", "server CPU", "harness CPU", "machine busy", "stream time"},
+		}
+		for _, s := range r.live {
+			t.add(s.spec.name, fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
+				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
+				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/float64(s.spec.subscribers), s.spec.tokens),
+				fmt.Sprintf("%.1f s", s.usage.servers.Seconds()), fmt.Sprintf("%.1f s", s.usage.harness.Seconds()),
+				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.streamTime))
+			r.streamNotes(t, s)
+		}
+		t.note("Across replicas, replica A generates and replica B serves the subscribers; B learns of new text from A's writes through Postgres LISTEN/NOTIFY.")
+		out = append(out, t)
+		for i, s := range r.live {
+			limit, what := 10*time.Millisecond, "same replica: API adds ≤ 10 ms at p99"
+			if i == 1 {
+				limit, what = 150*time.Millisecond, "across replicas: ≤ 150 ms at p99"
+			}
+			p99 := s.latency.percentile(0.99)
+			targets.add(fmt.Sprintf("%d stories, %s", s.spec.stories, what), fmt.Sprintf("%s (%d / %d complete)", ms(p99), s.textOK, s.spec.subscribers),
+				verdict(p99 <= limit && s.textOK == s.spec.subscribers))
+		}
+	}
+	for _, f := range r.failures {
+		targets.note("Did not finish: %s", f)
+	}
+	return append([]*table{targets}, out...)
+}
+
+// streamNotes adds a streaming run's failures and warnings to t.
+func (r *results) streamNotes(t *table, s *streamResult) {
+	if len(s.failures) > 0 {
+		t.note("%s: %d subscribed, %d completed; first failures: %s", s.spec.name, s.subscribed, s.completed, strings.Join(s.failures, "; "))
+	}
+	if late := s.pace.percentile(0.99); late > 5*time.Millisecond {
+		t.note("%s: the harness's model server wrote its tokens up to %s after their due time (p99), the CPU being busy; latencies count from the actual write.", s.spec.name, ms(late))
+	}
+	if s.warnings > 0 {
+		t.note("%s: the servers logged %d warnings, the first: %.300s", s.spec.name, s.warnings, s.warning)
+	}
+}
+
+// micros2 formats a duration in microseconds.
+func micros2(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+// text renders the report for a terminal.
+func (r *results) text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "storybot benchmark, %s, took %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second))
+	fmt.Fprintf(&b, "machine: %s\ncommand: %s\nload average (1 min): %s at the start, %s at the end\n\n", r.machine, r.command, r.loadBefore, r.loadAfter)
+	for _, t := range r.tables() {
+		b.WriteString(t.text())
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// markdown renders the report for docs/PERFORMANCE.md.
+func (r *results) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s in %s, with `%s`, on %s. Load average (1 min): %s at the start, %s at the end.\n\n",
+		r.started.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second), r.command, r.machine, r.loadBefore, r.loadAfter)
+	for _, t := range r.tables() {
+		b.WriteString(t.markdown())
+	}
+	return b.String()
+}
+
+// Markers delimit the generated part of docs/PERFORMANCE.md.
+const (
+	docBegin = "<!-- bench:begin (generated by go run ./internal/bench -doc; do not edit by hand) -->"
+	docEnd   = "<!-- bench:end -->"
+)
+
+// updateDoc replaces what lies between the markers in the file at path
+// with the Markdown report.
+func (r *results) updateDoc(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	doc := string(data)
+	i, j := strings.Index(doc, docBegin), strings.Index(doc, docEnd)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %q ... %q section to replace", path, docBegin, docEnd)
+	}
+	doc = doc[:i+len(docBegin)] + "\n\n" + r.markdown() + doc[j:]
+	return os.WriteFile(path, []byte(doc), 0o644)
+}
