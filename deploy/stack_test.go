@@ -43,9 +43,6 @@ func TestStack(t *testing.T) {
 	openssl := need(t, "openssl", "openssl")
 	prometheusBin := need(t, "prometheus", "prometheus")
 	promtool := need(t, "promtool", "prometheus")
-	if testing.Short() {
-		t.Skip("the stack takes about half a minute; not with -short")
-	}
 	dir := t.TempDir()
 	// The direct requests to the replicas and Prometheus use the default
 	// client; its connections go before the leak check.
@@ -534,43 +531,47 @@ func dialWS(t *testing.T, n *nginxServer, origin string) (*gws.Conn, *http.Respo
 	return conn, resp, err
 }
 
-func readWS(t *testing.T, conn *gws.Conn) wsMessage {
-	t.Helper()
+func readWS(conn *gws.Conn) (wsMessage, error) {
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	var m wsMessage
 	if err := conn.ReadJSON(&m); err != nil {
-		t.Fatalf("reading from the websocket: %v", err)
+		return m, fmt.Errorf("reading from the websocket: %w", err)
 	}
-	return m
+	return m, nil
 }
 
 // followWS subscribes to a story on an acknowledged connection and
-// returns its events once the server completes the subscription.
-func followWS(t *testing.T, conn *gws.Conn, storyID string) []storyEvent {
-	t.Helper()
+// returns its events once the server completes the subscription. It runs
+// on a goroutine of its own, so it returns errors rather than failing t.
+func followWS(conn *gws.Conn, storyID string) ([]storyEvent, error) {
 	payload, _ := json.Marshal(map[string]any{"query": streamStory, "variables": map[string]any{"id": storyID}})
 	if err := conn.WriteJSON(wsMessage{ID: "1", Type: "subscribe", Payload: payload}); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var events []storyEvent
 	for {
-		m := readWS(t, conn)
+		m, err := readWS(conn)
+		if err != nil {
+			return events, err
+		}
 		switch m.Type {
 		case "ping":
-			conn.WriteJSON(wsMessage{Type: "pong"})
+			if err := conn.WriteJSON(wsMessage{Type: "pong"}); err != nil {
+				return events, err
+			}
 		case "pong":
 		case "next":
 			var p struct {
 				Data struct{ StoryStream storyEvent } `json:"data"`
 			}
 			if err := json.Unmarshal(m.Payload, &p); err != nil {
-				t.Fatal(err)
+				return events, err
 			}
 			events = append(events, p.Data.StoryStream)
 		case "complete":
-			return events
+			return events, nil
 		default:
-			t.Fatalf("unexpected %s: %s", m.Type, m.Payload)
+			return events, fmt.Errorf("unexpected %s: %s", m.Type, m.Payload)
 		}
 	}
 }
@@ -663,14 +664,10 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 		}
 
 		// Without one, nginx names the request and storybot takes that name.
-		_, r := graphql(t, c, n, nil, `{ prompts(first: 1) { totalCount } }`, nil)
-		resp, _ = graphql(t, c, n, nil, `{ prompts(first: 1) { totalCount } }`, nil)
+		resp, r := graphql(t, c, n, nil, `{ prompts(first: 1) { totalCount } }`, nil)
 		id := resp.Header.Get("X-Trace-Id")
-		if !hex32.MatchString(id) {
-			t.Errorf("X-Trace-Id %q is not nginx's request ID", id)
-		}
-		if r.Extensions["traceId"] == nil {
-			t.Errorf("the response's extensions carry no traceId: %v", r.Extensions)
+		if !hex32.MatchString(id) || r.Extensions["traceId"] != id {
+			t.Errorf("X-Trace-Id %q, extensions.traceId %v: want nginx's request ID in both", id, r.Extensions["traceId"])
 		}
 
 		// A W3C traceparent carries its trace-id through.
@@ -694,6 +691,7 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 		traffic.storyTraceID = "deploy-story-" + randomHex(8)
 		var wg sync.WaitGroup
 		results := make([][]storyEvent, 2)
+		errs := make([]error, 2)
 		ids := make([]string, 2)
 		for i := range 2 {
 			conn, resp, err := dialWS(t, n, "http://localhost:3000")
@@ -707,7 +705,10 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 			if err := conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}); err != nil {
 				t.Fatal(err)
 			}
-			ack := readWS(t, conn)
+			ack, err := readWS(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var p struct{ TraceID string }
 			json.Unmarshal(ack.Payload, &p)
 			if ack.Type != "connection_ack" || p.TraceID == "" || p.TraceID != connID {
@@ -729,11 +730,15 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = followWS(t, conn, id)
+				results[i], errs[i] = followWS(conn, id)
 			}()
 		}
 		wg.Wait()
 		for i, events := range results {
+			if errs[i] != nil {
+				t.Errorf("story %s: %v", ids[i], errs[i])
+				continue
+			}
 			if len(events) == 0 || events[len(events)-1].Status != "COMPLETED" {
 				t.Errorf("story %s: events %+v, want a stream ending COMPLETED", ids[i], events)
 				continue
@@ -1139,8 +1144,15 @@ func testPrometheus(t *testing.T, p *prometheusServer, replicas []*replica, traf
 	time.Sleep(3 * time.Second)
 
 	// Every metric the dashboard and the rules name is one storybot
-	// exports (or up, which Prometheus adds).
-	exported := exportedMetrics(t, replicas[0])
+	// exports (or up, which Prometheus adds). A labelled series appears
+	// once it has a value, so ask every replica: the GraphQL error above
+	// happened on one of them.
+	exported := map[string]bool{}
+	for _, r := range replicas {
+		for name := range exportedMetrics(t, r) {
+			exported[name] = true
+		}
+	}
 	d := loadDashboard(t)
 	rules := alertRules(t)
 	var exprs []string
