@@ -48,6 +48,7 @@ func (r *loadResult) merge(o loadResult) {
 	r.window += o.window
 	r.usage.servers += o.usage.servers
 	r.usage.harness += o.usage.harness
+	r.usage.postgres += o.usage.postgres
 	r.usage.machineBusy = (r.usage.machineBusy*float64(r.window-o.window) + o.usage.machineBusy*float64(o.window)) / float64(max(r.window, 1))
 	if r.latencies == nil {
 		r.latencies = &histogram{}
@@ -68,6 +69,8 @@ type httpLoad struct {
 	body    []byte
 	clients int
 	server  *child // for its CPU time
+	// backends lists the Postgres backends whose CPU time to count.
+	backends func() []int
 	// onMeasure, when set, is called as the measured window starts.
 	onMeasure func()
 }
@@ -107,7 +110,7 @@ func (l *httpLoad) run(ctx context.Context, warmup, window time.Duration) (loadR
 	if l.onMeasure != nil {
 		l.onMeasure()
 	}
-	meter, errBefore := startUsage(l.server)
+	meter, errBefore := startUsage(l.backends, l.server)
 	start := time.Now()
 	recording.Store(true)
 	select {

@@ -196,3 +196,24 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 LIMIT 1`).Scan(&q)
 	return q, err
 }
+
+// backends returns the process ids of the Postgres backends connected to
+// the bench database, for their CPU time. On a server that is not local
+// the ids mean nothing to /proc, and none is returned.
+func (b *benchDB) backends() []int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rows, err := b.db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if rows.Scan(&pid) == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

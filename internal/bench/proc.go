@@ -108,22 +108,26 @@ func readMachineCPU() (cpuTimes, error) {
 // and anything else running).
 type usage struct {
 	servers, harness time.Duration
-	machineBusy      float64 // fraction of all cores' time
+	postgres         time.Duration // the backends serving the bench database
+	machineBusy      float64       // fraction of all cores' time
 }
 
 // usageMeter measures usage between start and stop.
 type usageMeter struct {
-	servers []*child
-	srv     time.Duration
-	self    procStats
-	machine cpuTimes
+	servers  []*child
+	backends func() []int // process ids of the Postgres backends to count
+	srv      time.Duration
+	self     procStats
+	pg       map[int]time.Duration
+	machine  cpuTimes
 }
 
-func startUsage(servers ...*child) (*usageMeter, error) {
-	m := &usageMeter{servers: servers}
+func startUsage(backends func() []int, servers ...*child) (*usageMeter, error) {
+	m := &usageMeter{servers: servers, backends: backends}
 	var err1, err2, err3 error
 	m.srv, err1 = cpuOf(servers)
 	m.self, err2 = readProc(os.Getpid())
+	m.pg = backendCPU(backends)
 	m.machine, err3 = readMachineCPU()
 	return m, errors.Join(err1, err2, err3)
 }
@@ -131,12 +135,32 @@ func startUsage(servers ...*child) (*usageMeter, error) {
 func (m *usageMeter) stop() (usage, error) {
 	srv, err1 := cpuOf(m.servers)
 	self, err2 := readProc(os.Getpid())
+	pg := backendCPU(m.backends)
 	machine, err3 := readMachineCPU()
 	u := usage{servers: srv - m.srv, harness: self.cpu - m.self.cpu}
+	// A backend that started meanwhile used all its time in the interval;
+	// one that ended is lost.
+	for pid, cpu := range pg {
+		u.postgres += cpu - m.pg[pid]
+	}
 	if d := machine.total - m.machine.total; d > 0 {
 		u.machineBusy = float64(machine.busy-m.machine.busy) / float64(d)
 	}
 	return u, errors.Join(err1, err2, err3)
+}
+
+// backendCPU reads the CPU time of each process that backends lists.
+func backendCPU(backends func() []int) map[int]time.Duration {
+	out := map[int]time.Duration{}
+	if backends == nil {
+		return out
+	}
+	for _, pid := range backends() {
+		if st, err := readProc(pid); err == nil {
+			out[pid] = st.cpu
+		}
+	}
+	return out
 }
 
 // loadAverage returns the one-minute load average.

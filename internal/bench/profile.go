@@ -20,6 +20,9 @@ type runtimeStats struct {
 	goroutines float64
 	heapInuse  float64 // bytes
 	stackInuse float64 // bytes
+	// dbWaits and dbWaitSeconds count the waits for a free connection of
+	// the database pool, and their total time, since the server started.
+	dbWaits, dbWaitSeconds float64
 }
 
 // readRuntime scrapes the runtime gauges of the server at addr.
@@ -36,9 +39,14 @@ func readRuntime(ctx context.Context, addr string) (runtimeStats, error) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
 			continue
+		}
+		name, value := line[:i], line[i+1:]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
 		}
 		var dst *float64
 		switch name {
@@ -48,6 +56,10 @@ func readRuntime(ctx context.Context, addr string) (runtimeStats, error) {
 			dst = &rs.heapInuse
 		case "go_memstats_stack_inuse_bytes":
 			dst = &rs.stackInuse
+		case "go_sql_wait_count_total":
+			dst = &rs.dbWaits
+		case "go_sql_wait_duration_seconds_total":
+			dst = &rs.dbWaitSeconds
 		default:
 			continue
 		}

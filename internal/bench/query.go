@@ -86,7 +86,7 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 	body, _ := json.Marshal(map[string]string{"query": promptsQuery})
 	for round := range b.cfg.queryRounds {
 		for _, t := range targets {
-			load := &httpLoad{addr: t.c.addr, path: "/graphql", body: body, clients: b.cfg.queryClients, server: t.c}
+			load := &httpLoad{addr: t.c.addr, path: "/graphql", body: body, clients: b.cfg.queryClients, server: t.c, backends: b.db.backends}
 			var profile sync.WaitGroup
 			if round == 0 && t.c.pprof != "" {
 				load.onMeasure = func() {

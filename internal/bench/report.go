@@ -56,14 +56,14 @@ func (r *results) tables() []*table {
 		t := &table{
 			title: fmt.Sprintf("1. Query throughput: %s, %d keep-alive clients", promptsQuery, q.clients),
 			header: []string{"server", "req/s", "vs baseline", "p50", "p99", "server CPU per request", "vs baseline",
-				"harness CPU per request", "machine busy", "failures"},
+				"Postgres CPU per request", "harness CPU per request", "machine busy", "failures"},
 		}
 		for _, label := range q.targets {
 			res := q.results[label]
 			t.add(label, fmt.Sprintf("%.0f", res.throughput()), fmt.Sprintf("%.0f%%", 100*res.throughput()/base.throughput()),
 				ms(res.latencies.percentile(0.5)), ms(res.latencies.percentile(0.99)),
 				micros2(res.cpuPerRequest()), fmt.Sprintf("%.1f×", float64(res.cpuPerRequest())/float64(base.cpuPerRequest())),
-				micros2(res.usage.harness/time.Duration(max(res.requests, 1))),
+				micros2(res.usage.postgres/time.Duration(max(res.requests, 1))), micros2(res.usage.harness/time.Duration(max(res.requests, 1))),
 				fmt.Sprintf("%.0f%%", 100*res.usage.machineBusy), fmt.Sprint(res.failures))
 		}
 		t.note("%d rounds, each server in turn: %s warm-up, then %s measured; %d prompts stored.", q.rounds, q.warmup, q.windowPer, q.prompts)
@@ -118,7 +118,7 @@ func (r *results) tables() []*table {
 			title: "2. Subscription fan-out: graphql-transport-ws subscribers, " + fmt.Sprintf("%d tokens per story at %d tokens/s",
 				r.fanout[0].spec.tokens, r.fanout[0].spec.rate),
 			header: []string{"subscribers", "complete, same text", "delivery p50", "p99", "max", "events per subscriber",
-				"idle per conn", "peak per conn", "server CPU", "harness CPU", "machine busy", "connect time"},
+				"idle per conn", "peak per conn", "server CPU", "Postgres CPU", "harness CPU", "machine busy", "connect time"},
 		}
 		growth := &table{
 			title:  "Cost as N grows (server, per connection)",
@@ -131,7 +131,7 @@ func (r *results) tables() []*table {
 				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
 				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/n, s.spec.tokens),
 				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
-				fmt.Sprintf("%.1f s", s.usage.servers.Seconds()), fmt.Sprintf("%.1f s", s.usage.harness.Seconds()),
+				seconds(s.usage.servers), seconds(s.usage.postgres), seconds(s.usage.harness),
 				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.connectTime))
 			growth.add(fmt.Sprint(s.spec.subscribers),
 				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
@@ -177,13 +177,13 @@ func (r *results) tables() []*table {
 		s0 := r.live[0]
 		t := &table{
 			title:  fmt.Sprintf("5. Concurrent stories: %d stories at %d tokens/s, one subscriber each", s0.spec.stories, s0.spec.rate),
-			header: []string{"case", "complete, same text", "delivery p50", "p99", "max", "events per subscriber", "server CPU", "harness CPU", "machine busy", "stream time"},
+			header: []string{"case", "complete, same text", "delivery p50", "p99", "max", "events per subscriber", "server CPU", "Postgres CPU", "harness CPU", "machine busy", "stream time"},
 		}
 		for _, s := range r.live {
 			t.add(s.spec.name, fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
 				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
 				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/float64(s.spec.subscribers), s.spec.tokens),
-				fmt.Sprintf("%.1f s", s.usage.servers.Seconds()), fmt.Sprintf("%.1f s", s.usage.harness.Seconds()),
+				seconds(s.usage.servers), seconds(s.usage.postgres), seconds(s.usage.harness),
 				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.streamTime))
 			r.streamNotes(t, s)
 		}
@@ -213,10 +213,16 @@ func (r *results) streamNotes(t *table, s *streamResult) {
 	if late := s.pace.percentile(0.99); late > 5*time.Millisecond {
 		t.note("%s: the harness's model server wrote its tokens up to %s after their due time (p99), the CPU being busy; latencies count from the actual write.", s.spec.name, ms(late))
 	}
+	if s.dbWaits > 0 {
+		t.note("%s: the generating server waited %d times for a free database connection, %s in all.", s.spec.name, s.dbWaits, ms(s.dbWait))
+	}
 	if s.warnings > 0 {
 		t.note("%s: the servers logged %d warnings, the first: %.300s", s.spec.name, s.warnings, s.warning)
 	}
 }
+
+// seconds formats a CPU time.
+func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
 // micros2 formats a duration in microseconds.
 func micros2(d time.Duration) string {

@@ -44,8 +44,12 @@ type streamResult struct {
 	rssPeak     int64         // largest while streaming
 	before      runtimeStats  // the subscribing server's Go runtime before connecting
 	idle        runtimeStats  // and after
-	warnings    int           // warning and error log lines of the servers
-	warning     string        // the first of them
+	// dbWaits and dbWait are the generating server's waits for a database
+	// connection while streaming, and their total time.
+	dbWaits  int
+	dbWait   time.Duration
+	warnings int    // warning and error log lines of the servers
+	warning  string // the first of them
 }
 
 // runStream runs spec: it starts the stories (held at the model server's
@@ -115,7 +119,8 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	if spec.sub != spec.gen {
 		servers = append(servers, spec.sub)
 	}
-	meter, err := startUsage(servers...)
+	genBefore, _ := readRuntime(ctx, spec.gen.addr)
+	meter, err := startUsage(b.db.backends, servers...)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +161,10 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	if res.usage, err = meter.stop(); err != nil {
 		return nil, err
 	}
+	if genAfter, err := readRuntime(ctx, spec.gen.addr); err == nil {
+		res.dbWaits = int(genAfter.dbWaits - genBefore.dbWaits)
+		res.dbWait = time.Duration((genAfter.dbWaitSeconds - genBefore.dbWaitSeconds) * float64(time.Second))
+	}
 	res.pace = b.model.paceLateness()
 	res.latency = env.latency.snapshot()
 	profiles.Wait()
@@ -179,7 +188,7 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 			res.fail(fmt.Sprintf("subscriber %d: %v", s.index, s.err))
 			continue
 		case !s.completed || s.status != "COMPLETED":
-			res.fail(fmt.Sprintf("subscriber %d: ended with status %q, completed %v", s.index, s.status, s.completed))
+			res.fail(fmt.Sprintf("subscriber %d: ended with status %q (%s), completed %v", s.index, s.status, s.errMsg, s.completed))
 			continue
 		}
 		res.completed++

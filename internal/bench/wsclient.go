@@ -20,7 +20,7 @@ import (
 )
 
 // streamQuery is the subscription every bench subscriber runs.
-const streamQuery = `subscription($id: ID!) { storyStream(storyID: $id) { seq delta status tokenCount } }`
+const streamQuery = `subscription($id: ID!) { storyStream(storyID: $id) { seq delta status tokenCount error } }`
 
 // subscriber is one graphql-transport-ws client following one story. It is
 // built to be cheap, since the harness runs ten thousand of them beside
@@ -39,6 +39,7 @@ type subscriber struct {
 	textLen   int
 	tokens    int    // bench tokens seen in the deltas
 	status    string // status of the last event
+	errMsg    string // error of the last event (FAILED stories)
 	completed bool   // the server sent "complete" after a final status
 	err       error
 }
@@ -198,6 +199,11 @@ func (s *subscriber) handle(c *gws.Conn, msg []byte, received time.Time, h inter
 		}
 		s.lastSeq = ev.seq
 		s.status = ev.status
+		if ev.status == "FAILED" {
+			if full, err := decodeNext(msg); err == nil {
+				s.errMsg = full.errMsg
+			}
+		}
 		h.Write(ev.delta)
 		s.textLen += len(ev.delta)
 		s.tokens += tokenLatencies(ev.delta, received, func(d time.Duration) { latency.record(s.index, d) })
@@ -221,6 +227,7 @@ type streamEvent struct {
 	seq    int
 	delta  []byte // unescaped
 	status string
+	errMsg string // only from decodeNext
 }
 
 // messageType returns a graphql-transport-ws message's type. gqlgen writes
@@ -311,9 +318,10 @@ func decodeNext(msg []byte) (streamEvent, error) {
 		Payload struct {
 			Data *struct {
 				StoryStream *struct {
-					Seq    int    `json:"seq"`
-					Delta  string `json:"delta"`
-					Status string `json:"status"`
+					Seq    int     `json:"seq"`
+					Delta  string  `json:"delta"`
+					Status string  `json:"status"`
+					Error  *string `json:"error"`
 				} `json:"storyStream"`
 			} `json:"data"`
 		} `json:"payload"`
@@ -325,7 +333,11 @@ func decodeNext(msg []byte) (streamEvent, error) {
 		return streamEvent{}, fmt.Errorf("%w: %.300s", errNoData, msg)
 	}
 	e := m.Payload.Data.StoryStream
-	return streamEvent{seq: e.Seq, delta: []byte(e.Delta), status: e.Status}, nil
+	ev := streamEvent{seq: e.Seq, delta: []byte(e.Delta), status: e.Status}
+	if e.Error != nil {
+		ev.errMsg = *e.Error
+	}
+	return ev, nil
 }
 
 // tokenLatencies finds the bench tokens (" t<unix nanoseconds>") in text,
