@@ -2,6 +2,7 @@ package story
 
 import (
 	"context"
+	"time"
 
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/pulid"
@@ -43,6 +44,19 @@ func follow(ctx context.Context, stopped <-chan struct{}, id pulid.ID, v *view, 
 			select {
 			case out <- ev:
 			case <-ctx.Done():
+				return
+			case <-stopped:
+				// Shutting down: a reader that is still there gets what is
+				// new, merged into one event (the end, for a story that ran
+				// here), but one that stopped reading does not hold shutdown
+				// up.
+				s = v.snapshot()
+				ev.Delta, ev.Status, ev.TokenCount, ev.Error = s.text[sent:], s.status, s.tokens, s.errMsg
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
 				return
 			}
 			sent, status = len(s.text), s.status

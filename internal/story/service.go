@@ -172,14 +172,19 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 		return nil, err
 	}
 
+	// Count the run before storing it, so that Shutdown waits for it; the
+	// lock is not held across the insert.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
+	s.runsDone.Add(1)
+	s.mu.Unlock()
 	var ticket *limits.Ticket
 	if s.cfg.Gate != nil {
 		if ticket, err = s.cfg.Gate.Reserve(); err != nil {
+			s.runsDone.Done()
 			return nil, fmt.Errorf("%w: %v", ErrBusy, err)
 		}
 	}
@@ -201,11 +206,13 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 		if ticket != nil {
 			ticket.Cancel()
 		}
+		s.runsDone.Done()
 		return nil, err
 	}
 	r := newRun(s, st, p.Content, ticket)
+	s.mu.Lock()
 	s.runs[st.ID] = r
-	s.runsDone.Add(1)
+	s.mu.Unlock()
 	go r.loop()
 	return st, nil
 }
@@ -366,10 +373,6 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	runs := make([]*run, 0, len(s.runs))
-	for _, r := range s.runs {
-		runs = append(runs, r)
-	}
 	s.mu.Unlock()
 
 	finished := make(chan struct{})
@@ -377,10 +380,20 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	select {
 	case <-finished:
 	case <-ctx.Done():
-		for _, r := range runs {
-			r.cancel(errInterrupted)
+		// Runs still being stored when closing was set appear in s.runs
+		// shortly: keep interrupting until every run has ended.
+		for done := false; !done; {
+			s.mu.Lock()
+			for _, r := range s.runs {
+				r.cancel(errInterrupted)
+			}
+			s.mu.Unlock()
+			select {
+			case <-finished:
+				done = true
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
-		<-finished
 	}
 	s.mu.Lock()
 	for _, rm := range s.remotes {
