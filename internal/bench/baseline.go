@@ -102,8 +102,10 @@ func (h baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveBaseline is the harness running as the baseline server (in a
-// process of its own, as storybot is): it serves POST /graphql on addr from
-// the database at dbURL until SIGTERM or SIGINT.
+// process of its own, as storybot is): it serves the query baseline (POST
+// /graphql) from the database at dbURL and the fan-out baseline (websockets
+// on /graphql, stories started at /hub/stories) on addr, until SIGTERM or
+// SIGINT.
 func serveBaseline(addr, dbURL string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -120,7 +122,16 @@ func serveBaseline(addr, dbURL string, stderr io.Writer) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", baselineHandler{db: db})
+	queries, streams := baselineHandler{db: db}, newHub()
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.Header.Get("Upgrade") != "" {
+			streams.ServeHTTP(w, r)
+			return
+		}
+		queries.ServeHTTP(w, r)
+	})
+	mux.Handle("/hub/", streams)
+	mux.HandleFunc("GET /metrics", serveRuntimeMetrics)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	ln, err := net.Listen("tcp", addr)

@@ -24,7 +24,10 @@ type loadResult struct {
 	window    time.Duration // the measured time
 	latencies *histogram
 	usage     usage // CPU time in the window
-	firstFail string
+	// transactions is how many Postgres transactions ran meanwhile (each
+	// statement outside a transaction is one).
+	transactions int64
+	firstFail    string
 }
 
 // throughput returns the completed requests per second.
@@ -49,6 +52,7 @@ func (r *loadResult) merge(o loadResult) {
 	r.usage.servers += o.usage.servers
 	r.usage.harness += o.usage.harness
 	r.usage.postgres += o.usage.postgres
+	r.transactions += o.transactions
 	r.usage.machineBusy = (r.usage.machineBusy*float64(r.window-o.window) + o.usage.machineBusy*float64(o.window)) / float64(max(r.window, 1))
 	if r.latencies == nil {
 		r.latencies = &histogram{}

@@ -70,6 +70,7 @@ type config struct {
 	spreadStories     int
 	fanoutRate        int
 	fanoutTokens      int
+	fanoutBaseline    bool
 	idleSettle        time.Duration
 
 	writeStories  int
@@ -110,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 	fs.IntVar(&cfg.spreadStories, "spread-stories", 100, "stories of the spread fan-out case")
 	fs.IntVar(&cfg.fanoutRate, "fanout-rate", 50, "tokens per second of a fan-out story")
 	fs.IntVar(&cfg.fanoutTokens, "fanout-tokens", 500, "tokens of a fan-out story")
+	fs.BoolVar(&cfg.fanoutBaseline, "fanout-baseline", true, "also run each one-story fan-out case on the baseline hub, a minimal Go websocket server, for reference")
 	fs.DurationVar(&cfg.idleSettle, "idle-settle", 2*time.Second, "wait after connecting before reading idle memory")
 	fs.IntVar(&cfg.writeStories, "write-stories", 4, "stories of the database-writes scenario")
 	fs.IntVar(&cfg.writeRate, "write-rate", 500, "tokens per second of a database-writes story")

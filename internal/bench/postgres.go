@@ -217,3 +217,12 @@ func (b *benchDB) backends() []int {
 	}
 	return pids
 }
+
+// transactions returns how many transactions the bench database has
+// committed or rolled back. Backends report to pg_stat_database within
+// about a second, so a count over a window of a few seconds is close.
+func (b *benchDB) transactions(ctx context.Context) (int64, error) {
+	var n int64
+	err := b.db.QueryRowContext(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+	return n, err
+}

@@ -94,7 +94,12 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 				}
 			}
 			b.progress("query: round %d of %d, %s: %s warm-up, %s measured", round+1, b.cfg.queryRounds, t.label, rep.warmup, rep.windowPer)
+			var xactsBefore int64
+			load.onMeasure = chain(load.onMeasure, func() { xactsBefore, _ = b.db.transactions(ctx) })
 			res, err := load.run(ctx, rep.warmup, rep.windowPer)
+			if xacts, err := b.db.transactions(ctx); err == nil {
+				res.transactions = xacts - xactsBefore
+			}
 			profile.Wait()
 			if err != nil {
 				return nil, err
@@ -117,6 +122,16 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// chain returns a function that calls f (when not nil), then g.
+func chain(f, g func()) func() {
+	return func() {
+		if f != nil {
+			f()
+		}
+		g()
+	}
 }
 
 // normalizeSQL folds whitespace, so that statements compare by content.

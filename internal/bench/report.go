@@ -56,14 +56,16 @@ func (r *results) tables() []*table {
 		t := &table{
 			title: fmt.Sprintf("1. Query throughput: %s, %d keep-alive clients", promptsQuery, q.clients),
 			header: []string{"server", "req/s", "vs baseline", "p50", "p99", "server CPU per request", "vs baseline",
-				"Postgres CPU per request", "harness CPU per request", "machine busy", "failures"},
+				"Postgres CPU per request", "Postgres transactions per request", "harness CPU per request", "machine busy", "failures"},
 		}
 		for _, label := range q.targets {
 			res := q.results[label]
 			t.add(label, fmt.Sprintf("%.0f", res.throughput()), fmt.Sprintf("%.0f%%", 100*res.throughput()/base.throughput()),
 				ms(res.latencies.percentile(0.5)), ms(res.latencies.percentile(0.99)),
 				micros2(res.cpuPerRequest()), fmt.Sprintf("%.1f×", float64(res.cpuPerRequest())/float64(base.cpuPerRequest())),
-				micros2(res.usage.postgres/time.Duration(max(res.requests, 1))), micros2(res.usage.harness/time.Duration(max(res.requests, 1))),
+				micros2(res.usage.postgres/time.Duration(max(res.requests, 1))),
+				fmt.Sprintf("%.2f", float64(res.transactions)/float64(max(res.requests, 1))),
+				micros2(res.usage.harness/time.Duration(max(res.requests, 1))),
 				fmt.Sprintf("%.0f%%", 100*res.usage.machineBusy), fmt.Sprint(res.failures))
 		}
 		t.note("%d rounds, each server in turn: %s warm-up, then %s measured; %d prompts stored.", q.rounds, q.warmup, q.windowPer, q.prompts)
@@ -126,14 +128,15 @@ func (r *results) tables() []*table {
 		}
 		for _, s := range r.fanout {
 			n := float64(s.spec.subscribers)
-			t.add(fanoutCase{s.spec.subscribers, s.spec.stories}.String(),
+			label := fanoutCase{s.spec.subscribers, s.spec.stories, s.spec.hub}.String()
+			t.add(label,
 				fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
 				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
 				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/n, s.spec.tokens),
 				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
 				seconds(s.usage.servers), seconds(s.usage.postgres), seconds(s.usage.harness),
 				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.connectTime))
-			growth.add(fmt.Sprint(s.spec.subscribers),
+			growth.add(label,
 				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
 				kib((s.idle.heapInuse-s.before.heapInuse)/n), kib((s.idle.stackInuse-s.before.stackInuse)/n),
 				fmt.Sprintf("%.1f", (s.idle.goroutines-s.before.goroutines)/n),
@@ -142,20 +145,40 @@ func (r *results) tables() []*table {
 		}
 		t.note("Delivery latency: from the model server writing a token to the subscriber reading it (same clock), every token of every subscriber.")
 		t.note("Per connection: the server's RSS after connecting (idle) and its peak while streaming, minus its RSS before, divided by N.")
+		t.note("The baseline hub is the baseline process serving the same subscriptions with no GraphQL: one writer goroutine per subscriber, each delta encoded once per story. It shows what the same load generator gets from a minimal Go server on the same machine.")
 		out = append(out, t, growth)
 
+		hubs := map[int]*streamResult{}
 		for _, s := range r.fanout {
-			if s.spec.stories != 1 {
+			if s.spec.hub {
+				hubs[s.spec.subscribers] = s
+			}
+		}
+		perConn := func(s *streamResult) (idle, peak float64) {
+			n := float64(s.spec.subscribers)
+			return float64(s.rssIdle-s.rssBefore) / n, float64(s.rssPeak-s.rssBefore) / n
+		}
+		for _, s := range r.fanout {
+			if s.spec.stories != 1 || s.spec.hub {
 				continue
 			}
+			var ref func(format string, v func(*streamResult) string) string
+			ref = func(format string, v func(*streamResult) string) string {
+				if h := hubs[s.spec.subscribers]; h != nil {
+					return fmt.Sprintf(format, v(h))
+				}
+				return ""
+			}
 			name := fmt.Sprintf("%d subscribers on one story", s.spec.subscribers)
-			n := float64(s.spec.subscribers)
 			targets.add(name+": all complete with the stored text", fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers), verdict(s.textOK == s.spec.subscribers))
 			p99 := s.latency.percentile(0.99)
-			targets.add(name+": delivery p99 < 100 ms", ms(p99), verdict(p99 < 100*time.Millisecond && s.latency.count() > 0))
-			idle, peak := float64(s.rssIdle-s.rssBefore)/n, float64(s.rssPeak-s.rssBefore)/n
-			targets.add(name+": ≤ 16 KiB per idle connection", kib(idle), verdict(idle <= 16<<10))
-			targets.add(name+": ≤ 32 KiB per connection at peak", kib(peak), verdict(peak <= 32<<10))
+			targets.add(name+": delivery p99 < 100 ms", ms(p99)+ref(" (baseline hub %s)", func(h *streamResult) string { return ms(h.latency.percentile(0.99)) }),
+				verdict(p99 < 100*time.Millisecond && s.latency.count() > 0))
+			idle, peak := perConn(s)
+			targets.add(name+": ≤ 16 KiB per idle connection", kib(idle)+ref(" (baseline hub %s)", func(h *streamResult) string { i, _ := perConn(h); return kib(i) }),
+				verdict(idle <= 16<<10))
+			targets.add(name+": ≤ 32 KiB per connection at peak", kib(peak)+ref(" (baseline hub %s)", func(h *streamResult) string { _, p := perConn(h); return kib(p) }),
+				verdict(peak <= 32<<10))
 		}
 	}
 

@@ -11,13 +11,18 @@ import (
 // fanoutCase is one size of the fan-out scenario.
 type fanoutCase struct {
 	subscribers, stories int
+	hub                  bool // on the baseline hub instead of storybot
 }
 
 func (c fanoutCase) String() string {
+	s := fmt.Sprintf("%d on %d stories", c.subscribers, c.stories)
 	if c.stories == 1 {
-		return fmt.Sprintf("%d on 1 story", c.subscribers)
+		s = fmt.Sprintf("%d on 1 story", c.subscribers)
 	}
-	return fmt.Sprintf("%d on %d stories", c.subscribers, c.stories)
+	if c.hub {
+		s = "baseline hub: " + s
+	}
+	return s
 }
 
 // runFanout runs each fan-out case on a fresh storybot, so that memory
@@ -25,10 +30,13 @@ func (c fanoutCase) String() string {
 func (b *bench) runFanout(ctx context.Context) ([]*streamResult, error) {
 	var cases []fanoutCase
 	for _, n := range b.cfg.fanout {
-		cases = append(cases, fanoutCase{n, 1})
+		cases = append(cases, fanoutCase{subscribers: n, stories: 1})
+		if b.cfg.fanoutBaseline {
+			cases = append(cases, fanoutCase{subscribers: n, stories: 1, hub: true})
+		}
 	}
 	if b.cfg.spreadSubscribers > 0 {
-		cases = append(cases, fanoutCase{b.cfg.spreadSubscribers, b.cfg.spreadStories})
+		cases = append(cases, fanoutCase{subscribers: b.cfg.spreadSubscribers, stories: b.cfg.spreadStories})
 	}
 	var out []*streamResult
 	for _, c := range cases {
@@ -43,15 +51,27 @@ func (b *bench) runFanout(ctx context.Context) ([]*streamResult, error) {
 
 func (b *bench) fanoutCase(ctx context.Context, c fanoutCase) (*streamResult, error) {
 	name := fmt.Sprintf("fanout-%d-%d", c.subscribers, c.stories)
-	s, err := b.startStorybot(ctx, name)
+	var (
+		s   *child
+		err error
+	)
+	if c.hub {
+		s, err = b.startBaseline(ctx)
+	} else {
+		s, err = b.startStorybot(ctx, name)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer b.stopChild(s)
-	return b.runStream(ctx, streamSpec{
+	spec := streamSpec{
 		name: "fan-out " + c.String(), stories: c.stories, subscribers: c.subscribers,
-		tokens: b.cfg.fanoutTokens, rate: b.cfg.fanoutRate, gen: s, sub: s, profile: b.profileName(name),
-	})
+		tokens: b.cfg.fanoutTokens, rate: b.cfg.fanoutRate, gen: s, sub: s, hub: c.hub,
+	}
+	if !c.hub {
+		spec.profile = b.profileName(name)
+	}
+	return b.runStream(ctx, spec)
 }
 
 // writesResult is what scenario 4 measured.

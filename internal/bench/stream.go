@@ -19,6 +19,8 @@ type streamSpec struct {
 	tokens      int // per story
 	rate        int // tokens per second per story
 	gen, sub    *child
+	// hub says the server is the baseline process's hub, not storybot.
+	hub bool
 	// profile names the profiles captured during the run ("" for none).
 	profile string
 }
@@ -58,13 +60,9 @@ type streamResult struct {
 func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, error) {
 	res := &streamResult{spec: spec}
 	b.model.hold()
-	gen := newGQLClient(spec.gen.addr)
-	promptID, err := gen.createPrompt(ctx, "A choir of ten thousand listeners, hearing one story at once")
-	if err != nil {
-		return nil, fmt.Errorf("creating the prompt: %w", err)
-	}
 	b.progress("%s: starting %d stories of %d tokens at %d tokens/s", spec.name, spec.stories, spec.tokens, spec.rate)
-	if res.storyIDs, err = gen.generateStories(ctx, promptID, spec.stories, spec.tokens, spec.rate); err != nil {
+	var err error
+	if res.storyIDs, err = b.startStories(ctx, spec); err != nil {
 		return nil, fmt.Errorf("starting the stories: %w", err)
 	}
 	// Every generation is at the gate before anything is measured.
@@ -104,7 +102,7 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	res.subscribed = int(env.firstEvents.Load())
 	b.progress("%s: %d of %d subscribed in %s", spec.name, res.subscribed, spec.subscribers, res.connectTime.Round(time.Millisecond))
 
-	settle(ctx, 2*time.Second)
+	settle(ctx, b.cfg.idleSettle)
 	if st, err = spec.sub.stats(); err != nil {
 		return nil, err
 	}
@@ -169,7 +167,12 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	res.latency = env.latency.snapshot()
 	profiles.Wait()
 
-	stored, err := b.db.stories(ctx, res.storyIDs)
+	var stored map[string]storedStory
+	if spec.hub {
+		stored, err = hubClient{spec.gen.addr}.stories(ctx, res.storyIDs)
+	} else {
+		stored, err = b.db.stories(ctx, res.storyIDs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the stored stories: %w", err)
 	}
@@ -215,6 +218,20 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	b.progress("%s: %d of %d complete with the stored text; delivery p50 %s p99 %s; %d events for %d tokens",
 		spec.name, res.textOK, spec.subscribers, res.latency.percentile(0.5), res.latency.percentile(0.99), res.events, res.tokensSeen)
 	return res, nil
+}
+
+// startStories starts spec's stories on its generating server, held at
+// the model server's gate, and returns their ids.
+func (b *bench) startStories(ctx context.Context, spec streamSpec) ([]string, error) {
+	if spec.hub {
+		return hubClient{spec.gen.addr}.startStories(ctx, b.model.baseURL(), spec.stories, spec.tokens, spec.rate)
+	}
+	gen := newGQLClient(spec.gen.addr)
+	promptID, err := gen.createPrompt(ctx, "A choir of ten thousand listeners, hearing one story at once")
+	if err != nil {
+		return nil, fmt.Errorf("creating the prompt: %w", err)
+	}
+	return gen.generateStories(ctx, promptID, spec.stories, spec.tokens, spec.rate)
 }
 
 // fail keeps the first few failures.
