@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -66,6 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	metrics := telemetry.NewMetrics(telemetry.MetricsOptions{})
 	logger, closeLogs, err := telemetry.NewLogger(telemetry.LogConfig{
 		Level: cfg.LogLevel, Environment: cfg.Env, File: cfg.LogFile, LogstashAddr: cfg.LogstashAddr,
+		ServiceVersion: version(),
 	}, stdout, metrics)
 	if err != nil {
 		return err
@@ -106,11 +108,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		host, _ := os.Hostname()
 		owner = fmt.Sprintf("%s-%06x", host, rand.Uint32()&0xffffff)
 	}
+	gate := limits.NewGate(cfg.StoryMaxRunning, cfg.StoryMaxQueued)
+	if err := metrics.RegisterStoryGauges(gate.Active, gate.Queued); err != nil {
+		return err
+	}
 	stories := story.New(db.Client, gen, events, story.Config{
 		Owner: owner, DefaultModel: model,
 		DefaultMaxTokens: cfg.StoryMaxTokens, MaxMaxTokens: cfg.StoryMaxTokensLimit,
-		Logger: logger, Observer: metrics,
-		Gate: limits.NewGate(cfg.StoryMaxRunning, cfg.StoryMaxQueued),
+		Logger: logger, Observer: metrics, Gate: gate,
 	})
 	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	sweeperDone := make(chan struct{})
@@ -266,6 +271,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// version names this build: the module version, else the VCS revision Go
+// recorded, else "devel".
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return s.Value[:12]
+		}
+	}
+	return "devel"
 }
 
 // generator returns the story generator the configuration asks for, and the

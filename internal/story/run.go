@@ -37,6 +37,7 @@ type run struct {
 	flushed   int           // bytes of text stored (and published)
 	renewedAt time.Time
 	startedAt time.Time
+	started   bool // generation began (and was counted as started)
 }
 
 func newRun(s *Service, st *ent.Story, prompt string, ticket *limits.Ticket) *run {
@@ -112,6 +113,7 @@ func (r *run) loop() {
 				return
 			}
 			s.cfg.Observer.StoryStarted()
+			r.started = true
 			genDone = make(chan outcome, 1)
 			go func() { genDone <- r.generate() }()
 			continue
@@ -135,8 +137,8 @@ func (r *run) loop() {
 			r.cancel(errLeaseLost)
 			if genDone != nil {
 				<-genDone
-				s.cfg.Observer.StoryFinished("failed", time.Since(r.startedAt))
 			}
+			r.observeEnd(entstory.StatusFailed)
 			r.view.setStatus(entstory.StatusFailed, ptr("interrupted"))
 			return
 		case errors.Is(err, errCancelledElsewhere):
@@ -299,6 +301,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		// The sweeper of some replica will end it from what was stored.
 		log.ErrorContext(r.ctx, "could not store the end of the story", slog.Any("error", err))
 		r.view.setStatus(entstory.StatusFailed, ptr("interrupted"))
+		r.observeEnd(entstory.StatusFailed)
 		return
 	}
 	if status == entstory.StatusCancelled {
@@ -309,7 +312,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	if err := r.publish(offset, delta, status, snap.tokens, out.errMsg); err != nil {
 		log.WarnContext(r.ctx, "publishing the end of the story failed", slog.Any("error", err))
 	}
-	s.cfg.Observer.StoryFinished(strings.ToLower(status.String()), time.Since(r.startedAt))
+	r.observeEnd(status)
 	attrs := []any{
 		slog.String("status", status.String()), slog.Int("tokens", snap.tokens),
 		slog.Int("bytes", len(snap.text)), slog.String("model", model),
@@ -320,6 +323,13 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		attrs = append(attrs, slog.String("error", *out.errMsg))
 	}
 	log.InfoContext(r.ctx, "story finished", attrs...)
+}
+
+// observeEnd counts the end of a generation that was counted as started.
+func (r *run) observeEnd(status entstory.Status) {
+	if r.started {
+		r.s.cfg.Observer.StoryFinished(strings.ToLower(status.String()), time.Since(r.startedAt))
+	}
 }
 
 func (r *run) publish(offset int, delta string, status entstory.Status, tokens int, errMsg *string) error {

@@ -3,6 +3,7 @@ package story
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	entstory "github.com/storybot/storybot/ent/story"
@@ -56,6 +57,11 @@ func (s *Service) sweep(ctx context.Context) error {
 		if n == 0 {
 			continue // renewed, or another replica swept it
 		}
+		var took time.Duration
+		if st.StartedAt != nil {
+			took = now.Sub(*st.StartedAt)
+		}
+		s.cfg.Observer.StoryFinished(strings.ToLower(status.String()), took)
 		s.log.WarnContext(ctx, "ended a story whose generator stopped",
 			slog.String("story_id", string(st.ID)), slog.String("previous_owner", *st.LeaseOwner), slog.String("status", status.String()))
 		ev := broker.Event{StoryID: string(st.ID), Offset: len(st.Text), Status: status.String(), TokenCount: st.TokenCount}

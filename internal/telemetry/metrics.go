@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -285,6 +286,23 @@ func (m *Metrics) StoryFinished(outcome StoryOutcome, d time.Duration) {
 	}
 	m.storiesFinished.WithLabelValues(outcome).Inc()
 	m.storyGeneration.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// RegisterStoryGauges exports the stories this replica generates now and
+// those waiting for a turn, read from running and queued at each scrape.
+func (m *Metrics) RegisterStoryGauges(running, queued func() int) error {
+	return errors.Join(
+		m.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "storybot",
+			Name:      "stories_generating",
+			Help:      "Stories this replica is generating now.",
+		}, func() float64 { return float64(running()) })),
+		m.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "storybot",
+			Name:      "stories_queued",
+			Help:      "Stories waiting on this replica for a free generator.",
+		}, func() float64 { return float64(queued()) })),
+	)
 }
 
 // TokensStreamed counts n tokens streamed by a story generation.
