@@ -3,14 +3,16 @@ package story
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	entstory "github.com/storybot/storybot/ent/story"
 )
 
 // view is a story's text and status as one replica knows them, shared by
-// every local subscriber of the story. Writers append; readers take
-// snapshots and wait on changed, which is closed and replaced on every
-// change, so one change wakes every waiting subscriber.
+// every local subscriber of the story. Writers append under mu and publish
+// an immutable snapshot; readers load the latest snapshot without locking
+// (thousands of subscribers wake on every token) and wait on its changed
+// channel, which the next change closes, so one change wakes them all.
 type view struct {
 	mu      sync.Mutex
 	text    strings.Builder
@@ -18,12 +20,22 @@ type view struct {
 	status  entstory.Status
 	errMsg  *string
 	changed chan struct{}
+	cur     atomic.Pointer[snapshot]
 }
 
 func newView(text string, tokens int, status entstory.Status, errMsg *string) *view {
 	v := &view{tokens: tokens, status: status, errMsg: errMsg, changed: make(chan struct{})}
 	v.text.WriteString(text)
+	v.publish()
 	return v
+}
+
+// publish makes the current state the snapshot readers see. The caller
+// holds mu (or owns v).
+func (v *view) publish() {
+	// strings.Builder never rewrites bytes it has handed out, so the string
+	// stays valid while the builder grows.
+	v.cur.Store(&snapshot{text: v.text.String(), tokens: v.tokens, status: v.status, errMsg: v.errMsg, changed: v.changed})
 }
 
 // snapshot is one consistent reading of a view.
@@ -35,20 +47,10 @@ type snapshot struct {
 	changed <-chan struct{}
 }
 
-func (v *view) snapshot() snapshot {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	// strings.Builder never rewrites bytes it has handed out, so the string
-	// stays valid while the builder grows.
-	return snapshot{text: v.text.String(), tokens: v.tokens, status: v.status, errMsg: v.errMsg, changed: v.changed}
-}
+func (v *view) snapshot() snapshot { return *v.cur.Load() }
 
 // length returns the byte length of the text.
-func (v *view) length() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.text.Len()
-}
+func (v *view) length() int { return len(v.cur.Load().text) }
 
 // update changes the view under its lock and wakes the subscribers. f
 // reports whether it changed anything.
@@ -59,8 +61,10 @@ func (v *view) update(f func(v *view) bool) {
 		return
 	}
 	if f(v) {
-		close(v.changed)
+		old := v.changed
 		v.changed = make(chan struct{})
+		v.publish()
+		close(old)
 	}
 }
 
