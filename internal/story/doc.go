@@ -9,7 +9,9 @@
 // new to the stored text and, once that is committed, publishes it through
 // the Broker with its byte offset. Other replicas keep one view per followed
 // story, fed by those events; a gap or a broker Resync is filled from the
-// store, which always holds everything published. A subscriber only keeps
-// how much of its view's text it has sent, so a slow one gets what it missed
-// merged into its next event, with no queue to grow.
+// store, which always holds everything published. One fan-out goroutine per
+// view offers each local subscriber what is new; a subscriber only keeps how
+// much of the text it has been sent, so a slow one gets what it missed
+// merged into its next event, with no queue to grow and no goroutine of its
+// own.
 package story

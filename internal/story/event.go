@@ -2,6 +2,7 @@ package story
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	entstory "github.com/storybot/storybot/ent/story"
@@ -21,56 +22,178 @@ type Event struct {
 	Error      *string         `json:"error"`
 }
 
-// follow streams v to out until the story ends (after the terminal event),
-// ctx is done or stopped is closed, then closes out. It sends an event whenever there is new text
-// or a new status; whatever arrives while a send waits goes, merged, into
-// the next event.
-func follow(ctx context.Context, stopped <-chan struct{}, id pulid.ID, v *view, out chan<- *Event, done func()) {
-	defer close(out)
-	defer done()
-	var (
-		sent   int
-		status entstory.Status
-		seq    int
-	)
+// subscriber is one local subscription to a view. Only its fan-out's
+// goroutine touches its fields after it joined.
+type subscriber struct {
+	ch      chan *Event // capacity 1; closed after the last event
+	sent    int         // bytes of the text sent
+	status  entstory.Status
+	seq     int
+	gone    bool   // its context ended: drop it
+	stop    func() bool
+	onLeave func()
+}
+
+// fanout delivers one view to all its local subscribers from a single
+// goroutine, which runs while the view has subscribers. On every change it
+// offers each subscriber what is new since its last event; a subscriber
+// whose previous event is still unread is skipped and offered everything it
+// missed, merged, on the next round (a short retry while any lag), so a slow
+// reader costs no memory, no goroutine and no time of the others.
+type fanout struct {
+	s  *Service
+	id pulid.ID
+	v  *view
+
+	mu      sync.Mutex
+	subs    map[*subscriber]struct{}
+	running bool
+	kick    chan struct{} // capacity 1: a subscriber joined or left
+}
+
+// retryLagging is how soon a subscriber that could not take its event is
+// offered it again when nothing else changes.
+const retryLagging = 5 * time.Millisecond
+
+func newFanout(s *Service, id pulid.ID, v *view) *fanout {
+	return &fanout{s: s, id: id, v: v, subs: map[*subscriber]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+// join adds a subscriber that lives until ctx ends or the story ends, and
+// returns its channel. onLeave runs once it has left.
+func (f *fanout) join(ctx context.Context, onLeave func()) <-chan *Event {
+	sub := &subscriber{ch: make(chan *Event, 1), onLeave: onLeave}
+	sub.stop = context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		sub.gone = true
+		f.mu.Unlock()
+		f.poke()
+	})
+	f.mu.Lock()
+	f.subs[sub] = struct{}{}
+	start := !f.running
+	f.running = true
+	f.mu.Unlock()
+	if start {
+		f.s.subs.Add(1)
+		go f.run()
+	} else {
+		f.poke()
+	}
+	return sub.ch
+}
+
+func (f *fanout) poke() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers until no subscriber is left.
+func (f *fanout) run() {
+	defer f.s.subs.Done()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
 	for {
-		s := v.snapshot()
-		if seq == 0 || len(s.text) > sent || s.status != status {
-			seq++
-			ev := &Event{
-				StoryID: id, Seq: seq, Delta: s.text[sent:],
-				Status: s.status, TokenCount: s.tokens, Error: s.errMsg,
-			}
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return
-			case <-stopped:
-				// Shutting down: a reader that is still there gets what is
-				// new, merged into one event (the end, for a story that ran
-				// here), but one that stopped reading does not hold shutdown
-				// up.
-				s = v.snapshot()
-				ev.Delta, ev.Status, ev.TokenCount, ev.Error = s.text[sent:], s.status, s.tokens, s.errMsg
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-				return
-			}
-			sent, status = len(s.text), s.status
-			if isTerminal(s.status) {
-				return
-			}
-			continue // more may have arrived while sending
+		snap := f.v.snapshot()
+		lagging, left := f.deliver(snap, false)
+		if left {
+			return
+		}
+		var retryC <-chan time.Time
+		if lagging {
+			retry.Reset(retryLagging)
+			retryC = retry.C
 		}
 		select {
-		case <-s.changed:
-		case <-ctx.Done():
-			return
-		case <-stopped:
+		case <-snap.changed:
+		case <-f.kick:
+		case <-retryC:
+		case <-f.s.stopped:
+			f.shutdown()
 			return
 		}
+		if lagging && !retry.Stop() {
+			select {
+			case <-retry.C:
+			default:
+			}
+		}
+	}
+}
+
+// deliver offers every subscriber what is new in snap. It reports whether a
+// subscriber could not take its event, and whether none is left (then the
+// fan-out has stopped running).
+func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
+	f.mu.Lock()
+	var leaving []*subscriber
+	for sub := range f.subs {
+		if sub.gone {
+			delete(f.subs, sub)
+			leaving = append(leaving, sub)
+			continue
+		}
+		if sub.seq > 0 && len(snap.text) == sub.sent && snap.status == sub.status && !final {
+			continue // nothing new
+		}
+		ev := &Event{
+			StoryID: f.id, Seq: sub.seq + 1, Delta: snap.text[sub.sent:],
+			Status: snap.status, TokenCount: snap.tokens, Error: snap.errMsg,
+		}
+		select {
+		case sub.ch <- ev:
+			sub.seq, sub.sent, sub.status = ev.Seq, len(snap.text), snap.status
+			if isTerminal(snap.status) || final {
+				close(sub.ch)
+				sub.stop()
+				delete(f.subs, sub)
+				leaving = append(leaving, sub)
+			}
+		default:
+			lagging = true
+		}
+	}
+	if len(f.subs) == 0 {
+		f.running = false
+		left = true
+	}
+	f.mu.Unlock()
+	for _, sub := range leaving {
+		sub.onLeave()
+	}
+	return lagging, left
+}
+
+// shutdown gives the subscribers still there a last event, merged (the end,
+// for a story that ran here), waiting at most a second for slow readers,
+// then completes every subscription.
+func (f *fanout) shutdown() {
+	deadline := time.Now().Add(time.Second)
+	for {
+		snap := f.v.snapshot()
+		lagging, left := f.deliver(snap, isTerminal(snap.status))
+		if left {
+			return
+		}
+		if !lagging || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(retryLagging)
+	}
+	f.mu.Lock()
+	var leaving []*subscriber
+	for sub := range f.subs {
+		close(sub.ch)
+		sub.stop()
+		delete(f.subs, sub)
+		leaving = append(leaving, sub)
+	}
+	f.running = false
+	f.mu.Unlock()
+	for _, sub := range leaving {
+		sub.onLeave()
 	}
 }

@@ -33,7 +33,7 @@ func (s *Service) follow(st *ent.Story) *remote {
 	id := st.ID
 	rm := &remote{
 		s: s, id: id, stop: cancel,
-		view: newView(st.Text, st.TokenCount, st.Status, st.Error),
+		view: newView(s, id, st.Text, st.TokenCount, st.Status, st.Error),
 		// Events published between the load and this subscription are
 		// caught by the reload that the loop starts with.
 		sub: s.broker.Subscribe(string(id)),

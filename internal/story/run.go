@@ -45,7 +45,7 @@ func newRun(s *Service, st *ent.Story, prompt string, ticket *limits.Ticket) *ru
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &run{
 		s: s, story: st, prompt: prompt,
-		view: newView("", 0, entstory.StatusPending, nil),
+		view: newView(s, st.ID, "", 0, entstory.StatusPending, nil),
 		ctx:  ctx, cancel: cancel,
 		done:      make(chan struct{}),
 		ticket:    ticket,

@@ -113,7 +113,7 @@ type Service struct {
 	runs     map[pulid.ID]*run    // generating on this replica
 	remotes  map[pulid.ID]*remote // followed from other replicas
 	runsDone sync.WaitGroup
-	subs     sync.WaitGroup // subscriber and follower goroutines
+	subs     sync.WaitGroup // fan-out and follower goroutines
 	// stopped is closed by Shutdown once the runs have ended: subscribers
 	// still waiting (for stories of other replicas) then complete.
 	stopped chan struct{}
@@ -291,8 +291,8 @@ func (s *Service) Subscribe(ctx context.Context, id pulid.ID) (<-chan *Event, er
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan *Event, 1)
 	if isTerminal(st.Status) {
+		out := make(chan *Event, 1)
 		out <- &Event{StoryID: id, Seq: 1, Delta: st.Text, Status: st.Status, TokenCount: st.TokenCount, Error: st.Error}
 		close(out)
 		return out, nil
@@ -303,27 +303,15 @@ func (s *Service) Subscribe(ctx context.Context, id pulid.ID) (<-chan *Event, er
 	if s.closing {
 		return nil, ErrShuttingDown
 	}
-	var (
-		v    *view
-		done = func() {}
-	)
 	if r := s.runs[id]; r != nil {
-		v = r.view
-	} else {
-		rm := s.remotes[id]
-		if rm == nil {
-			rm = s.follow(st)
-		}
-		rm.refs++
-		v = rm.view
-		done = func() { s.release(rm) }
+		return r.view.fan.join(ctx, func() {}), nil
 	}
-	s.subs.Add(1)
-	go func() {
-		defer s.subs.Done()
-		follow(ctx, s.stopped, id, v, out, done)
-	}()
-	return out, nil
+	rm := s.remotes[id]
+	if rm == nil {
+		rm = s.follow(st)
+	}
+	rm.refs++
+	return rm.view.fan.join(ctx, func() { s.release(rm) }), nil
 }
 
 // DeletePrompt stops the generations of a prompt's stories on this replica

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/internal/pulid"
 )
 
 // view is a story's text and status as one replica knows them, shared by
@@ -21,12 +22,14 @@ type view struct {
 	errMsg  *string
 	changed chan struct{}
 	cur     atomic.Pointer[snapshot]
+	fan     *fanout // its local subscribers
 }
 
-func newView(text string, tokens int, status entstory.Status, errMsg *string) *view {
+func newView(s *Service, id pulid.ID, text string, tokens int, status entstory.Status, errMsg *string) *view {
 	v := &view{tokens: tokens, status: status, errMsg: errMsg, changed: make(chan struct{})}
 	v.text.WriteString(text)
 	v.publish()
+	v.fan = newFanout(s, id, v)
 	return v
 }
 
