@@ -29,7 +29,7 @@ type subscriber struct {
 	sent    int         // bytes of the text sent
 	status  entstory.Status
 	seq     int
-	gone    bool   // its context ended: drop it
+	gone    bool // its context ended: drop it
 	stop    func() bool
 	onLeave func()
 }
