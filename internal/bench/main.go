@@ -29,6 +29,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -233,7 +234,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if nofile < uint64(largest+2048) {
 		return fmt.Errorf("the file-descriptor limit is %d, too low for %d connections: raise the hard limit (ulimit -Hn) or run fewer", nofile, largest)
 	}
-	res := &results{machine: describeMachine(nofile), started: b.started, command: commandLine(args), loadBefore: loadAverage()}
+	res := &results{machine: describeMachine(nofile), started: b.started, command: commandLine(args), loadBefore: loadAverage(), revision: revision(ctx)}
 	b.progress("machine: %s", res.machine)
 
 	if b.self, err = os.Executable(); err != nil {
@@ -315,6 +316,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 // commandLine is how this run was started, for the report.
 func commandLine(args []string) string {
 	return strings.TrimSpace("go run ./internal/bench " + strings.Join(args, " "))
+}
+
+// revision names the commit of the working tree the run builds, and says
+// whether the tree has changes not yet committed ("" outside git).
+func revision(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	rev := strings.TrimSpace(string(out))
+	if dirty, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(dirty)) > 0 {
+		rev += " with uncommitted changes"
+	}
+	return rev
 }
 
 // progress reports what the harness is doing, on stderr.

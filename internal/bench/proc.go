@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -344,9 +345,11 @@ func (c *child) tail(n int) string {
 	return "  | " + strings.Join(lines, "\n  | ")
 }
 
-// logLines counts the lines of the child's output so far, and those of
-// them that are warnings or errors.
-func (c *child) logLines() (warnings int, sample string) {
+// logLines counts the lines of the child's output so far that are
+// warnings or errors (storybot runs with LOG_LEVEL=warn, so it logs
+// nothing else; lines that are not JSON, a panic's, count too), and
+// returns the first after the first skip of them.
+func (c *child) logLines(skip int) (warnings int, sample string) {
 	f, err := os.Open(c.logPath)
 	if err != nil {
 		return 0, ""
@@ -356,14 +359,33 @@ func (c *child) logLines() (warnings int, sample string) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.Contains(line, `"WARN"`) || strings.Contains(line, `"ERROR"`) {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if lower := strings.ToLower(line); !strings.HasPrefix(line, "{") ||
+			strings.Contains(lower, `"warn"`) || strings.Contains(lower, `"error"`) {
 			warnings++
-			if sample == "" {
-				sample = line
+			if sample == "" && warnings > skip {
+				sample = logSummary(line)
 			}
 		}
 	}
 	return warnings, sample
+}
+
+// logSummary shortens a JSON log line to its message and error.
+func logSummary(line string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) != nil {
+		return line
+	}
+	out := fmt.Sprint(m["message"])
+	for _, k := range []string{"error", "error.message"} {
+		if v, ok := m[k]; ok {
+			out += ": " + fmt.Sprint(v)
+		}
+	}
+	return out
 }
 
 // children tracks every process the harness started, so that one call

@@ -23,6 +23,7 @@ type results struct {
 	// loadBefore and loadAfter are the machine's load averages, a hint of
 	// how much else ran beside the harness.
 	loadBefore, loadAfter string
+	revision              string // the commit measured
 }
 
 // verdict says whether a measured figure meets its target.
@@ -244,6 +245,13 @@ func (r *results) streamNotes(t *table, s *streamResult) {
 	}
 }
 
+func (r *results) revisionText() string {
+	if r.revision == "" {
+		return "an unknown commit"
+	}
+	return "commit " + r.revision
+}
+
 // seconds formats a CPU time.
 func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
@@ -256,7 +264,7 @@ func micros2(d time.Duration) string {
 func (r *results) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "storybot benchmark, %s, took %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second))
-	fmt.Fprintf(&b, "machine: %s\ncommand: %s\nload average (1 min): %s at the start, %s at the end\n\n", r.machine, r.command, r.loadBefore, r.loadAfter)
+	fmt.Fprintf(&b, "storybot: %s\nmachine: %s\ncommand: %s\nload average (1 min): %s at the start, %s at the end\n\n", r.revisionText(), r.machine, r.command, r.loadBefore, r.loadAfter)
 	for _, t := range r.tables() {
 		b.WriteString(t.text())
 		b.WriteString("\n")
@@ -267,8 +275,8 @@ func (r *results) text() string {
 // markdown renders the report for docs/PERFORMANCE.md.
 func (r *results) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s in %s, with `%s`, on %s. Load average (1 min): %s at the start, %s at the end.\n\n",
-		r.started.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second), r.command, r.machine, r.loadBefore, r.loadAfter)
+	fmt.Fprintf(&b, "storybot at %s, measured %s in %s with `%s`, on %s. Load average (1 min): %s at the start, %s at the end.\n\n",
+		r.revisionText(), r.started.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second), r.command, r.machine, r.loadBefore, r.loadAfter)
 	for _, t := range r.tables() {
 		b.WriteString(t.markdown())
 	}

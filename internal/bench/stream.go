@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -59,6 +60,14 @@ type streamResult struct {
 // server, releases the model, and follows every stream to its end.
 func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, error) {
 	res := &streamResult{spec: spec}
+	servers := []*child{spec.gen}
+	if spec.sub != spec.gen {
+		servers = append(servers, spec.sub)
+	}
+	logged := make([]int, len(servers)) // warnings before this run
+	for i, s := range servers {
+		logged[i], _ = s.logLines(0)
+	}
 	b.model.hold()
 	b.progress("%s: starting %d stories of %d tokens at %d tokens/s", spec.name, spec.stories, spec.tokens, spec.rate)
 	var err error
@@ -67,7 +76,8 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	}
 	// Every generation is at the gate before anything is measured.
 	if err := waitUntil(ctx, 60*time.Second, func() bool { return b.model.streams.Load() >= int64(spec.stories) }); err != nil {
-		return nil, fmt.Errorf("only %d of %d generations reached the model server: %w", b.model.streams.Load(), spec.stories, err)
+		return nil, fmt.Errorf("only %d of %d generations reached the model server: %w (%s)",
+			b.model.streams.Load(), spec.stories, err, b.whyNotStarted(ctx, spec, res.storyIDs))
 	}
 	settle(ctx, time.Second)
 	st, err := spec.sub.stats()
@@ -113,10 +123,6 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 		b.captureProfile(ctx, spec.sub, spec.profile+"-idle", "goroutine", 0)
 	}
 
-	servers := []*child{spec.gen}
-	if spec.sub != spec.gen {
-		servers = append(servers, spec.sub)
-	}
 	genBefore, _ := readRuntime(ctx, spec.gen.addr)
 	meter, err := startUsage(b.db.backends, servers...)
 	if err != nil {
@@ -208,9 +214,9 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 			res.textOK++
 		}
 	}
-	for _, s := range servers {
-		n, line := s.logLines()
-		res.warnings += n
+	for i, s := range servers {
+		n, line := s.logLines(logged[i])
+		res.warnings += n - logged[i]
 		if res.warning == "" {
 			res.warning = line
 		}
@@ -232,6 +238,26 @@ func (b *bench) startStories(ctx context.Context, spec streamSpec) ([]string, er
 		return nil, fmt.Errorf("creating the prompt: %w", err)
 	}
 	return gen.generateStories(ctx, promptID, spec.stories, spec.tokens, spec.rate)
+}
+
+// whyNotStarted describes the stories of spec by stored status, and the
+// generating server's first warning, for a run whose stories did not all
+// reach the model server.
+func (b *bench) whyNotStarted(ctx context.Context, spec streamSpec, ids []string) string {
+	var out []string
+	if !spec.hub {
+		if stored, err := b.db.stories(ctx, ids); err == nil {
+			byStatus := map[string]int{}
+			for _, s := range stored {
+				byStatus[s.status]++
+			}
+			out = append(out, fmt.Sprintf("stored statuses %v", byStatus))
+		}
+	}
+	if n, line := spec.gen.logLines(0); n > 0 {
+		out = append(out, fmt.Sprintf("%d warnings, the first: %.300s", n, line))
+	}
+	return strings.Join(out, "; ")
 }
 
 // fail keeps the first few failures.
