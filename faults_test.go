@@ -86,7 +86,7 @@ func (p *privatePostgres) url() string {
 // the story finishes, and the subscriber was shown exactly the stored text.
 func TestPostgresRestart(t *testing.T) {
 	pg := startPrivatePostgres(t)
-	s := start(t, map[string]string{"DATABASE_URL": pg.url(), "STORYTELLER_TOKENS_PER_SECOND": "60"})
+	s := start(t, map[string]string{"DATABASE_URL": pg.url(), "STORYTELLER_TOKENS_PER_SECOND": "25"})
 	st := s.generate("A tide that comes in once a century", 4000)
 
 	c := dial(t, s, "graphql-transport-ws")

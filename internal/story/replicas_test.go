@@ -18,8 +18,8 @@ import (
 func TestAcrossReplicas(t *testing.T) {
 	dbA := dbtest.Open(t, "postgres")
 	dbB := second(t, dbA)
-	a := newReplica(t, dbA, &llm.Storyteller{TokensPerSecond: 300}, story.Config{Owner: "replica-a"})
-	b := newReplica(t, dbB, &llm.Storyteller{TokensPerSecond: 300}, story.Config{Owner: "replica-b"},
+	a := newReplica(t, dbA, &llm.Storyteller{TokensPerSecond: 100}, story.Config{Owner: "replica-a"})
+	b := newReplica(t, dbB, &llm.Storyteller{TokensPerSecond: 100}, story.Config{Owner: "replica-b"},
 		broker.WithListenerName("storybot-test-listener-b"), broker.WithReconnect(50*time.Millisecond, 200*time.Millisecond))
 	ctx := context.Background()
 

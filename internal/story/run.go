@@ -237,7 +237,8 @@ var (
 func (r *run) flush() (bool, error) {
 	snap := r.view.snapshot()
 	r.mu.Lock()
-	delta := snap.text[r.flushed:]
+	offset := r.flushed
+	delta := snap.text[offset:]
 	pending := r.pending
 	renew := time.Since(r.renewedAt) > r.s.cfg.LeaseDuration/3
 	r.mu.Unlock()
@@ -245,11 +246,10 @@ func (r *run) flush() (bool, error) {
 		return false, nil
 	}
 	now := time.Now().UTC()
-	status, err := r.s.appendText(r.ctx, r.story.ID, r.s.cfg.Owner, delta, snap.tokens, now, now.Add(r.s.cfg.LeaseDuration))
+	status, err := r.s.appendText(r.ctx, r.story.ID, r.s.cfg.Owner, offset, delta, snap.tokens, now, now.Add(r.s.cfg.LeaseDuration))
 	if err != nil {
 		return false, err
 	}
-	offset := r.flushed
 	r.mu.Lock()
 	r.flushed += len(delta)
 	r.pending -= pending
@@ -289,7 +289,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	deadline := time.Now().Add(s.cfg.LeaseDuration)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
-		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, delta, snap.tokens, out.status, out.errMsg, model, time.Now().UTC())
+		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, offset, delta, snap.tokens, out.status, out.errMsg, model, time.Now().UTC())
 		cancel()
 		if err == nil || errors.Is(err, errLeaseLost) || time.Now().After(deadline) {
 			break

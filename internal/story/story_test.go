@@ -123,7 +123,7 @@ func TestSlowSubscriberGetsMergedText(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
-		r := newReplica(t, db, &llm.Storyteller{TokensPerSecond: 200}, story.Config{})
+		r := newReplica(t, db, &llm.Storyteller{TokensPerSecond: 50}, story.Config{})
 		ctx := context.Background()
 		st, err := r.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A door that opens onto yesterday"), MaxTokens: intp(1000)})
 		if err != nil {
