@@ -114,4 +114,3 @@ func (s *Service) queryRow(ctx context.Context, query string, args []any, dest a
 	}
 	return true, rows.Close()
 }
-
