@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = closeLogs(ctx)
 	}()
 
-	db, err := database.Open(ctx, database.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	db, err := database.Open(ctx, database.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxConns})
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var events broker.Broker = broker.NewMemory()
 	if cfg.DatabaseURL != "" {
-		if events, err = broker.NewPostgres(ctx, cfg.DatabaseURL, logger, broker.WithDB(db.SQL)); err != nil {
+		// The broker publishes through a small pool of its own, so that story
+		// text reaches other replicas without queueing behind queries.
+		if events, err = broker.NewPostgres(ctx, cfg.DatabaseURL, logger); err != nil {
 			return err
 		}
 	}

@@ -2,24 +2,28 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
-
-	"github.com/storybot/storybot/internal/pulid"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // MaxPageSize caps first and last on every connection, and the IDs one nodes
 // query may ask for.
 const MaxPageSize = 100
 
-// PageLimit is a gqlgen extension that rejects first/last above MaxPageSize
-// (or below zero) and nodes queries of more than MaxPageSize IDs, with a
-// BAD_USER_INPUT error, before the resolver runs.
+// PageLimit is a gqlgen extension that rejects, before anything runs, an
+// operation asking a connection for first/last above MaxPageSize or below
+// zero, or nodes for more than MaxPageSize IDs, with BAD_USER_INPUT. It
+// checks the document once (fragments included, variables resolved) rather
+// than each field as it runs, which would cost every field of every answer.
 type PageLimit struct{}
 
 var _ interface {
 	graphql.HandlerExtension
-	graphql.FieldInterceptor
+	graphql.OperationContextMutator
 } = PageLimit{}
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -28,26 +32,82 @@ func (PageLimit) ExtensionName() string { return "PageLimit" }
 // Validate implements graphql.HandlerExtension.
 func (PageLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
-// InterceptField implements graphql.FieldInterceptor.
-func (PageLimit) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || len(fc.Args) == 0 {
-		return next(ctx)
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (PageLimit) MutateOperationContext(_ context.Context, rc *graphql.OperationContext) *gqlerror.Error {
+	if rc.Operation == nil {
+		return nil
 	}
-	for _, name := range [...]string{"first", "last"} {
-		n, ok := fc.Args[name].(*int)
-		if !ok || n == nil {
-			continue
-		}
-		if *n < 0 {
-			return nil, badInput("%s must not be negative, got %d", name, *n)
-		}
-		if *n > MaxPageSize {
-			return nil, badInput("%s must be at most %d, got %d", name, MaxPageSize, *n)
+	msg := checkPages(rc.Operation.SelectionSet, rc.Variables, map[string]bool{})
+	if msg == "" {
+		return nil
+	}
+	return &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": CodeBadUserInput}}
+}
+
+// checkPages returns what is wrong with the page sizes in set, or "".
+func checkPages(set ast.SelectionSet, vars map[string]any, seen map[string]bool) string {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			for _, arg := range sel.Arguments {
+				if msg := checkPageArg(arg, vars); msg != "" {
+					return msg
+				}
+			}
+			if msg := checkPages(sel.SelectionSet, vars, seen); msg != "" {
+				return msg
+			}
+		case *ast.InlineFragment:
+			if msg := checkPages(sel.SelectionSet, vars, seen); msg != "" {
+				return msg
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition == nil || seen[sel.Name] {
+				continue
+			}
+			seen[sel.Name] = true
+			if msg := checkPages(sel.Definition.SelectionSet, vars, seen); msg != "" {
+				return msg
+			}
 		}
 	}
-	if ids, ok := fc.Args["ids"].([]pulid.ID); ok && len(ids) > MaxPageSize {
-		return nil, badInput("at most %d ids per request, got %d", MaxPageSize, len(ids))
+	return ""
+}
+
+func checkPageArg(arg *ast.Argument, vars map[string]any) string {
+	if arg.Name != "first" && arg.Name != "last" && arg.Name != "ids" {
+		return ""
 	}
-	return next(ctx)
+	v, err := arg.Value.Value(vars)
+	if err != nil || v == nil {
+		return "" // validation reports malformed values
+	}
+	if arg.Name == "ids" {
+		if ids, ok := v.([]any); ok && len(ids) > MaxPageSize {
+			return fmt.Sprintf("at most %d ids per request, got %d", MaxPageSize, len(ids))
+		}
+		return ""
+	}
+	var n int64
+	switch v := v.(type) {
+	case int64:
+		n = v
+	case int:
+		n = int64(v)
+	case float64:
+		n = int64(v)
+	case json.Number:
+		if n, err = v.Int64(); err != nil {
+			return ""
+		}
+	default:
+		return ""
+	}
+	switch {
+	case n < 0:
+		return fmt.Sprintf("%s must not be negative, got %d", arg.Name, n)
+	case n > MaxPageSize:
+		return fmt.Sprintf("%s must be at most %d, got %d", arg.Name, MaxPageSize, n)
+	}
+	return ""
 }

@@ -83,6 +83,10 @@ func NewPostgres(ctx context.Context, dsn string, logger *slog.Logger, opts ...O
 		if p.db, err = sql.Open("postgres", publisherDSN); err != nil {
 			return nil, fmt.Errorf("broker: opening database: %w", err)
 		}
+		// Publishing is one short statement: a few connections carry many
+		// stories, and the server's max_connections stays safe.
+		p.db.SetMaxOpenConns(8)
+		p.db.SetMaxIdleConns(8)
 		p.ownDB = true
 	}
 	if err := p.db.PingContext(ctx); err != nil {

@@ -23,6 +23,7 @@ type Config struct {
 	Env             string
 	DataDir         string
 	DatabaseURL     string
+	DBMaxConns      int
 	ShutdownTimeout time.Duration
 	ReplicaID       string
 	PublicURL       string
@@ -99,6 +100,7 @@ func Settings() []Setting {
 		}},
 		{"STORYBOT_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database", str(func(c *Config) *string { return &c.DataDir })},
 		{"DATABASE_URL", "database-url", "", "`postgres://` URL of the shared database; empty for the embedded SQLite database", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"STORYBOT_DB_MAX_CONNS", "db-max-conns", "20", "most Postgres connections of this replica's pool (its broker keeps 9 more)", integer(func(c *Config) *int { return &c.DBMaxConns })},
 		{"STORYBOT_SHUTDOWN_TIMEOUT", "shutdown-timeout", "15s", "how long a graceful shutdown waits for requests and running stories", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"STORYBOT_REPLICA_ID", "replica-id", "", "this replica's name in story leases; empty for the host name and a random suffix", str(func(c *Config) *string { return &c.ReplicaID })},
 		{"STORYBOT_PUBLIC_GRAPHQL_URL", "public-graphql-url", "", "GraphQL URL the web app and playground use, when the API is on another host; empty for `/graphql` on the page's origin", func(c *Config, v string) error {

@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Addr: ":8080", Env: "development", DataDir: "./data", ShutdownTimeout: 15 * time.Second,
+		Addr: ":8080", Env: "development", DataDir: "./data", ShutdownTimeout: 15 * time.Second, DBMaxConns: 20,
 		AllowedOrigins:    []string{"http://localhost:3000", "http://localhost:5173", "http://localhost:8080", "http://127.0.0.1:8080"},
 		LLMModel:          "gpt-4o-mini",
 		LLMConnectTimeout: 10 * time.Second, LLMFirstTokenTimeout: 60 * time.Second, LLMIdleTimeout: 30 * time.Second,

@@ -49,8 +49,10 @@ type Config struct {
 	// FlushTokens writes as soon as this many tokens wait, if FlushInterval
 	// has passed since the last write (64).
 	FlushTokens int
-	// LeaseDuration is how long a lease lasts unless renewed (10 s). A run
-	// renews it when a third of it is left.
+	// LeaseDuration is how long a lease lasts unless renewed (20 s). A run
+	// renews it when two thirds of it are left, so a replica that is slow
+	// to reach the store for a while keeps its stories; with the sweep
+	// interval, a dead replica's stories end within 25 s.
 	LeaseDuration time.Duration
 	// SweepInterval is how often the sweeper looks for expired leases (5 s).
 	SweepInterval time.Duration
@@ -81,7 +83,7 @@ func (c *Config) setDefaults() {
 		c.FlushTokens = 64
 	}
 	if c.LeaseDuration <= 0 {
-		c.LeaseDuration = 10 * time.Second
+		c.LeaseDuration = 20 * time.Second
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = 5 * time.Second

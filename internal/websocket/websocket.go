@@ -358,11 +358,18 @@ func (c *conn) refuseOperation(id string) {
 // WriteJSON implements transport.WebsocketConn, within the write timeout.
 // An operation's last message frees its id.
 func (c *conn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
+	data, id, typ, ok := encodeMessage(v)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(v); err != nil {
+			return err
+		}
+		id, ok = finalMessageID(data)
+		if ok {
+			typ = "complete"
+		}
 	}
-	if id, ok := finalMessageID(data); ok {
+	if typ == "complete" || typ == "error" {
 		c.mu.Lock()
 		delete(c.active, id)
 		c.mu.Unlock()
@@ -375,9 +382,9 @@ func (c *conn) WriteJSON(v any) error {
 	return c.ws.WriteMessage(gws.TextMessage, data)
 }
 
-// finalMessageID returns the id of a message that ends an operation
-// ("complete" or "error"). gqlgen writes the type last, so a suffix check
-// spares decoding every message.
+// finalMessageID returns the id of an encoded message that ends an
+// operation ("complete" or "error"), for messages encodeMessage does not
+// know. The type is written last, so a suffix check spares decoding others.
 func finalMessageID(data []byte) (string, bool) {
 	if !bytes.HasSuffix(data, []byte(`"type":"complete"}`)) && !bytes.HasSuffix(data, []byte(`"type":"error"}`)) {
 		return "", false
