@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/storybot
 WEB_SRC := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -path web/e2e -prune -o -type f -print 2>/dev/null)
 
-.PHONY: run build web test test-go test-fuzz test-web check-generated generate migration lint bench clean
+.PHONY: run build web test test-go test-fuzz test-web bench check-generated generate migration lint bench clean
 
 ## run: build the web bundle (when stale) and the binary, then serve on :8080
 run: build
@@ -61,6 +61,11 @@ migration:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+
+## bench: Go micro-benchmarks, then the load harness against a real storybot on Postgres (docs/PERFORMANCE.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/bench/ ./internal/telemetry/ ./internal/websocket/ ./internal/limits/
+	$(GO) run ./internal/bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin web/dist/assets web/dist/*.html
