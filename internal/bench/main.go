@@ -83,6 +83,7 @@ type config struct {
 	liveDuration time.Duration
 
 	postgres string
+	env      []string // extra KEY=value settings for every storybot
 	bin      string
 	pprofDir string
 	markdown string
@@ -121,6 +122,13 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 	fs.IntVar(&cfg.liveRate, "live-rate", 25, "tokens per second of a live story")
 	fs.DurationVar(&cfg.liveDuration, "live-duration", 10*time.Second, "length of a live story")
 	fs.StringVar(&cfg.postgres, "postgres", "", "URL of the local Postgres server to create the bench database on (default $STORYBOT_TEST_DATABASE_URL, else "+defaultServerURL+")")
+	fs.Func("env", "extra `KEY=value` setting for every storybot the harness starts, to try a setting (repeatable; e.g. -env STORYBOT_DB_MAX_CONNS=40 -env GOGC=200)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("%q is not KEY=value", v)
+		}
+		cfg.env = append(cfg.env, v)
+		return nil
+	})
 	fs.StringVar(&cfg.bin, "bin", "", "storybot binary to measure (default: build the module's main package)")
 	fs.StringVar(&cfg.pprofDir, "pprof", "", "directory to save server CPU, heap and goroutine profiles into (profiling perturbs the figures a little)")
 	fs.StringVar(&cfg.markdown, "markdown", "", "also write the report as Markdown to this file")
@@ -393,6 +401,7 @@ func (b *bench) startStorybot(ctx context.Context, name string, extra ...string)
 		env = append(env, "STORYBOT_PPROF_ADDR="+pprofAddr)
 	}
 	env = append(env, extra...)
+	env = append(env, b.cfg.env...)
 	c, err := startChild(name, b.bin, nil, env, filepath.Join(b.tmp, name+".log"))
 	if err != nil {
 		return nil, err

@@ -269,7 +269,8 @@ func cleanEnv(env []string) []string {
 		switch {
 		case strings.HasPrefix(k, "STORYBOT_"), strings.HasPrefix(k, "LLM_"), strings.HasPrefix(k, "STORY_"),
 			strings.HasPrefix(k, "STORYTELLER_"), strings.HasPrefix(k, "LOG_"), strings.HasPrefix(k, "LOGSTASH_"),
-			strings.HasPrefix(k, "OPENAI_"), k == "DATABASE_URL", k == "CORS_ALLOWED_ORIGINS", k == "GOGC", k == "GOMEMLIMIT":
+			strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "WS_"), k == "DATABASE_URL", k == "CORS_ALLOWED_ORIGINS",
+			k == "TRUSTED_PROXIES", k == "GOGC", k == "GOMEMLIMIT":
 			continue
 		}
 		out = append(out, kv)
