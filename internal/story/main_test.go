@@ -189,24 +189,28 @@ func fakeModel(t *testing.T, chunks []string, gap time.Duration, end string) *ht
 	return srv
 }
 
-// countWrites installs a trigger that counts the UPDATEs of one story.
-func countWrites(t *testing.T, db *database.DB) func(id pulid.ID) int {
+// countWrites installs a trigger that counts the UPDATEs of one story. It
+// returns their number and the most in any one second.
+func countWrites(t *testing.T, db *database.DB) func(id pulid.ID) (total, busiestSecond int) {
 	t.Helper()
 	for _, q := range []string{
-		`CREATE TABLE story_writes (story_id text NOT NULL)`,
-		`CREATE FUNCTION count_story_write() RETURNS trigger AS $$ BEGIN INSERT INTO story_writes VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql`,
+		`CREATE TABLE story_writes (story_id text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+		`CREATE FUNCTION count_story_write() RETURNS trigger AS $$ BEGIN INSERT INTO story_writes (story_id) VALUES (NEW.id); RETURN NEW; END $$ LANGUAGE plpgsql`,
 		`CREATE TRIGGER story_writes AFTER UPDATE ON stories FOR EACH ROW EXECUTE FUNCTION count_story_write()`,
 	} {
 		if _, err := db.SQL.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return func(id pulid.ID) int {
-		var n int
-		if err := db.SQL.QueryRow(`SELECT count(*) FROM story_writes WHERE story_id = $1`, string(id)).Scan(&n); err != nil {
+	return func(id pulid.ID) (total, busiestSecond int) {
+		err := db.SQL.QueryRow(`SELECT count(*), COALESCE(max(n), 0) FROM (
+			SELECT (SELECT count(*) FROM story_writes w2 WHERE w2.story_id = w.story_id
+				AND w2.at >= w.at AND w2.at < w.at + interval '1 second') AS n
+			FROM story_writes w WHERE w.story_id = $1) windows`, string(id)).Scan(&total, &busiestSecond)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return total, busiestSecond
 	}
 }
 

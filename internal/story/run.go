@@ -94,7 +94,9 @@ func (r *run) loop() {
 		lastWrite time.Time
 	)
 	defer func() { release() }()
-	t := time.NewTicker(s.cfg.FlushInterval)
+	// Writes are at least FlushInterval apart, so a story never makes more
+	// than 1/FlushInterval writes in any second, whatever the token rate.
+	t := time.NewTimer(s.cfg.FlushInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -112,6 +114,7 @@ func (r *run) loop() {
 				r.finish(outcome{status: entstory.StatusFailed, errMsg: ptr("could not start: the store is unavailable")}, log)
 				return
 			}
+			lastWrite = time.Now()
 			s.cfg.Observer.StoryStarted()
 			r.started = true
 			genDone = make(chan outcome, 1)
@@ -119,18 +122,28 @@ func (r *run) loop() {
 			continue
 		case out := <-genDone:
 			release()
+			// Keep to at most one write per FlushInterval, the final one too.
+			if wait := s.cfg.FlushInterval - time.Since(lastWrite); wait > 0 {
+				time.Sleep(wait)
+			}
 			r.finish(out, log)
 			return
 		case <-t.C:
+			if wait := s.cfg.FlushInterval - time.Since(lastWrite); wait > 0 {
+				t.Reset(wait)
+				continue
+			}
 		case <-r.wake:
 			if time.Since(lastWrite) < s.cfg.FlushInterval {
-				continue // the ticker will write it
+				continue // the timer will write it
 			}
+			t.Stop() // reset below; since Go 1.23 a stopped timer delivers nothing stale
 		}
 		wrote, err := r.flush()
 		if wrote {
 			lastWrite = time.Now()
 		}
+		t.Reset(s.cfg.FlushInterval)
 		switch {
 		case errors.Is(err, errLeaseLost):
 			log.WarnContext(r.ctx, "lost the story's lease; stopping its generation")
