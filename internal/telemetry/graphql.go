@@ -146,6 +146,9 @@ func (e *GraphQLExtension) InterceptOperation(ctx context.Context, next graphql.
 	ctx = context.WithValue(ctx, operationKey{}, op)
 	op.ctx = ctx
 	op.traceID = TraceIDFromContext(ctx)
+	if op.traceID != "" {
+		op.extensions = map[string]any{TraceIDExtension: op.traceID}
+	}
 	if op.typ == "subscription" {
 		op.active = true
 		e.metrics.subscriptions.Inc()
@@ -220,6 +223,10 @@ type operation struct {
 	name    string
 	start   time.Time
 	traceID string
+	// extensions is {"traceId": traceID}, shared by the responses that have
+	// no extensions of their own (a subscription's events): telemetry is the
+	// outermost extension, so nothing writes to it after record.
+	extensions map[string]any
 	// active is set when the operation counts in graphql_active_subscriptions.
 	active bool
 
@@ -233,10 +240,14 @@ type operation struct {
 // record puts the trace ID in resp's extensions and counts its errors.
 func (op *operation) record(resp *graphql.Response) {
 	if op.traceID != "" {
-		if resp.Extensions == nil {
-			resp.Extensions = make(map[string]any, 1)
+		switch {
+		case resp.Extensions != nil:
+			resp.Extensions[TraceIDExtension] = op.traceID
+		case op.extensions != nil:
+			resp.Extensions = op.extensions
+		default:
+			resp.Extensions = map[string]any{TraceIDExtension: op.traceID}
 		}
-		resp.Extensions[TraceIDExtension] = op.traceID
 	}
 	codes := make([]string, len(resp.Errors))
 	for i, err := range resp.Errors {
