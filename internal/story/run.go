@@ -258,15 +258,14 @@ func (r *run) flush() (bool, error) {
 	if delta == "" && !renew {
 		return false, nil
 	}
-	now := time.Now().UTC()
-	status, err := r.s.appendText(r.ctx, r.story.ID, r.s.cfg.Owner, offset, delta, snap.tokens, now, now.Add(r.s.cfg.LeaseDuration))
+	status, err := r.s.appendText(r.ctx, r.story.ID, r.s.cfg.Owner, offset, delta, snap.tokens)
 	if err != nil {
 		return false, err
 	}
 	r.mu.Lock()
 	r.flushed += len(delta)
 	r.pending -= pending
-	r.renewedAt = now
+	r.renewedAt = time.Now()
 	r.mu.Unlock()
 	r.s.cfg.Observer.TokensStreamed(pending)
 	if delta != "" {

@@ -18,11 +18,6 @@ import (
 // write retried after its answer was lost (the database restarting, say)
 // never stores the same text twice.
 
-const appendSQL = `UPDATE stories
-SET text = text || $1, token_count = $2, updated_at = $3, lease_expires_at = $4
-WHERE id = $5 AND lease_owner = $6 AND octet_length(text) = $7
-RETURNING status`
-
 const endSQL = `UPDATE stories
 SET text = text || $1, token_count = $2,
 	status = CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE $3 END,
@@ -32,19 +27,6 @@ WHERE id = $7 AND lease_owner = $8 AND octet_length(text) = $9
 RETURNING status`
 
 const rowStateSQL = `SELECT status, lease_owner, octet_length(text) FROM stories WHERE id = $1`
-
-// appendText appends delta, at byte offset, to a story this replica owns,
-// sets its token count and extends its lease. It returns the story's
-// status, which tells the owner whether another replica cancelled it;
-// errLeaseLost when this replica no longer owns it.
-func (s *Service) appendText(ctx context.Context, id pulid.ID, owner string, offset int, delta string, tokens int, now, leaseUntil time.Time) (entstory.Status, error) {
-	var status entstory.Status
-	found, err := s.queryRow(ctx, appendSQL, []any{delta, tokens, now, leaseUntil, string(id), owner, offset}, &status)
-	if err != nil || found {
-		return status, err
-	}
-	return s.settle(ctx, id, owner, offset+len(delta), false)
-}
 
 // end appends the last text of a story this replica owns (at offset),
 // stores its final status and gives up the lease. A story cancelled

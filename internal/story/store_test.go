@@ -3,6 +3,8 @@ package story
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/database/dbtest"
 	"github.com/storybot/storybot/internal/llm"
+	"github.com/storybot/storybot/internal/pulid"
 )
 
 // TestWritesAreIdempotent repeats each write, as a replica does when the
@@ -31,14 +34,14 @@ func TestWritesAreIdempotent(t *testing.T) {
 		}
 		now := time.Now().UTC()
 		for range 2 {
-			if _, err := s.appendText(ctx, st.ID, "me", 0, "Once upon", 2, now, now.Add(time.Minute)); err != nil {
+			if _, err := s.appendText(ctx, st.ID, "me", 0, "Once upon", 2); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.appendText(ctx, st.ID, "someone else", 9, " a time", 4, now, now.Add(time.Minute)); !errors.Is(err, errLeaseLost) {
+		if _, err := s.appendText(ctx, st.ID, "someone else", 9, " a time", 4); !errors.Is(err, errLeaseLost) {
 			t.Errorf("another owner's write: %v, want errLeaseLost", err)
 		}
-		if _, err := s.appendText(ctx, st.ID, "me", 3, " nope", 3, now, now.Add(time.Minute)); err == nil {
+		if _, err := s.appendText(ctx, st.ID, "me", 3, " nope", 3); err == nil {
 			t.Error("a write at the wrong offset succeeded")
 		}
 		for range 2 {
@@ -53,6 +56,82 @@ func TestWritesAreIdempotent(t *testing.T) {
 		}
 		if got.Text != "Once upon a time." || got.Status != entstory.StatusCompleted || got.LeaseOwner != nil {
 			t.Errorf("stored %q, %s, lease %v", got.Text, got.Status, got.LeaseOwner)
+		}
+	})
+}
+
+// TestAppendsInGroups writes many stories' text at once, as a busy replica
+// does: appends that queue together share a statement, and each still gets
+// its own answer (stored, another owner's lease, a wrong offset).
+func TestAppendsInGroups(t *testing.T) {
+	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		s := New(db.Client, &llm.Storyteller{}, broker.NewMemory(), Config{Owner: "me"})
+		p, err := db.Client.Prompt.Create().SetContent("groups").Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 300
+		ids := make([]pulid.ID, n)
+		for i := range ids {
+			st, err := db.Client.Story.Create().SetPromptID(p.ID).SetStatus(entstory.StatusGenerating).SetMaxTokens(10).
+				SetLeaseOwner("me").SetLeaseExpiresAt(time.Now().Add(time.Minute)).Save(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = st.ID
+		}
+		// Story i gets rounds of text; every tenth is written as another
+		// owner, every seventh at a wrong offset in its second round.
+		const rounds = 3
+		errs := make([][]error, n)
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Go(func() {
+				offset := 0
+				for round := range rounds {
+					owner, at := "me", offset
+					if i%10 == 0 {
+						owner = "someone else"
+					}
+					if i%7 == 0 && round == 1 {
+						at = offset + 1
+					}
+					delta := fmt.Sprintf("<%d.%d>", i, round)
+					_, err := s.appendText(ctx, id, owner, at, delta, round+1)
+					errs[i] = append(errs[i], err)
+					if err == nil {
+						offset += len(delta)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for i, id := range ids {
+			got, err := db.Client.Story.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want string
+			for round, err := range errs[i] {
+				switch {
+				case i%10 == 0:
+					if !errors.Is(err, errLeaseLost) {
+						t.Errorf("story %d, round %d, another owner: %v, want errLeaseLost", i, round, err)
+					}
+				case i%7 == 0 && round == 1:
+					if err == nil || errors.Is(err, errLeaseLost) {
+						t.Errorf("story %d, round %d, wrong offset: %v, want an error", i, round, err)
+					}
+				case err != nil:
+					t.Errorf("story %d, round %d: %v", i, round, err)
+				default:
+					want += fmt.Sprintf("<%d.%d>", i, round)
+				}
+			}
+			if got.Text != want {
+				t.Errorf("story %d stored %q, want %q", i, got.Text, want)
+			}
 		}
 	})
 }
