@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -80,6 +81,51 @@ func encodePayloads(ev Event) ([]string, error) {
 		payloads = append(payloads, string(b))
 	}
 	return payloads, nil
+}
+
+// A notification carries one or more payloads, one per line: compact JSON
+// never holds a raw newline, so they are joined with '\n'. Publishing
+// packs the payloads of many events into as few notifications as fit.
+
+// packPayloads joins payloads, in order, into notifications of at most
+// maxPayload bytes each.
+func packPayloads(payloads []string) []string {
+	var (
+		packed []string
+		cur    []byte
+	)
+	for _, p := range payloads {
+		if len(cur) > 0 && len(cur)+1+len(p) > maxPayload {
+			packed = append(packed, string(cur))
+			cur = cur[:0]
+		}
+		if len(cur) > 0 {
+			cur = append(cur, '\n')
+		}
+		cur = append(cur, p...)
+	}
+	if len(cur) > 0 {
+		packed = append(packed, string(cur))
+	}
+	return packed
+}
+
+// decodeNotification returns the events a notification carries, in order,
+// and an error for each payload in it that carries none.
+func decodeNotification(notification string) ([]Event, []error) {
+	var (
+		events []Event
+		errs   []error
+	)
+	for payload := range strings.SplitSeq(notification, "\n") {
+		ev, err := decodePayload(payload)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		events = append(events, ev)
+	}
+	return events, errs
 }
 
 // decodePayload returns the event a payload carries.

@@ -13,17 +13,40 @@ import (
 	"github.com/lib/pq"
 )
 
-// notifySQL publishes one payload; pg_notify takes the channel as a value,
-// where NOTIFY would need it spliced into the statement.
-const notifySQL = `SELECT pg_notify($1, $2)`
+// notifySQL publishes notifications in one statement, and so in one
+// transaction: they arrive together and in the array's order, or not at all.
+// pg_notify takes the channel as a value, where NOTIFY would need it
+// spliced into the statement.
+const notifySQL = `SELECT count(pg_notify($1, payload)) FROM unnest($2::text[]) AS payload`
+
+// Publishing commits in groups: each event waits in a queue that up to
+// maxPublishing writers, started on demand, take whole, packing the
+// payloads of every event in it into as few notifications as fit, in one
+// statement. Alone, an event is sent at once; a replica running a thousand
+// stories sends their text of one flush in a handful of notifications
+// rather than a thousand statements.
+const (
+	maxPublishing     = 2
+	maxPublishPayload = 1 << 20 // bytes of payloads per statement
+)
+
+// publishReq is one event waiting to be published.
+type publishReq struct {
+	ctx      context.Context
+	payloads []string
+	err      error
+	done     chan struct{} // closed once err is set
+}
 
 // Postgres is a [Broker] over PostgreSQL's LISTEN/NOTIFY, for replicas that
 // share a database.
 //
 // Every event of every story travels on one channel ([DefaultChannel]
-// unless set with [WithChannel]) as compact JSON of at most 7,000 bytes,
-// under NOTIFY's limit of 8,000: an event with more text is split into
-// several with consecutive offsets, cut between characters. Each replica
+// unless set with [WithChannel]) as a payload of compact JSON; an event
+// with more text than fits a payload is split into several with
+// consecutive offsets, cut between characters. Payloads published at the
+// same time share notifications, one per line, each notification at most
+// 7,000 bytes, under NOTIFY's limit of 8,000. Each replica
 // keeps one listening connection and hands each notification to the local
 // subscribers of its story; events published here reach local subscribers
 // the same way, so every subscriber sees a story's events in commit order.
@@ -44,6 +67,10 @@ type Postgres struct {
 	started     atomic.Bool
 	closing     atomic.Bool
 	startFailed chan error // the first failed connection attempt before start
+
+	pubMu      sync.Mutex
+	pubQueue   []*publishReq
+	publishers int
 
 	stopPing  context.CancelFunc
 	wg        sync.WaitGroup // the dispatcher and the pinger
@@ -144,9 +171,10 @@ func (p *Postgres) stopListener() error {
 	return p.listener.Close()
 }
 
-// Publish sends ev to the story's subscribers on every replica, as one
-// notification or, when its text is too long for one, as several sent in
-// one transaction. An Error too long for a notification is cut. Publish
+// Publish sends ev to the story's subscribers on every replica: as one
+// payload or, when its text is too long for one, as several, which travel
+// in one transaction, packed with the payloads of the other events
+// published at the same time. An Error too long for a notification is cut. Publish
 // fails with [ErrInvalidEvent], with [ErrClosed] after Close, or with the
 // database's error, in which case no replica got the event.
 func (p *Postgres) Publish(ctx context.Context, ev Event) error {
@@ -160,12 +188,16 @@ func (p *Postgres) Publish(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if len(payloads) == 1 {
-		_, err = p.db.ExecContext(ctx, notifySQL, p.opts.channel, payloads[0])
-	} else {
-		err = p.notifyAll(ctx, payloads)
+	req := &publishReq{ctx: ctx, payloads: payloads, done: make(chan struct{})}
+	p.pubMu.Lock()
+	p.pubQueue = append(p.pubQueue, req)
+	if p.publishers < maxPublishing {
+		p.publishers++
+		go p.publishQueued()
 	}
-	if err != nil {
+	p.pubMu.Unlock()
+	<-req.done
+	if err := req.err; err != nil {
 		if p.closing.Load() {
 			err = errors.Join(ErrClosed, err)
 		}
@@ -174,25 +206,65 @@ func (p *Postgres) Publish(ctx context.Context, ev Event) error {
 	return nil
 }
 
-// notifyAll sends payloads in one transaction, so that they arrive together
-// and in order, or not at all.
-func (p *Postgres) notifyAll(ctx context.Context, payloads []string) (err error) {
-	tx, err := p.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
+// publishQueued sends the queued events in groups until the queue is empty.
+func (p *Postgres) publishQueued() {
+	for {
+		p.pubMu.Lock()
+		n, size := 0, 0
+		for n < len(p.pubQueue) && (n == 0 || size < maxPublishPayload) {
+			for _, payload := range p.pubQueue[n].payloads {
+				size += len(payload) + 1
+			}
+			n++
 		}
-	}()
-	for _, payload := range payloads {
-		if _, err = tx.ExecContext(ctx, notifySQL, p.opts.channel, payload); err != nil {
-			return err
+		if n == 0 {
+			p.publishers--
+			p.pubMu.Unlock()
+			return
+		}
+		group := p.pubQueue[:n:n]
+		p.pubQueue = p.pubQueue[n:]
+		p.pubMu.Unlock()
+		p.notify(group)
+		for _, req := range group {
+			close(req.done)
 		}
 	}
-	return tx.Commit()
 }
+
+// notify publishes a group of events in one statement. Events whose caller
+// gave up while they waited are left out. The statement runs under the
+// first remaining caller's context, without its cancellation: it carries
+// the others' events too.
+func (p *Postgres) notify(group []*publishReq) {
+	var (
+		payloads []string
+		ctx      context.Context
+	)
+	for _, req := range group {
+		if req.err = req.ctx.Err(); req.err != nil {
+			continue
+		}
+		if ctx == nil {
+			ctx = req.ctx
+		}
+		payloads = append(payloads, req.payloads...)
+	}
+	if ctx == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	_, err := p.db.ExecContext(ctx, notifySQL, p.opts.channel, pq.StringArray(packPayloads(payloads)))
+	for _, req := range group {
+		if req.err == nil {
+			req.err = err
+		}
+	}
+}
+
+// publishTimeout bounds one group's statement.
+const publishTimeout = 5 * time.Second
 
 // Subscribe returns a subscription to the events of storyID that arrive from
 // now on. After Close its channel is already closed.
@@ -242,13 +314,14 @@ func (p *Postgres) dispatch() {
 		if n.Channel != p.opts.channel {
 			continue
 		}
-		ev, err := decodePayload(n.Extra)
-		if err != nil {
-			p.logger.Warn("ignoring a notification that carries no story event",
-				slog.Int("sender_pid", n.BePid), slog.Int("bytes", len(n.Extra)), slog.Any("error", err))
-			continue
+		events, errs := decodeNotification(n.Extra)
+		if len(errs) > 0 {
+			p.logger.Warn("ignoring what a notification carries besides story events",
+				slog.Int("sender_pid", n.BePid), slog.Int("bytes", len(n.Extra)), slog.Any("error", errors.Join(errs...)))
 		}
-		p.hub.deliver(ev)
+		for _, ev := range events {
+			p.hub.deliver(ev)
+		}
 	}
 }
 

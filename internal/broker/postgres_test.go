@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/lib/pq"
 	"go.uber.org/goleak"
 )
 
@@ -606,5 +609,85 @@ func TestPostgresPingDropsSilentConnection(t *testing.T) {
 			t.Errorf("later event (-want +got):\n%s", diff)
 		}
 		break
+	}
+}
+
+// TestPostgresPublishInGroups publishes many stories' events at once, as a
+// replica running many stories does: each story's events reach the other
+// replica complete and in order, packed into fewer notifications than
+// events.
+func TestPostgresPublishInGroups(t *testing.T) {
+	dsn := newTestDB(t)
+	a := newTestPostgres(t, dsn)
+	b := newTestPostgres(t, dsn)
+
+	// Count the notifications on the channel with a listener of our own.
+	var notifications atomic.Int64
+	counter := pq.NewListener(dsn, time.Second, time.Second, nil)
+	t.Cleanup(func() { _ = counter.Close() })
+	if err := counter.Listen(DefaultChannel); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for n := range counter.Notify {
+			if n != nil {
+				notifications.Add(1)
+			}
+		}
+	}()
+
+	const stories, perStory = 200, 5
+	want := make(map[string][]Event, stories)
+	subs := make(map[string]*Subscription, stories)
+	for i := range stories {
+		id := fmt.Sprintf("st_%03d", i)
+		want[id] = textEvents(id, perStory)
+		subs[id] = b.Subscribe(id)
+	}
+	var wg sync.WaitGroup
+	for _, evs := range want {
+		wg.Go(func() { publish(t, a, evs...) })
+	}
+	wg.Wait()
+	for id, evs := range want {
+		if diff := cmp.Diff(evs, collect(t, subs[id], perStory)); diff != "" {
+			t.Errorf("story %s (-want +got):\n%s", id, diff)
+		}
+	}
+	// The counter got every notification before b got the last event, give
+	// or take its own connection's pace.
+	time.Sleep(200 * time.Millisecond)
+	if n := notifications.Load(); n == 0 || n >= stories*perStory {
+		t.Errorf("%d events came in %d notifications, want fewer notifications than events", stories*perStory, n)
+	} else {
+		t.Logf("%d events came in %d notifications", stories*perStory, n)
+	}
+}
+
+func TestPackPayloads(t *testing.T) {
+	var payloads []string
+	for i := range 300 {
+		payloads = append(payloads, fmt.Sprintf(`{"s":"st_%03d","o":0,"d":%q}`, i, strings.Repeat("x", i%97)))
+	}
+	payloads = append(payloads, `{"s":"st_big","o":0,"d":"`+strings.Repeat("y", maxPayload-30)+`"}`)
+	packed := packPayloads(payloads)
+	var got []string
+	for _, n := range packed {
+		if len(n) > maxPayload {
+			t.Errorf("a notification of %d bytes, more than %d", len(n), maxPayload)
+		}
+		events, errs := decodeNotification(n)
+		if len(errs) > 0 {
+			t.Fatalf("decoding a packed notification: %v", errs)
+		}
+		for _, ev := range events {
+			got = append(got, ev.StoryID)
+		}
+	}
+	if len(packed) >= len(payloads)/2 {
+		t.Errorf("%d payloads packed into %d notifications", len(payloads), len(packed))
+	}
+	if len(got) != len(payloads) || got[0] != "st_000" || got[299] != "st_299" || got[300] != "st_big" {
+		t.Errorf("unpacked %d events (%v ... ), want the %d packed, in order", len(got), got[:min(3, len(got))], len(payloads))
 	}
 }
