@@ -139,11 +139,15 @@ func (r *run) loop() {
 			}
 			t.Stop() // reset below; since Go 1.23 a stopped timer delivers nothing stale
 		}
-		wrote, err := r.flush()
-		if wrote {
-			lastWrite = time.Now()
+		wroteAt, err := r.flush()
+		if wroteAt.IsZero() {
+			t.Reset(s.cfg.FlushInterval) // nothing written, or a failure: retry in a while
+		} else {
+			// The next write is due FlushInterval after this one
+			// committed; publishing it took some of that time already.
+			lastWrite = wroteAt
+			t.Reset(max(s.cfg.FlushInterval-time.Since(lastWrite), time.Millisecond))
 		}
-		t.Reset(s.cfg.FlushInterval)
 		switch {
 		case errors.Is(err, errLeaseLost):
 			log.WarnContext(r.ctx, "lost the story's lease; stopping its generation")
@@ -246,8 +250,9 @@ var (
 )
 
 // flush stores and publishes the text emitted since the last flush, and
-// renews the lease when it is due. It reports whether it wrote.
-func (r *run) flush() (bool, error) {
+// renews the lease when it is due. It returns when the write committed, or
+// the zero time when it wrote nothing.
+func (r *run) flush() (time.Time, error) {
 	snap := r.view.snapshot()
 	r.mu.Lock()
 	offset := r.flushed
@@ -256,16 +261,17 @@ func (r *run) flush() (bool, error) {
 	renew := time.Since(r.renewedAt) > r.s.cfg.LeaseDuration/3
 	r.mu.Unlock()
 	if delta == "" && !renew {
-		return false, nil
+		return time.Time{}, nil
 	}
 	status, err := r.s.appendText(r.ctx, r.story.ID, r.s.cfg.Owner, offset, delta, snap.tokens)
 	if err != nil {
-		return false, err
+		return time.Time{}, err
 	}
+	wroteAt := time.Now()
 	r.mu.Lock()
 	r.flushed += len(delta)
 	r.pending -= pending
-	r.renewedAt = time.Now()
+	r.renewedAt = wroteAt
 	r.mu.Unlock()
 	r.s.cfg.Observer.TokensStreamed(pending)
 	if delta != "" {
@@ -274,9 +280,9 @@ func (r *run) flush() (bool, error) {
 		}
 	}
 	if status == entstory.StatusCancelled {
-		return true, errCancelledElsewhere
+		return wroteAt, errCancelledElsewhere
 	}
-	return true, nil
+	return wroteAt, nil
 }
 
 // finish stores the rest of the text and the final status, gives up the
@@ -301,7 +307,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	deadline := time.Now().Add(s.cfg.LeaseDuration)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
-		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, offset, delta, snap.tokens, out.status, out.errMsg, model, time.Now().UTC())
+		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, offset, delta, snap.tokens, out.status, out.errMsg, model)
 		cancel()
 		if err == nil || errors.Is(err, errLeaseLost) || time.Now().After(deadline) {
 			break

@@ -116,7 +116,7 @@ type Service struct {
 	remotes  map[pulid.ID]*remote // followed from other replicas
 	runsDone sync.WaitGroup
 	subs     sync.WaitGroup // fan-out and follower goroutines
-	appends  appender       // text waiting to be stored, in groups
+	writes   writeQueue     // text waiting to be stored, in groups
 	// stopped is closed by Shutdown once the runs have ended: subscribers
 	// still waiting (for stories of other replicas) then complete.
 	stopped chan struct{}

@@ -4,47 +4,253 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
-// The writes on the hot path are plain SQL, the same for Postgres and
-// SQLite, so that each is one statement that also says what the row became.
-// (SQLite numbers $N parameters by first appearance: keep them in order.)
+// The writes on the hot path, a running story's text and its end, are
+// plain SQL, the same for Postgres and SQLite, so that each is one statement
+// that also says what the rows became.
 //
-// Appends are idempotent: each names the byte offset it appends at, so a
-// write retried after its answer was lost (the database restarting, say)
-// never stores the same text twice.
+// They are idempotent: each names the byte offset it appends at, so a write
+// retried after its answer was lost (the database restarting, say) never
+// stores the same text twice. And they are lease-guarded: only the replica
+// holding a story's lease writes it.
+//
+// A replica running many stories writes the text of all of them every
+// FlushInterval. One statement per story would queue a thousand flush loops
+// on the connection pool, so writes are committed in groups: each waits in
+// a queue, and up to maxWritersInFlight writers, started on demand, take
+// everything queued and write it in one statement per kind (appends, ends).
+// Alone, a write goes at once; under load, the writes that arrive while a
+// statement runs go together in the next.
 
-const endSQL = `UPDATE stories
-SET text = text || $1, token_count = $2,
-	status = CASE WHEN status = 'CANCELLED' THEN 'CANCELLED' ELSE $3 END,
-	error = CASE WHEN status = 'CANCELLED' THEN NULL ELSE $4 END,
-	model = $5, updated_at = $6, finished_at = $6, lease_owner = NULL, lease_expires_at = NULL
-WHERE id = $7 AND lease_owner = $8 AND octet_length(text) = $9
-RETURNING status`
+// Group commit limits: statements running at once, and stories per
+// statement (each takes up to eight parameters; SQLite allows 32,766 and
+// Postgres 65,535).
+const (
+	maxWritersInFlight = 2
+	maxWriteGroup      = 500
+)
 
-const rowStateSQL = `SELECT status, lease_owner, octet_length(text) FROM stories WHERE id = $1`
+// writeTimeout bounds one group's statements.
+const writeTimeout = 5 * time.Second
 
-// end appends the last text of a story this replica owns (at offset),
+// write is one story's append, or its end.
+type write struct {
+	id     pulid.ID
+	owner  string
+	offset int // byte length of the text stored so far, where delta goes
+	delta  string
+	tokens int
+	end    *ending // nil for an append
+
+	// Set by the writer before done is closed.
+	status entstory.Status
+	err    error
+	done   chan struct{}
+}
+
+// ending is what a story's last write stores besides its text.
+type ending struct {
+	status entstory.Status
+	errMsg *string
+	model  string
+}
+
+// writeQueue holds the writes waiting for a writer; the zero value is
+// ready.
+type writeQueue struct {
+	mu      sync.Mutex
+	queue   []*write
+	writers int
+}
+
+// appendText appends delta, at byte offset, to a story that owner leases,
+// sets its token count and extends its lease. It returns the story's
+// status, which tells the owner whether another replica cancelled it;
+// errLeaseLost when owner no longer holds it.
+func (s *Service) appendText(ctx context.Context, id pulid.ID, owner string, offset int, delta string, tokens int) (entstory.Status, error) {
+	return s.write(ctx, &write{id: id, owner: owner, offset: offset, delta: delta, tokens: tokens})
+}
+
+// end appends the last text of a story that owner leases (at offset),
 // stores its final status and gives up the lease. A story cancelled
 // meanwhile stays CANCELLED; the stored status is returned.
-func (s *Service) end(ctx context.Context, id pulid.ID, owner string, offset int, delta string, tokens int, status entstory.Status, errMsg *string, model string, now time.Time) (entstory.Status, error) {
-	var (
-		stored entstory.Status
-		msg    sql.NullString
-	)
-	if errMsg != nil {
-		msg = sql.NullString{String: *errMsg, Valid: true}
-	}
-	found, err := s.queryRow(ctx, endSQL, []any{delta, tokens, status.String(), msg, model, now, string(id), owner, offset}, &stored)
-	if err != nil || found {
-		return stored, err
-	}
-	return s.settle(ctx, id, owner, offset+len(delta), true)
+func (s *Service) end(ctx context.Context, id pulid.ID, owner string, offset int, delta string, tokens int, status entstory.Status, errMsg *string, model string) (entstory.Status, error) {
+	return s.write(ctx, &write{
+		id: id, owner: owner, offset: offset, delta: delta, tokens: tokens,
+		end: &ending{status: status, errMsg: errMsg, model: model},
+	})
 }
+
+// write queues w and waits for its outcome. Once queued, a write is carried
+// out whatever happens to ctx, so that the caller always learns whether its
+// text was stored.
+func (s *Service) write(ctx context.Context, w *write) (entstory.Status, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	w.done = make(chan struct{})
+	q := &s.writes
+	q.mu.Lock()
+	q.queue = append(q.queue, w)
+	if q.writers < maxWritersInFlight {
+		q.writers++
+		go s.writeQueued()
+	}
+	q.mu.Unlock()
+	<-w.done
+	return w.status, w.err
+}
+
+// writeQueued writes the queue in groups until it is empty.
+func (s *Service) writeQueued() {
+	q := &s.writes
+	for {
+		q.mu.Lock()
+		n := min(len(q.queue), maxWriteGroup)
+		if n == 0 {
+			q.writers--
+			q.mu.Unlock()
+			return
+		}
+		group := q.queue[:n:n]
+		q.queue = q.queue[n:]
+		q.mu.Unlock()
+
+		ctx, cancel := context.WithTimeout(s.base, writeTimeout)
+		var appends, ends []*write
+		for _, w := range group {
+			if w.end == nil {
+				appends = append(appends, w)
+			} else {
+				ends = append(ends, w)
+			}
+		}
+		now := time.Now().UTC()
+		if len(appends) > 0 {
+			query, args := appendSQL(appends, now, now.Add(s.cfg.LeaseDuration))
+			s.writeGroup(ctx, appends, query, args)
+		}
+		if len(ends) > 0 {
+			query, args := endSQL(ends, now)
+			s.writeGroup(ctx, ends, query, args)
+		}
+		cancel()
+		for _, w := range group {
+			close(w.done)
+		}
+	}
+}
+
+// writeGroup runs a group's statement, which returns the id and status of
+// every story it changed, then explains the writes that matched no row one
+// by one (see settle).
+func (s *Service) writeGroup(ctx context.Context, group []*write, query string, args []any) {
+	rows, err := s.client.QueryContext(ctx, query, args...)
+	if err != nil {
+		for _, w := range group {
+			w.err = err
+		}
+		return
+	}
+	byID := make(map[pulid.ID]*write, len(group))
+	for _, w := range group {
+		byID[w.id] = w
+	}
+	for rows.Next() {
+		var (
+			id     pulid.ID
+			status entstory.Status
+		)
+		if err = rows.Scan(&id, &status); err != nil {
+			break
+		}
+		if w := byID[id]; w != nil {
+			w.status = status
+		}
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	for _, w := range group {
+		switch {
+		case err != nil:
+			w.err = err
+		case w.status == "":
+			w.status, w.err = s.settle(ctx, w.id, w.owner, w.offset+len(w.delta), w.end != nil)
+		}
+	}
+}
+
+// appendSQL builds the statement that appends a group's text, each story's
+// at its offset and only while its owner holds the lease, and extends the
+// leases. VALUES names its columns column1, column2... in Postgres and
+// SQLite alike; parameters appear in order, since SQLite numbers $N
+// parameters by first appearance.
+func appendSQL(group []*write, now, leaseUntil time.Time) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 2+5*len(group))
+	args = append(args, now, leaseUntil)
+	b.WriteString(`UPDATE stories
+SET text = stories.text || v.column2, token_count = v.column3, updated_at = $1, lease_expires_at = $2
+FROM (VALUES `)
+	for i, w := range group {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS TEXT))",
+			n+1, n+2, n+3, n+4, n+5)
+		args = append(args, string(w.id), w.delta, w.tokens, w.offset, w.owner)
+	}
+	b.WriteString(`) AS v
+WHERE stories.id = v.column1 AND octet_length(stories.text) = v.column4 AND stories.lease_owner = v.column5
+RETURNING stories.id, stories.status`)
+	return b.String(), args
+}
+
+// endSQL builds the statement that appends a group's last text and stores
+// each story's end: its status (a story cancelled meanwhile stays
+// CANCELLED), error and model, giving up the leases.
+func endSQL(group []*write, now time.Time) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 1+8*len(group))
+	args = append(args, now)
+	b.WriteString(`UPDATE stories
+SET text = stories.text || v.column2, token_count = v.column3,
+	status = CASE WHEN stories.status = 'CANCELLED' THEN 'CANCELLED' ELSE v.column6 END,
+	error = CASE WHEN stories.status = 'CANCELLED' THEN NULL ELSE v.column7 END,
+	model = v.column8, updated_at = $1, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
+FROM (VALUES `)
+	for i, w := range group {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT))",
+			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+		var msg sql.NullString
+		if w.end.errMsg != nil {
+			msg = sql.NullString{String: *w.end.errMsg, Valid: true}
+		}
+		args = append(args, string(w.id), w.delta, w.tokens, w.offset, w.owner, w.end.status.String(), msg, w.end.model)
+	}
+	b.WriteString(`) AS v
+WHERE stories.id = v.column1 AND octet_length(stories.text) = v.column4 AND stories.lease_owner = v.column5
+RETURNING stories.id, stories.status`)
+	return b.String(), args
+}
+
+const rowStateSQL = `SELECT status, lease_owner, octet_length(text) FROM stories WHERE id = $1`
 
 // settle explains a lease-guarded write that matched no row: either an
 // earlier attempt of the same write did commit (its answer was lost), and
@@ -78,21 +284,4 @@ func (s *Service) settle(ctx context.Context, id pulid.ID, owner string, want in
 		return "", fmt.Errorf("story %s holds %d bytes of text, expected %d", id, length, want)
 	}
 	return "", errLeaseLost
-}
-
-// queryRow runs a statement that returns at most one row, scanning it into
-// dest; found says whether there was one.
-func (s *Service) queryRow(ctx context.Context, query string, args []any, dest any) (found bool, err error) {
-	rows, err := s.client.QueryContext(ctx, query, args...)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return false, rows.Err()
-	}
-	if err := rows.Scan(dest); err != nil {
-		return false, err
-	}
-	return true, rows.Close()
 }

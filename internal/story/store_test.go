@@ -32,7 +32,6 @@ func TestWritesAreIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		now := time.Now().UTC()
 		for range 2 {
 			if _, err := s.appendText(ctx, st.ID, "me", 0, "Once upon", 2); err != nil {
 				t.Fatal(err)
@@ -45,7 +44,7 @@ func TestWritesAreIdempotent(t *testing.T) {
 			t.Error("a write at the wrong offset succeeded")
 		}
 		for range 2 {
-			status, err := s.end(ctx, st.ID, "me", 9, " a time.", 4, entstory.StatusCompleted, nil, "storyteller", now)
+			status, err := s.end(ctx, st.ID, "me", 9, " a time.", 4, entstory.StatusCompleted, nil, "storyteller")
 			if err != nil || status != entstory.StatusCompleted {
 				t.Fatalf("end: %s, %v", status, err)
 			}
@@ -132,6 +131,38 @@ func TestAppendsInGroups(t *testing.T) {
 			if got.Text != want {
 				t.Errorf("story %d stored %q, want %q", i, got.Text, want)
 			}
+		}
+		// Their ends, at once too, by the same owners: each story ends with
+		// the end's text and status, and its lease is released.
+		for i, id := range ids {
+			wg.Go(func() {
+				got, err := db.Client.Story.Get(ctx, id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				owner := "me"
+				if i%10 == 0 {
+					owner = "someone else"
+				}
+				status, err := s.end(ctx, id, owner, len(got.Text), ".", 9, entstory.StatusCompleted, nil, "m")
+				switch {
+				case i%10 == 0:
+					if !errors.Is(err, errLeaseLost) {
+						t.Errorf("story %d, another owner's end: %v, want errLeaseLost", i, err)
+					}
+				case err != nil || status != entstory.StatusCompleted:
+					t.Errorf("story %d, end: %s, %v", i, status, err)
+				}
+			})
+		}
+		wg.Wait()
+		ended, err := db.Client.Story.Query().Where(entstory.StatusEQ(entstory.StatusCompleted), entstory.LeaseOwnerIsNil()).Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := n - n/10; ended != want {
+			t.Errorf("%d stories ended, want %d", ended, want)
 		}
 	})
 }
