@@ -209,26 +209,29 @@ func (o *OpenAI) Generate(ctx context.Context, req Request, emit func(delta stri
 		opts = append(opts, option.WithHeader("X-Trace-Id", req.TraceID))
 	}
 
-	stream := o.chat.NewStreaming(genCtx, o.params(req, res.Model), opts...)
-	defer stream.Close()
+	stream, err := o.openStream(genCtx, o.params(req, res.Model), opts)
+	if err != nil {
+		return res, o.classify(ctx, genCtx, &call, err)
+	}
+	defer stream.close()
 
 	streaming := false
-	for stream.Next() {
-		chunk := stream.Current()
+	for stream.next() {
+		chunk := &stream.cur
 		if streaming {
 			wd.arm(o.cfg.IdleTimeout, o.errIdleTimeout)
 		}
 		// vLLM reports some failures as a chunk of its own error shape
 		// instead of OpenAI's {"error": {...}}.
-		if chunk.JSON.Object.Raw() == `"error"` {
-			return res, o.streamReportedError([]byte(chunk.RawJSON()))
+		if chunk.Object == "error" {
+			return res, o.streamReportedError(stream.data)
 		}
 		if chunk.Model != "" {
 			res.Model = chunk.Model
 		}
-		if chunk.JSON.Usage.Valid() {
-			res.PromptTokens = int(chunk.Usage.PromptTokens)
-			res.CompletionTokens = int(chunk.Usage.CompletionTokens)
+		if chunk.Usage != nil {
+			res.PromptTokens = chunk.Usage.PromptTokens
+			res.CompletionTokens = chunk.Usage.CompletionTokens
 		}
 		for _, choice := range chunk.Choices {
 			if choice.Index != 0 {
@@ -248,13 +251,38 @@ func (o *OpenAI) Generate(ctx context.Context, req Request, emit func(delta stri
 			}
 		}
 	}
-	if err := stream.Err(); err != nil {
+	if err := stream.err; err != nil {
 		return res, o.classify(ctx, genCtx, &call, err)
 	}
 	if res.FinishReason == "" {
 		return res, fmt.Errorf("%w: the stream ended before the model finished", ErrProvider)
 	}
 	return res, nil
+}
+
+// openStream sends the request that the client's NewStreaming would, and
+// returns the answer's chunks, which the caller closes. It does not use
+// NewStreaming itself: openai-go's reflective decoding of every field of
+// every chunk cost more CPU than the rest of the server together, so
+// [chunkStream] decodes only the fields Generate reads.
+func (o *OpenAI) openStream(ctx context.Context, params openai.ChatCompletionNewParams, opts []option.RequestOption) (*chunkStream, error) {
+	var resp *http.Response
+	opts = append(opts,
+		option.WithJSONSet("stream", true),
+		// With a **http.Response as its destination, the client leaves the
+		// body unread.
+		option.WithResponseBodyInto(&resp))
+	if _, err := o.chat.New(ctx, params, opts...); err != nil {
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		return nil, err
+	}
+	if resp.Body == nil {
+		// Only a middleware could leave no body; read it as an empty stream.
+		resp.Body = http.NoBody
+	}
+	return &chunkStream{events: ssestream.NewDecoder(resp)}, nil
 }
 
 // params builds the Chat Completions request for req.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,6 +220,96 @@ func TestOpenAIStreams(t *testing.T) {
 			want:       Result{Model: "story-model-2024-06", FinishReason: "stop"},
 		},
 		{
+			name: "usage null in every chunk but the usage chunk",
+			cfg:  OpenAIConfig{StreamUsage: true},
+			req:  Request{Prompt: "p"},
+			answer: func(s *sse) {
+				null := json.RawMessage("null")
+				s.start()
+				s.chunk([]any{choice(map[string]any{"role": "assistant", "content": ""}, nil)}, null)
+				s.chunk([]any{choice(map[string]any{"content": "The end."}, nil)}, null)
+				s.chunk([]any{choice(map[string]any{}, "stop")}, null)
+				s.usage(12, 3)
+				// A null usage after the usage chunk leaves the usage alone.
+				s.chunk([]any{}, null)
+				s.done()
+			},
+			wantDeltas: []string{"The end."},
+			want:       Result{Model: "story-model", FinishReason: "stop", PromptTokens: 12, CompletionTokens: 3},
+		},
+		{
+			name: "choices other than the first are ignored",
+			req:  Request{Prompt: "p"},
+			answer: func(s *sse) {
+				other := func(delta map[string]any, finish any) map[string]any {
+					c := choice(delta, finish)
+					c["index"] = 1
+					return c
+				}
+				s.start()
+				s.chunk([]any{other(map[string]any{"content": "B-side"}, nil), choice(map[string]any{"content": "A"}, nil)}, nil)
+				s.chunk([]any{choice(map[string]any{"content": " story."}, nil), other(map[string]any{"content": " more"}, nil)}, nil)
+				s.chunk([]any{choice(map[string]any{}, "stop"), other(map[string]any{}, "length")}, nil)
+				s.done()
+			},
+			wantDeltas: []string{"A", " story."},
+			want:       Result{Model: "story-model", FinishReason: "stop"},
+		},
+		{
+			name: "refusal text",
+			req:  Request{Prompt: "p"},
+			answer: func(s *sse) {
+				s.start()
+				s.role()
+				s.chunk([]any{choice(map[string]any{"content": nil, "refusal": "I can't write"}, nil)}, nil)
+				s.chunk([]any{choice(map[string]any{"content": nil, "refusal": " that story."}, nil)}, nil)
+				s.finish("stop")
+				s.done()
+			},
+			wantDeltas: []string{"I can't write", " that story."},
+			want:       Result{Model: "story-model", FinishReason: "stop"},
+		},
+		{
+			name: "a field of an unexpected type is passed over",
+			req:  Request{Prompt: "p"},
+			answer: func(s *sse) {
+				s.start()
+				s.data(`{"id":"x","object":"chat.completion.chunk","created":"soon","model":42,"choices":[{"index":0,"delta":{"content":"Hi."},"finish_reason":null}]}`)
+				s.finish("stop")
+				s.done()
+			},
+			wantDeltas: []string{"Hi."},
+			want:       Result{Model: "story-model", FinishReason: "stop"},
+		},
+		{
+			name: "nothing is read after [DONE]",
+			req:  Request{Prompt: "p"},
+			answer: func(s *sse) {
+				s.start()
+				s.text("Hi.")
+				s.finish("stop")
+				_, _ = s.w.Write([]byte("data: [DONE]\n\n" +
+					`data: {"object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":" Late."},"finish_reason":"length"}]}` + "\n\n"))
+				s.flush()
+			},
+			wantDeltas: []string{"Hi."},
+			want:       Result{Model: "story-model", FinishReason: "stop"},
+		},
+		{
+			name: "Assistants thread events are skipped",
+			req:  Request{Prompt: "p"},
+			answer: func(s *sse) {
+				s.start()
+				_, _ = s.w.Write([]byte("event: thread.message.delta\n" +
+					`data: {"model":"m","choices":[{"index":0,"delta":{"content":"Not this."},"finish_reason":"length"}]}` + "\n\n"))
+				s.text("Hi.")
+				s.finish("stop")
+				s.done()
+			},
+			wantDeltas: []string{"Hi."},
+			want:       Result{Model: "story-model", FinishReason: "stop"},
+		},
+		{
 			name: "no space after data colon, comments and multi-byte text",
 			req:  Request{Prompt: "p"},
 			answer: func(s *sse) {
@@ -293,6 +385,30 @@ func TestOpenAIErrors(t *testing.T) {
 			wantDeltas: []string{"Once"},
 			wantIs:     []error{ErrProvider},
 			wantMsg:    []string{"CUDA out of memory"},
+		},
+		{
+			name: "Ollama-style error string mid-stream",
+			answer: func(s *sse) {
+				s.start()
+				s.text("Once")
+				s.data(`{"error":"model runner has unexpectedly stopped"}`)
+			},
+			wantDeltas: []string{"Once"},
+			wantIs:     []error{ErrProvider},
+			wantMsg:    []string{"the stream reported an error: model runner has unexpectedly stopped"},
+		},
+		{
+			name: "chunk that is not an object",
+			answer: func(s *sse) {
+				s.start()
+				s.text("Once")
+				s.data(`["upon", "a", "time"]`)
+				s.done()
+			},
+			wantDeltas: []string{"Once"},
+			wantIs:     []error{ErrProvider},
+			wantNotIs:  []error{ErrUnavailable, ErrTimeout},
+			wantMsg:    []string{"model server error"},
 		},
 		{
 			name: "429 with JSON error body",
@@ -413,6 +529,133 @@ func TestOpenAIErrors(t *testing.T) {
 			// Retrying would stream the story again: one request only.
 			if n := len(srv.requests()); n != 1 {
 				t.Errorf("server got %d requests, want 1", n)
+			}
+		})
+	}
+}
+
+// bodyTracker is a transport that counts the response bodies not yet
+// closed.
+type bodyTracker struct {
+	*http.Transport
+	mu     sync.Mutex
+	opened int
+	open   int
+}
+
+func (b *bodyTracker) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.Transport.RoundTrip(r)
+	if resp != nil && resp.Body != nil {
+		b.mu.Lock()
+		b.opened++
+		b.open++
+		b.mu.Unlock()
+		resp.Body = &trackedBody{ReadCloser: resp.Body, tracker: b}
+	}
+	return resp, err
+}
+
+func (b *bodyTracker) counts() (opened, open int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.opened, b.open
+}
+
+type trackedBody struct {
+	io.ReadCloser
+	tracker *bodyTracker
+	once    sync.Once
+}
+
+func (t *trackedBody) Close() error {
+	t.once.Do(func() {
+		t.tracker.mu.Lock()
+		t.tracker.open--
+		t.tracker.mu.Unlock()
+	})
+	return t.ReadCloser.Close()
+}
+
+func TestOpenAIClosesBody(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  script
+		cancel  bool // cancel the generation at the first text
+		wantErr bool
+	}{
+		{name: "whole stream", answer: func(s *sse) { s.story("stop", "Once", " upon") }},
+		{
+			name: "stream without [DONE]",
+			answer: func(s *sse) {
+				s.start()
+				s.text("Once")
+				s.finish("stop")
+			},
+		},
+		{
+			name: "error object mid-stream",
+			answer: func(s *sse) {
+				s.start()
+				s.text("Once")
+				s.data(`{"error":{"message":"overloaded"}}`)
+				s.stall()
+			},
+			wantErr: true,
+		},
+		{
+			name: "vLLM error chunk",
+			answer: func(s *sse) {
+				s.start()
+				s.data(`{"object":"error","message":"CUDA out of memory","code":500}`)
+				s.stall()
+			},
+			wantErr: true,
+		},
+		{
+			name: "unreadable chunk",
+			answer: func(s *sse) {
+				s.start()
+				s.data(`{"choices": [`)
+				s.stall()
+			},
+			wantErr: true,
+		},
+		{
+			name: "HTTP error",
+			answer: func(s *sse) {
+				s.fail(http.StatusInternalServerError, "application/json", `{"error":{"message":"down"}}`)
+			},
+			wantErr: true,
+		},
+		{
+			name: "cancelled",
+			answer: func(s *sse) {
+				s.start()
+				s.text("Once")
+				s.stall()
+			},
+			cancel:  true,
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newFakeServer(t, tt.answer)
+			tracker := &bodyTracker{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+			o := newTestOpenAI(t, srv.baseURL(), OpenAIConfig{HTTPClient: &http.Client{Transport: tracker}})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			_, err := o.Generate(ctx, Request{Prompt: "p"}, func(string) {
+				if tt.cancel {
+					cancel()
+				}
+			})
+			t.Logf("error: %v", err)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("Generate error %v, want error %v", err, tt.wantErr)
+			}
+			if opened, open := tracker.counts(); opened != 1 || open != 0 {
+				t.Errorf("%d response bodies, %d left open; want 1, none open", opened, open)
 			}
 		})
 	}
