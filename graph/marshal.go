@@ -9,7 +9,7 @@ import (
 // marshalSequentially marshals the n elements of a list in the calling
 // goroutine, each in its own field context and with its own panic recovery,
 // as gqlgen's MarshalSliceConcurrently does with a goroutine per element.
-// generated.go calls it instead (see internal/seqmarshal).
+// generated.go calls it instead (see internal/trimgen).
 func marshalSequentially(ctx context.Context, n int, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, n)
 	for i := range n {
