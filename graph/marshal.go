@@ -27,3 +27,18 @@ func marshalSequentially(ctx context.Context, n int, marshal func(ctx context.Co
 	}
 	return ret
 }
+
+// deferredGroup returns the group for the @defer fragments among an
+// object's fields: gqlgen's, when one of fields is deferred, else an empty
+// group, which costs nothing (gqlgen's walks the context for the object's
+// path and allocates a map and a field set). Fields that resolve
+// concurrently touch the group only when deferred. generated.go calls it
+// instead (see internal/trimgen).
+func deferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
+	for _, f := range fields {
+		if f.IsDeferred() {
+			return graphql.NewDeferredGroup(ctx)
+		}
+	}
+	return graphql.DeferredGroup{}
+}

@@ -76,14 +76,19 @@ func trim(src []byte) ([]byte, error) {
 		return nil, fmt.Errorf("a call of graphql.MarshalSliceConcurrently in an unexpected form")
 	}
 
-	// Drop an object's deferred group when nothing but its making and
-	// handing on mentions it: objects with fields that resolve concurrently
-	// (a resolver's edge, say) pass it to them, and keep it.
+	// Objects with fields that resolve concurrently (a resolver's edge,
+	// say) pass their group to them, which add to it only for a field
+	// under @defer: they get one only when a field needs it. The others'
+	// groups are dropped.
 	funcs := bytes.SplitAfter(out, []byte("\n}\n"))
 	for i, fn := range funcs {
 		trimmed := processGroup.ReplaceAll(newGroup.ReplaceAll(fn, []byte("\n")), []byte("\n"))
-		if len(trimmed) != len(fn) && !anyDeferred.Match(trimmed) {
+		switch {
+		case len(trimmed) == len(fn):
+		case !anyDeferred.Match(trimmed):
 			funcs[i] = trimmed
+		default:
+			funcs[i] = newGroup.ReplaceAll(fn, []byte("\n\tdeferred := deferredGroup(ctx, fields)\n"))
 		}
 	}
 	out = bytes.Join(funcs, nil)

@@ -77,8 +77,8 @@ func TestTrim(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = string(out)
-	if n := strings.Count(got, "NewDeferredGroup"); n != 1 {
-		t.Errorf("%d deferred groups left, want the concurrent object's one:\n%s", n, got)
+	if n := strings.Count(got, "deferred := deferredGroup(ctx, fields)"); n != 1 || strings.Contains(got, "NewDeferredGroup") {
+		t.Errorf("want the concurrent object's group made by deferredGroup, the other gone:\n%s", got)
 	}
 	if !strings.Contains(got, `"math"`) {
 		t.Errorf("the math import went, though the concurrent object uses it")
