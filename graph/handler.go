@@ -86,6 +86,7 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	}
 	srv.Use(extension.FixedComplexityLimit(complexity))
 	srv.Use(PageLimit{})
+	srv.Use(streamParent{})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv
