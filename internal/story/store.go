@@ -123,7 +123,9 @@ func (s *Service) writeQueued() {
 		q.queue = q.queue[n:]
 		q.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(s.base, writeTimeout)
+		// Not under s.base: a run's end is stored after Shutdown's
+		// deadline has cancelled it.
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		var appends, ends []*write
 		for _, w := range group {
 			if w.end == nil {
