@@ -69,8 +69,8 @@ type Postgres struct {
 	startFailed chan error // the first failed connection attempt before start
 
 	pubMu      sync.Mutex
-	pubQueue   []*publishReq
-	publishers int
+	pubQueue   []*publishReq // events waiting for a publisher
+	publishers int           // publishQueued goroutines running
 
 	stopPing  context.CancelFunc
 	wg        sync.WaitGroup // the dispatcher and the pinger
@@ -174,9 +174,9 @@ func (p *Postgres) stopListener() error {
 // Publish sends ev to the story's subscribers on every replica: as one
 // payload or, when its text is too long for one, as several, which travel
 // in one transaction, packed with the payloads of the other events
-// published at the same time. An Error too long for a notification is cut. Publish
-// fails with [ErrInvalidEvent], with [ErrClosed] after Close, or with the
-// database's error, in which case no replica got the event.
+// published at the same time. An Error too long for a notification is
+// cut. Publish fails with [ErrInvalidEvent], with [ErrClosed] after Close,
+// or with the database's error, in which case no replica got the event.
 func (p *Postgres) Publish(ctx context.Context, ev Event) error {
 	if err := validate(ev); err != nil {
 		return err
