@@ -223,7 +223,8 @@ func (p *Postgres) publishQueued() {
 			return
 		}
 		group := p.pubQueue[:n:n]
-		p.pubQueue = p.pubQueue[n:]
+		// A new array for the rest, so that the published ones can go.
+		p.pubQueue = append([]*publishReq(nil), p.pubQueue[n:]...)
 		p.pubMu.Unlock()
 		p.notify(group)
 		for _, req := range group {

@@ -120,7 +120,8 @@ func (s *Service) writeQueued() {
 			return
 		}
 		group := q.queue[:n:n]
-		q.queue = q.queue[n:]
+		// A new array for the rest, so that the written ones can go.
+		q.queue = append([]*write(nil), q.queue[n:]...)
 		q.mu.Unlock()
 
 		// Not under s.base: a run's end is stored after Shutdown's
