@@ -31,6 +31,9 @@ type Observer interface {
 	StoryFinished(outcome string, d time.Duration)
 	TokensStreamed(n int)
 	FirstToken(d time.Duration)
+	// StoriesWritten is told of each statement that stored the text or the
+	// ends of stories running here: how many, and how long it took.
+	StoriesWritten(stories int, d time.Duration)
 }
 
 // Config tunes a Service. Zero fields take the defaults in parentheses.
@@ -408,3 +411,4 @@ func (nopObserver) StoryStarted()                       {}
 func (nopObserver) StoryFinished(string, time.Duration) {}
 func (nopObserver) TokensStreamed(int)                  {}
 func (nopObserver) FirstToken(time.Duration)            {}
+func (nopObserver) StoriesWritten(int, time.Duration)   {}

@@ -155,6 +155,8 @@ func (s *Service) writeQueued() {
 // every story it changed, then explains the writes that matched no row one
 // by one (see settle).
 func (s *Service) writeGroup(ctx context.Context, group []*write, query string, args []any) {
+	start := time.Now()
+	defer func() { s.cfg.Observer.StoriesWritten(len(group), time.Since(start)) }()
 	rows, err := s.client.QueryContext(ctx, query, args...)
 	if err != nil {
 		for _, w := range group {

@@ -83,6 +83,8 @@ var (
 // Buckets of the story histograms, in seconds.
 var (
 	firstTokenBuckets = []float64{.05, .1, .25, .5, 1, 2, 5, 10, 20, 30, 60}
+	writeBuckets      = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+	writeGroupBuckets = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}
 	generationBuckets = []float64{.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600}
 )
 
@@ -106,6 +108,8 @@ type Metrics struct {
 	storyTokens        prometheus.Counter
 	storyFirstToken    prometheus.Histogram
 	storyGeneration    *prometheus.HistogramVec
+	storyWrite         prometheus.Histogram
+	storyWriteGroup    prometheus.Histogram
 	logstashDropped    prometheus.Counter
 	logstashConnected  prometheus.Gauge
 	logstashQueueLines prometheus.Gauge
@@ -190,6 +194,18 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 			Help:      "Duration of story generations, by outcome.",
 			Buckets:   generationBuckets,
 		}, []string{"outcome"}),
+		storyWrite: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "story_write_seconds",
+			Help:      "Duration of one statement storing running stories' text (or ends), for all the stories whose writes fell due together.",
+			Buckets:   writeBuckets,
+		}),
+		storyWriteGroup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "story_write_group_stories",
+			Help:      "Stories written by one statement storing running stories' text (or ends).",
+			Buckets:   writeGroupBuckets,
+		}),
 		logstashDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storybot",
 			Name:      "logstash_dropped_lines_total",
@@ -224,6 +240,8 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		m.storyTokens,
 		m.storyFirstToken,
 		m.storyGeneration,
+		m.storyWrite,
+		m.storyWriteGroup,
 		m.logstashDropped,
 		m.logstashConnected,
 		m.logstashQueueLines,
@@ -316,6 +334,13 @@ func (m *Metrics) TokensStreamed(n int) {
 // first token.
 func (m *Metrics) FirstToken(d time.Duration) {
 	m.storyFirstToken.Observe(d.Seconds())
+}
+
+// StoriesWritten observes one statement that stored the text (or the ends)
+// of stories running on this replica, and how long it took.
+func (m *Metrics) StoriesWritten(stories int, d time.Duration) {
+	m.storyWrite.Observe(d.Seconds())
+	m.storyWriteGroup.Observe(float64(stories))
 }
 
 // observeField records the duration of one resolver call.

@@ -97,6 +97,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		"http_requests_total", "http_request_duration_seconds_bucket",
 		"storybot_stories_started_total", "storybot_stories_finished_total", "storybot_story_tokens_streamed_total",
 		"storybot_story_first_token_seconds_bucket", "storybot_story_generation_duration_seconds_bucket",
+		"storybot_story_write_seconds_bucket", "storybot_story_write_group_stories_bucket",
 		"storybot_logstash_dropped_lines_total", "storybot_logstash_connected", "storybot_logstash_queued_lines",
 		"go_goroutines", "process_cpu_seconds_total", "go_sql_open_connections", "go_build_info",
 	} {
@@ -141,6 +142,8 @@ func TestStoryMetrics(t *testing.T) {
 	m.StoryFinished(telemetry.StoryCompleted, time.Second)
 	m.StoryFinished("cancelled", 2*time.Second)
 	m.StoryFinished("something odd", 3*time.Second)
+	m.StoriesWritten(40, 12*time.Millisecond)
+	m.StoriesWritten(2, 3*time.Millisecond)
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
@@ -153,6 +156,8 @@ func TestStoryMetrics(t *testing.T) {
 		{"storybot_stories_finished_total", map[string]string{"outcome": "cancelled"}, 1},
 		{"storybot_stories_finished_total", map[string]string{"outcome": "failed"}, 1},
 		{"storybot_story_generation_duration_seconds", map[string]string{"outcome": "failed"}, 1},
+		{"storybot_story_write_seconds", nil, 2},
+		{"storybot_story_write_group_stories", nil, 2},
 	} {
 		if got := value(t, reg, tc.name, tc.labels); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
