@@ -124,8 +124,9 @@ func (s *Service) writeQueued() {
 		q.queue = append([]*write(nil), q.queue[n:]...)
 		q.mu.Unlock()
 
-		// Not under s.base: a run's end is stored after Shutdown's
-		// deadline has cancelled it.
+		// Under no caller's context: the statements carry every queued
+		// story's write, and a run stores its end after its own context
+		// has ended.
 		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 		var appends, ends []*write
 		for _, w := range group {
