@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -199,56 +200,55 @@ func (s *Service) writeGroup(ctx context.Context, group []*write, query string, 
 
 // appendSQL builds the statement that appends a group's text, each story's
 // at its offset and only while its owner holds the lease, and extends the
-// leases. VALUES names its columns column1, column2... in Postgres and
-// SQLite alike; parameters appear in order, since SQLite numbers $N
-// parameters by first appearance.
+// leases.
 func appendSQL(group []*write, now, leaseUntil time.Time) (string, []any) {
-	var b strings.Builder
-	args := make([]any, 0, 2+5*len(group))
-	args = append(args, now, leaseUntil)
-	b.WriteString(`UPDATE stories
-SET text = stories.text || v.column2, token_count = v.column3, updated_at = $1, lease_expires_at = $2
-FROM (VALUES `)
-	for i, w := range group {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		n := len(args)
-		fmt.Fprintf(&b, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS TEXT))",
-			n+1, n+2, n+3, n+4, n+5)
-		args = append(args, string(w.id), w.delta, w.tokens, w.offset, w.owner)
-	}
-	b.WriteString(`) AS v
-WHERE stories.id = v.column1 AND octet_length(stories.text) = v.column4 AND stories.lease_owner = v.column5
-RETURNING stories.id, stories.status`)
-	return b.String(), args
+	return groupSQL(`text = stories.text || v.column2, token_count = v.column3, updated_at = $1, lease_expires_at = $2`,
+		[]any{now, leaseUntil}, group, nil, func(*write) []any { return nil })
 }
 
 // endSQL builds the statement that appends a group's last text and stores
 // each story's end: its status (a story cancelled meanwhile stays
 // CANCELLED), error and model, giving up the leases.
 func endSQL(group []*write, now time.Time) (string, []any) {
-	var b strings.Builder
-	args := make([]any, 0, 1+8*len(group))
-	args = append(args, now)
-	b.WriteString(`UPDATE stories
-SET text = stories.text || v.column2, token_count = v.column3,
+	return groupSQL(`text = stories.text || v.column2, token_count = v.column3,
 	status = CASE WHEN stories.status = 'CANCELLED' THEN 'CANCELLED' ELSE v.column6 END,
 	error = CASE WHEN stories.status = 'CANCELLED' THEN NULL ELSE v.column7 END,
-	model = v.column8, updated_at = $1, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
-FROM (VALUES `)
+	model = v.column8, updated_at = $1, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL`,
+		[]any{now}, group, []string{"TEXT", "TEXT", "TEXT"}, func(w *write) []any {
+			var msg sql.NullString
+			if w.end.errMsg != nil {
+				msg = sql.NullString{String: *w.end.errMsg, Valid: true}
+			}
+			return []any{w.end.status.String(), msg, w.end.model}
+		})
+}
+
+// groupSQL builds a grouped write: UPDATE stories SET set FROM a VALUES row
+// per write — its story ID, text, token count, offset and owner (columns 1
+// to 5), then the values extra returns, of the types in extraTypes —
+// matching each story at its offset while its owner holds the lease, and
+// returning the id and status of every story it changed. args are the
+// parameters set names first ($1...). VALUES names its columns column1,
+// column2... in Postgres and SQLite alike; parameters appear in order,
+// since SQLite numbers $N parameters by first appearance.
+func groupSQL(set string, args []any, group []*write, extraTypes []string, extra func(*write) []any) (string, []any) {
+	types := append([]string{"TEXT", "TEXT", "BIGINT", "BIGINT", "TEXT"}, extraTypes...)
+	args = slices.Grow(args, len(types)*len(group))
+	var b strings.Builder
+	b.WriteString("UPDATE stories\nSET " + set + "\nFROM (VALUES ")
 	for i, w := range group {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		n := len(args)
-		fmt.Fprintf(&b, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT))",
-			n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		var msg sql.NullString
-		if w.end.errMsg != nil {
-			msg = sql.NullString{String: *w.end.errMsg, Valid: true}
+		b.WriteByte('(')
+		for j, typ := range types {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "CAST($%d AS %s)", len(args)+j+1, typ)
 		}
-		args = append(args, string(w.id), w.delta, w.tokens, w.offset, w.owner, w.end.status.String(), msg, w.end.model)
+		b.WriteByte(')')
+		args = append(append(args, string(w.id), w.delta, w.tokens, w.offset, w.owner), extra(w)...)
 	}
 	b.WriteString(`) AS v
 WHERE stories.id = v.column1 AND octet_length(stories.text) = v.column4 AND stories.lease_owner = v.column5
