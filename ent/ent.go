@@ -12,8 +12,12 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/storybot/storybot/ent/apitoken"
 	"github.com/storybot/storybot/ent/prompt"
+	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/usageday"
+	"github.com/storybot/storybot/ent/user"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -74,8 +78,12 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			prompt.Table: prompt.ValidColumn,
-			story.Table:  story.ValidColumn,
+			apitoken.Table: apitoken.ValidColumn,
+			prompt.Table:   prompt.ValidColumn,
+			session.Table:  session.ValidColumn,
+			story.Table:    story.ValidColumn,
+			usageday.Table: usageday.ValidColumn,
+			user.Table:     user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

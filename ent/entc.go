@@ -31,6 +31,9 @@ func main() {
 			gen.FeatureVersionedMigration,
 			gen.FeatureModifier,
 			gen.FeatureExecQuery,
+			gen.FeaturePrivacy,
+			gen.FeatureEntQL,
+			gen.FeatureLock,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {

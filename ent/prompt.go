@@ -10,6 +10,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/storybot/storybot/ent/prompt"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -22,6 +23,8 @@ type Prompt struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// The owner; null only for prompts written before accounts existed, until the first admin signs up.
+	UserID pulid.ID `json:"user_id,omitempty"`
 	// Content holds the value of the "content" field.
 	Content string `json:"content,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -32,21 +35,34 @@ type Prompt struct {
 
 // PromptEdges holds the relations/edges for other nodes in the graph.
 type PromptEdges struct {
+	// Owner holds the value of the owner edge.
+	Owner *User `json:"owner,omitempty"`
 	// Stories holds the value of the stories edge.
 	Stories []*Story `json:"stories,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
 
 	namedStories map[string][]*Story
 }
 
+// OwnerOrErr returns the Owner value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e PromptEdges) OwnerOrErr() (*User, error) {
+	if e.Owner != nil {
+		return e.Owner, nil
+	} else if e.loadedTypes[0] {
+		return nil, &NotFoundError{label: user.Label}
+	}
+	return nil, &NotLoadedError{edge: "owner"}
+}
+
 // StoriesOrErr returns the Stories value or an error if the edge
 // was not loaded in eager-loading.
 func (e PromptEdges) StoriesOrErr() ([]*Story, error) {
-	if e.loadedTypes[0] {
+	if e.loadedTypes[1] {
 		return e.Stories, nil
 	}
 	return nil, &NotLoadedError{edge: "stories"}
@@ -57,7 +73,7 @@ func (*Prompt) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case prompt.FieldID:
+		case prompt.FieldID, prompt.FieldUserID:
 			values[i] = new(pulid.ID)
 		case prompt.FieldContent:
 			values[i] = new(sql.NullString)
@@ -96,6 +112,12 @@ func (_m *Prompt) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
 			}
+		case prompt.FieldUserID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field user_id", values[i])
+			} else if value != nil {
+				_m.UserID = *value
+			}
 		case prompt.FieldContent:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field content", values[i])
@@ -113,6 +135,11 @@ func (_m *Prompt) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *Prompt) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
+}
+
+// QueryOwner queries the "owner" edge of the Prompt entity.
+func (_m *Prompt) QueryOwner() *UserQuery {
+	return NewPromptClient(_m.config).QueryOwner(_m)
 }
 
 // QueryStories queries the "stories" edge of the Prompt entity.
@@ -148,6 +175,9 @@ func (_m *Prompt) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("user_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
 	builder.WriteString(", ")
 	builder.WriteString("content=")
 	builder.WriteString(_m.Content)

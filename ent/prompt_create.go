@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -50,6 +51,20 @@ func (_c *PromptCreate) SetNillableUpdatedAt(v *time.Time) *PromptCreate {
 	return _c
 }
 
+// SetUserID sets the "user_id" field.
+func (_c *PromptCreate) SetUserID(v pulid.ID) *PromptCreate {
+	_c.mutation.SetUserID(v)
+	return _c
+}
+
+// SetNillableUserID sets the "user_id" field if the given value is not nil.
+func (_c *PromptCreate) SetNillableUserID(v *pulid.ID) *PromptCreate {
+	if v != nil {
+		_c.SetUserID(*v)
+	}
+	return _c
+}
+
 // SetContent sets the "content" field.
 func (_c *PromptCreate) SetContent(v string) *PromptCreate {
 	_c.mutation.SetContent(v)
@@ -68,6 +83,25 @@ func (_c *PromptCreate) SetNillableID(v *pulid.ID) *PromptCreate {
 		_c.SetID(*v)
 	}
 	return _c
+}
+
+// SetOwnerID sets the "owner" edge to the User entity by ID.
+func (_c *PromptCreate) SetOwnerID(id pulid.ID) *PromptCreate {
+	_c.mutation.SetOwnerID(id)
+	return _c
+}
+
+// SetNillableOwnerID sets the "owner" edge to the User entity by ID if the given value is not nil.
+func (_c *PromptCreate) SetNillableOwnerID(id *pulid.ID) *PromptCreate {
+	if id != nil {
+		_c = _c.SetOwnerID(*id)
+	}
+	return _c
+}
+
+// SetOwner sets the "owner" edge to the User entity.
+func (_c *PromptCreate) SetOwner(v *User) *PromptCreate {
+	return _c.SetOwnerID(v.ID)
 }
 
 // AddStoryIDs adds the "stories" edge to the Story entity by IDs.
@@ -213,6 +247,23 @@ func (_c *PromptCreate) createSpec() (*Prompt, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Content(); ok {
 		_spec.SetField(prompt.FieldContent, field.TypeString, value)
 		_node.Content = value
+	}
+	if nodes := _c.mutation.OwnerIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   prompt.OwnerTable,
+			Columns: []string{prompt.OwnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.UserID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.StoriesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

@@ -5,16 +5,19 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/predicate"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -25,6 +28,7 @@ type PromptQuery struct {
 	order            []prompt.OrderOption
 	inters           []Interceptor
 	predicates       []predicate.Prompt
+	withOwner        *UserQuery
 	withStories      *StoryQuery
 	loadTotal        []func(context.Context, []*Prompt) error
 	modifiers        []func(*sql.Selector)
@@ -63,6 +67,28 @@ func (_q *PromptQuery) Unique(unique bool) *PromptQuery {
 func (_q *PromptQuery) Order(o ...prompt.OrderOption) *PromptQuery {
 	_q.order = append(_q.order, o...)
 	return _q
+}
+
+// QueryOwner chains the current query on the "owner" edge.
+func (_q *PromptQuery) QueryOwner() *UserQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(prompt.Table, prompt.FieldID, selector),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, prompt.OwnerTable, prompt.OwnerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // QueryStories chains the current query on the "stories" edge.
@@ -279,12 +305,24 @@ func (_q *PromptQuery) Clone() *PromptQuery {
 		order:       append([]prompt.OrderOption{}, _q.order...),
 		inters:      append([]Interceptor{}, _q.inters...),
 		predicates:  append([]predicate.Prompt{}, _q.predicates...),
+		withOwner:   _q.withOwner.Clone(),
 		withStories: _q.withStories.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
+}
+
+// WithOwner tells the query-builder to eager-load the nodes that are connected to
+// the "owner" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PromptQuery) WithOwner(opts ...func(*UserQuery)) *PromptQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOwner = query
+	return _q
 }
 
 // WithStories tells the query-builder to eager-load the nodes that are connected to
@@ -369,6 +407,12 @@ func (_q *PromptQuery) prepareQuery(ctx context.Context) error {
 		}
 		_q.sql = prev
 	}
+	if prompt.Policy == nil {
+		return errors.New("ent: uninitialized prompt.Policy (forgotten import ent/runtime?)")
+	}
+	if err := prompt.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -376,7 +420,8 @@ func (_q *PromptQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Promp
 	var (
 		nodes       = []*Prompt{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
+			_q.withOwner != nil,
 			_q.withStories != nil,
 		}
 	)
@@ -401,6 +446,12 @@ func (_q *PromptQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Promp
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
+	if query := _q.withOwner; query != nil {
+		if err := _q.loadOwner(ctx, query, nodes, nil,
+			func(n *Prompt, e *User) { n.Edges.Owner = e }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withStories; query != nil {
 		if err := _q.loadStories(ctx, query, nodes,
 			func(n *Prompt) { n.Edges.Stories = []*Story{} },
@@ -423,6 +474,35 @@ func (_q *PromptQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Promp
 	return nodes, nil
 }
 
+func (_q *PromptQuery) loadOwner(ctx context.Context, query *UserQuery, nodes []*Prompt, init func(*Prompt), assign func(*Prompt, *User)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*Prompt)
+	for i := range nodes {
+		fk := nodes[i].UserID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(user.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "user_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *PromptQuery) loadStories(ctx context.Context, query *StoryQuery, nodes []*Prompt, init func(*Prompt), assign func(*Prompt, *Story)) error {
 	fks := make([]driver.Value, 0, len(nodes))
 	nodeids := make(map[pulid.ID]*Prompt)
@@ -482,6 +562,9 @@ func (_q *PromptQuery) querySpec() *sqlgraph.QuerySpec {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
+		if _q.withOwner != nil {
+			_spec.Node.AddColumnOnce(prompt.FieldUserID)
+		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -539,6 +622,32 @@ func (_q *PromptQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *PromptQuery) ForUpdate(opts ...sql.LockOption) *PromptQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *PromptQuery) ForShare(opts ...sql.LockOption) *PromptQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

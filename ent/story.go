@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -23,6 +24,8 @@ type Story struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
+	// The owner, the prompt's; null only for stories written before accounts existed, until the first admin signs up.
+	UserID pulid.ID `json:"user_id,omitempty"`
 	// PromptID holds the value of the "prompt_id" field.
 	PromptID pulid.ID `json:"prompt_id,omitempty"`
 	// Status holds the value of the "status" field.
@@ -47,6 +50,16 @@ type Story struct {
 	LeaseOwner *string `json:"lease_owner,omitempty"`
 	// When the owner's lease runs out unless renewed; the sweeper fails the story after it.
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	// Set while the story is shared: anyone holding it may read the story and follow its stream.
+	ShareToken *string `json:"share_token,omitempty"`
+	// Model tokens the prompt used: the model server's count when it sends one, else storybot's.
+	PromptTokens int `json:"prompt_tokens,omitempty"`
+	// Model tokens the story used: the model server's count when it sends one, else storybot's.
+	CompletionTokens int `json:"completion_tokens,omitempty"`
+	// The day (UTC) whose usage holds this running story's reservation.
+	UsageDay *string `json:"usage_day,omitempty"`
+	// Tokens reserved for this story while it runs, given back as it ends.
+	ReservedTokens int `json:"reserved_tokens,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -59,13 +72,26 @@ type Story struct {
 
 // StoryEdges holds the relations/edges for other nodes in the graph.
 type StoryEdges struct {
+	// Owner holds the value of the owner edge.
+	Owner *User `json:"owner,omitempty"`
 	// Prompt holds the value of the prompt edge.
 	Prompt *Prompt `json:"prompt,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+}
+
+// OwnerOrErr returns the Owner value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e StoryEdges) OwnerOrErr() (*User, error) {
+	if e.Owner != nil {
+		return e.Owner, nil
+	} else if e.loadedTypes[0] {
+		return nil, &NotFoundError{label: user.Label}
+	}
+	return nil, &NotLoadedError{edge: "owner"}
 }
 
 // PromptOrErr returns the Prompt value or an error if the edge
@@ -73,7 +99,7 @@ type StoryEdges struct {
 func (e StoryEdges) PromptOrErr() (*Prompt, error) {
 	if e.Prompt != nil {
 		return e.Prompt, nil
-	} else if e.loadedTypes[0] {
+	} else if e.loadedTypes[1] {
 		return nil, &NotFoundError{label: prompt.Label}
 	}
 	return nil, &NotLoadedError{edge: "prompt"}
@@ -84,13 +110,13 @@ func (*Story) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case story.FieldID, story.FieldPromptID:
+		case story.FieldID, story.FieldUserID, story.FieldPromptID:
 			values[i] = new(pulid.ID)
 		case story.FieldTemperature:
 			values[i] = new(sql.NullFloat64)
-		case story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed:
+		case story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed, story.FieldPromptTokens, story.FieldCompletionTokens, story.FieldReservedTokens:
 			values[i] = new(sql.NullInt64)
-		case story.FieldStatus, story.FieldText, story.FieldModel, story.FieldError, story.FieldTraceID, story.FieldLeaseOwner:
+		case story.FieldStatus, story.FieldText, story.FieldModel, story.FieldError, story.FieldTraceID, story.FieldLeaseOwner, story.FieldShareToken, story.FieldUsageDay:
 			values[i] = new(sql.NullString)
 		case story.FieldCreatedAt, story.FieldUpdatedAt, story.FieldLeaseExpiresAt, story.FieldStartedAt, story.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -126,6 +152,12 @@ func (_m *Story) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field updated_at", values[i])
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
+			}
+		case story.FieldUserID:
+			if value, ok := values[i].(*pulid.ID); !ok {
+				return fmt.Errorf("unexpected type %T for field user_id", values[i])
+			} else if value != nil {
+				_m.UserID = *value
 			}
 		case story.FieldPromptID:
 			if value, ok := values[i].(*pulid.ID); !ok {
@@ -203,6 +235,38 @@ func (_m *Story) assignValues(columns []string, values []any) error {
 				_m.LeaseExpiresAt = new(time.Time)
 				*_m.LeaseExpiresAt = value.Time
 			}
+		case story.FieldShareToken:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field share_token", values[i])
+			} else if value.Valid {
+				_m.ShareToken = new(string)
+				*_m.ShareToken = value.String
+			}
+		case story.FieldPromptTokens:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field prompt_tokens", values[i])
+			} else if value.Valid {
+				_m.PromptTokens = int(value.Int64)
+			}
+		case story.FieldCompletionTokens:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field completion_tokens", values[i])
+			} else if value.Valid {
+				_m.CompletionTokens = int(value.Int64)
+			}
+		case story.FieldUsageDay:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field usage_day", values[i])
+			} else if value.Valid {
+				_m.UsageDay = new(string)
+				*_m.UsageDay = value.String
+			}
+		case story.FieldReservedTokens:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field reserved_tokens", values[i])
+			} else if value.Valid {
+				_m.ReservedTokens = int(value.Int64)
+			}
 		case story.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field started_at", values[i])
@@ -228,6 +292,11 @@ func (_m *Story) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *Story) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
+}
+
+// QueryOwner queries the "owner" edge of the Story entity.
+func (_m *Story) QueryOwner() *UserQuery {
+	return NewStoryClient(_m.config).QueryOwner(_m)
 }
 
 // QueryPrompt queries the "prompt" edge of the Story entity.
@@ -263,6 +332,9 @@ func (_m *Story) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("user_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
 	builder.WriteString(", ")
 	builder.WriteString("prompt_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PromptID))
@@ -307,6 +379,25 @@ func (_m *Story) String() string {
 		builder.WriteString("lease_expires_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	if v := _m.ShareToken; v != nil {
+		builder.WriteString("share_token=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("prompt_tokens=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PromptTokens))
+	builder.WriteString(", ")
+	builder.WriteString("completion_tokens=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CompletionTokens))
+	builder.WriteString(", ")
+	if v := _m.UsageDay; v != nil {
+		builder.WriteString("usage_day=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("reserved_tokens=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReservedTokens))
 	builder.WriteString(", ")
 	if v := _m.StartedAt; v != nil {
 		builder.WriteString("started_at=")

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -46,6 +47,20 @@ func (_c *StoryCreate) SetUpdatedAt(v time.Time) *StoryCreate {
 func (_c *StoryCreate) SetNillableUpdatedAt(v *time.Time) *StoryCreate {
 	if v != nil {
 		_c.SetUpdatedAt(*v)
+	}
+	return _c
+}
+
+// SetUserID sets the "user_id" field.
+func (_c *StoryCreate) SetUserID(v pulid.ID) *StoryCreate {
+	_c.mutation.SetUserID(v)
+	return _c
+}
+
+// SetNillableUserID sets the "user_id" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableUserID(v *pulid.ID) *StoryCreate {
+	if v != nil {
+		_c.SetUserID(*v)
 	}
 	return _c
 }
@@ -202,6 +217,76 @@ func (_c *StoryCreate) SetNillableLeaseExpiresAt(v *time.Time) *StoryCreate {
 	return _c
 }
 
+// SetShareToken sets the "share_token" field.
+func (_c *StoryCreate) SetShareToken(v string) *StoryCreate {
+	_c.mutation.SetShareToken(v)
+	return _c
+}
+
+// SetNillableShareToken sets the "share_token" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableShareToken(v *string) *StoryCreate {
+	if v != nil {
+		_c.SetShareToken(*v)
+	}
+	return _c
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (_c *StoryCreate) SetPromptTokens(v int) *StoryCreate {
+	_c.mutation.SetPromptTokens(v)
+	return _c
+}
+
+// SetNillablePromptTokens sets the "prompt_tokens" field if the given value is not nil.
+func (_c *StoryCreate) SetNillablePromptTokens(v *int) *StoryCreate {
+	if v != nil {
+		_c.SetPromptTokens(*v)
+	}
+	return _c
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (_c *StoryCreate) SetCompletionTokens(v int) *StoryCreate {
+	_c.mutation.SetCompletionTokens(v)
+	return _c
+}
+
+// SetNillableCompletionTokens sets the "completion_tokens" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableCompletionTokens(v *int) *StoryCreate {
+	if v != nil {
+		_c.SetCompletionTokens(*v)
+	}
+	return _c
+}
+
+// SetUsageDay sets the "usage_day" field.
+func (_c *StoryCreate) SetUsageDay(v string) *StoryCreate {
+	_c.mutation.SetUsageDay(v)
+	return _c
+}
+
+// SetNillableUsageDay sets the "usage_day" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableUsageDay(v *string) *StoryCreate {
+	if v != nil {
+		_c.SetUsageDay(*v)
+	}
+	return _c
+}
+
+// SetReservedTokens sets the "reserved_tokens" field.
+func (_c *StoryCreate) SetReservedTokens(v int) *StoryCreate {
+	_c.mutation.SetReservedTokens(v)
+	return _c
+}
+
+// SetNillableReservedTokens sets the "reserved_tokens" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableReservedTokens(v *int) *StoryCreate {
+	if v != nil {
+		_c.SetReservedTokens(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *StoryCreate) SetStartedAt(v time.Time) *StoryCreate {
 	_c.mutation.SetStartedAt(v)
@@ -244,6 +329,25 @@ func (_c *StoryCreate) SetNillableID(v *pulid.ID) *StoryCreate {
 	return _c
 }
 
+// SetOwnerID sets the "owner" edge to the User entity by ID.
+func (_c *StoryCreate) SetOwnerID(id pulid.ID) *StoryCreate {
+	_c.mutation.SetOwnerID(id)
+	return _c
+}
+
+// SetNillableOwnerID sets the "owner" edge to the User entity by ID if the given value is not nil.
+func (_c *StoryCreate) SetNillableOwnerID(id *pulid.ID) *StoryCreate {
+	if id != nil {
+		_c = _c.SetOwnerID(*id)
+	}
+	return _c
+}
+
+// SetOwner sets the "owner" edge to the User entity.
+func (_c *StoryCreate) SetOwner(v *User) *StoryCreate {
+	return _c.SetOwnerID(v.ID)
+}
+
 // SetPrompt sets the "prompt" edge to the Prompt entity.
 func (_c *StoryCreate) SetPrompt(v *Prompt) *StoryCreate {
 	return _c.SetPromptID(v.ID)
@@ -256,7 +360,9 @@ func (_c *StoryCreate) Mutation() *StoryMutation {
 
 // Save creates the Story in the database.
 func (_c *StoryCreate) Save(ctx context.Context) (*Story, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -283,12 +389,18 @@ func (_c *StoryCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *StoryCreate) defaults() {
+func (_c *StoryCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if story.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized story.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := story.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if story.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized story.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := story.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -316,10 +428,26 @@ func (_c *StoryCreate) defaults() {
 		v := story.DefaultTraceID
 		_c.mutation.SetTraceID(v)
 	}
+	if _, ok := _c.mutation.PromptTokens(); !ok {
+		v := story.DefaultPromptTokens
+		_c.mutation.SetPromptTokens(v)
+	}
+	if _, ok := _c.mutation.CompletionTokens(); !ok {
+		v := story.DefaultCompletionTokens
+		_c.mutation.SetCompletionTokens(v)
+	}
+	if _, ok := _c.mutation.ReservedTokens(); !ok {
+		v := story.DefaultReservedTokens
+		_c.mutation.SetReservedTokens(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
+		if story.DefaultID == nil {
+			return fmt.Errorf("ent: uninitialized story.DefaultID (forgotten import ent/runtime?)")
+		}
 		v := story.DefaultID()
 		_c.mutation.SetID(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -368,6 +496,30 @@ func (_c *StoryCreate) check() error {
 	}
 	if _, ok := _c.mutation.TraceID(); !ok {
 		return &ValidationError{Name: "trace_id", err: errors.New(`ent: missing required field "Story.trace_id"`)}
+	}
+	if _, ok := _c.mutation.PromptTokens(); !ok {
+		return &ValidationError{Name: "prompt_tokens", err: errors.New(`ent: missing required field "Story.prompt_tokens"`)}
+	}
+	if v, ok := _c.mutation.PromptTokens(); ok {
+		if err := story.PromptTokensValidator(v); err != nil {
+			return &ValidationError{Name: "prompt_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.prompt_tokens": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.CompletionTokens(); !ok {
+		return &ValidationError{Name: "completion_tokens", err: errors.New(`ent: missing required field "Story.completion_tokens"`)}
+	}
+	if v, ok := _c.mutation.CompletionTokens(); ok {
+		if err := story.CompletionTokensValidator(v); err != nil {
+			return &ValidationError{Name: "completion_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.completion_tokens": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ReservedTokens(); !ok {
+		return &ValidationError{Name: "reserved_tokens", err: errors.New(`ent: missing required field "Story.reserved_tokens"`)}
+	}
+	if v, ok := _c.mutation.ReservedTokens(); ok {
+		if err := story.ReservedTokensValidator(v); err != nil {
+			return &ValidationError{Name: "reserved_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.reserved_tokens": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := story.IDValidator(string(v)); err != nil {
@@ -464,6 +616,26 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 		_spec.SetField(story.FieldLeaseExpiresAt, field.TypeTime, value)
 		_node.LeaseExpiresAt = &value
 	}
+	if value, ok := _c.mutation.ShareToken(); ok {
+		_spec.SetField(story.FieldShareToken, field.TypeString, value)
+		_node.ShareToken = &value
+	}
+	if value, ok := _c.mutation.PromptTokens(); ok {
+		_spec.SetField(story.FieldPromptTokens, field.TypeInt, value)
+		_node.PromptTokens = value
+	}
+	if value, ok := _c.mutation.CompletionTokens(); ok {
+		_spec.SetField(story.FieldCompletionTokens, field.TypeInt, value)
+		_node.CompletionTokens = value
+	}
+	if value, ok := _c.mutation.UsageDay(); ok {
+		_spec.SetField(story.FieldUsageDay, field.TypeString, value)
+		_node.UsageDay = &value
+	}
+	if value, ok := _c.mutation.ReservedTokens(); ok {
+		_spec.SetField(story.FieldReservedTokens, field.TypeInt, value)
+		_node.ReservedTokens = value
+	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(story.FieldStartedAt, field.TypeTime, value)
 		_node.StartedAt = &value
@@ -471,6 +643,23 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FinishedAt(); ok {
 		_spec.SetField(story.FieldFinishedAt, field.TypeTime, value)
 		_node.FinishedAt = &value
+	}
+	if nodes := _c.mutation.OwnerIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   story.OwnerTable,
+			Columns: []string{story.OwnerColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.UserID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.PromptIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

@@ -4,16 +4,19 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/predicate"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -24,6 +27,7 @@ type StoryQuery struct {
 	order      []story.OrderOption
 	inters     []Interceptor
 	predicates []predicate.Story
+	withOwner  *UserQuery
 	withPrompt *PromptQuery
 	loadTotal  []func(context.Context, []*Story) error
 	modifiers  []func(*sql.Selector)
@@ -61,6 +65,28 @@ func (_q *StoryQuery) Unique(unique bool) *StoryQuery {
 func (_q *StoryQuery) Order(o ...story.OrderOption) *StoryQuery {
 	_q.order = append(_q.order, o...)
 	return _q
+}
+
+// QueryOwner chains the current query on the "owner" edge.
+func (_q *StoryQuery) QueryOwner() *UserQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(story.Table, story.FieldID, selector),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, story.OwnerTable, story.OwnerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
 }
 
 // QueryPrompt chains the current query on the "prompt" edge.
@@ -277,12 +303,24 @@ func (_q *StoryQuery) Clone() *StoryQuery {
 		order:      append([]story.OrderOption{}, _q.order...),
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Story{}, _q.predicates...),
+		withOwner:  _q.withOwner.Clone(),
 		withPrompt: _q.withPrompt.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
+}
+
+// WithOwner tells the query-builder to eager-load the nodes that are connected to
+// the "owner" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *StoryQuery) WithOwner(opts ...func(*UserQuery)) *StoryQuery {
+	query := (&UserClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOwner = query
+	return _q
 }
 
 // WithPrompt tells the query-builder to eager-load the nodes that are connected to
@@ -367,6 +405,12 @@ func (_q *StoryQuery) prepareQuery(ctx context.Context) error {
 		}
 		_q.sql = prev
 	}
+	if story.Policy == nil {
+		return errors.New("ent: uninitialized story.Policy (forgotten import ent/runtime?)")
+	}
+	if err := story.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -374,7 +418,8 @@ func (_q *StoryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Story,
 	var (
 		nodes       = []*Story{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
+			_q.withOwner != nil,
 			_q.withPrompt != nil,
 		}
 	)
@@ -399,6 +444,12 @@ func (_q *StoryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Story,
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
+	if query := _q.withOwner; query != nil {
+		if err := _q.loadOwner(ctx, query, nodes, nil,
+			func(n *Story, e *User) { n.Edges.Owner = e }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withPrompt; query != nil {
 		if err := _q.loadPrompt(ctx, query, nodes, nil,
 			func(n *Story, e *Prompt) { n.Edges.Prompt = e }); err != nil {
@@ -413,6 +464,35 @@ func (_q *StoryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Story,
 	return nodes, nil
 }
 
+func (_q *StoryQuery) loadOwner(ctx context.Context, query *UserQuery, nodes []*Story, init func(*Story), assign func(*Story, *User)) error {
+	ids := make([]pulid.ID, 0, len(nodes))
+	nodeids := make(map[pulid.ID][]*Story)
+	for i := range nodes {
+		fk := nodes[i].UserID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(user.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "user_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 func (_q *StoryQuery) loadPrompt(ctx context.Context, query *PromptQuery, nodes []*Story, init func(*Story), assign func(*Story, *Prompt)) error {
 	ids := make([]pulid.ID, 0, len(nodes))
 	nodeids := make(map[pulid.ID][]*Story)
@@ -470,6 +550,9 @@ func (_q *StoryQuery) querySpec() *sqlgraph.QuerySpec {
 			if fields[i] != story.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
+		}
+		if _q.withOwner != nil {
+			_spec.Node.AddColumnOnce(story.FieldUserID)
 		}
 		if _q.withPrompt != nil {
 			_spec.Node.AddColumnOnce(story.FieldPromptID)
@@ -531,6 +614,32 @@ func (_q *StoryQuery) sqlQuery(ctx context.Context) *sql.Selector {
 		selector.Limit(*limit)
 	}
 	return selector
+}
+
+// ForUpdate locks the selected rows against concurrent updates, and prevent them from being
+// updated, deleted or "selected ... for update" by other sessions, until the transaction is
+// either committed or rolled-back.
+func (_q *StoryQuery) ForUpdate(opts ...sql.LockOption) *StoryQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForUpdate(opts...)
+	})
+	return _q
+}
+
+// ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
+// on any rows that are read. Other sessions can read the rows, but cannot modify them
+// until your transaction commits.
+func (_q *StoryQuery) ForShare(opts ...sql.LockOption) *StoryQuery {
+	if _q.driver.Dialect() == dialect.Postgres {
+		_q.Unique(false)
+	}
+	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
+		s.ForShare(opts...)
+	})
+	return _q
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.

@@ -241,6 +241,109 @@ func (_u *StoryUpdate) ClearLeaseExpiresAt() *StoryUpdate {
 	return _u
 }
 
+// SetShareToken sets the "share_token" field.
+func (_u *StoryUpdate) SetShareToken(v string) *StoryUpdate {
+	_u.mutation.SetShareToken(v)
+	return _u
+}
+
+// SetNillableShareToken sets the "share_token" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableShareToken(v *string) *StoryUpdate {
+	if v != nil {
+		_u.SetShareToken(*v)
+	}
+	return _u
+}
+
+// ClearShareToken clears the value of the "share_token" field.
+func (_u *StoryUpdate) ClearShareToken() *StoryUpdate {
+	_u.mutation.ClearShareToken()
+	return _u
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (_u *StoryUpdate) SetPromptTokens(v int) *StoryUpdate {
+	_u.mutation.ResetPromptTokens()
+	_u.mutation.SetPromptTokens(v)
+	return _u
+}
+
+// SetNillablePromptTokens sets the "prompt_tokens" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillablePromptTokens(v *int) *StoryUpdate {
+	if v != nil {
+		_u.SetPromptTokens(*v)
+	}
+	return _u
+}
+
+// AddPromptTokens adds value to the "prompt_tokens" field.
+func (_u *StoryUpdate) AddPromptTokens(v int) *StoryUpdate {
+	_u.mutation.AddPromptTokens(v)
+	return _u
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (_u *StoryUpdate) SetCompletionTokens(v int) *StoryUpdate {
+	_u.mutation.ResetCompletionTokens()
+	_u.mutation.SetCompletionTokens(v)
+	return _u
+}
+
+// SetNillableCompletionTokens sets the "completion_tokens" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableCompletionTokens(v *int) *StoryUpdate {
+	if v != nil {
+		_u.SetCompletionTokens(*v)
+	}
+	return _u
+}
+
+// AddCompletionTokens adds value to the "completion_tokens" field.
+func (_u *StoryUpdate) AddCompletionTokens(v int) *StoryUpdate {
+	_u.mutation.AddCompletionTokens(v)
+	return _u
+}
+
+// SetUsageDay sets the "usage_day" field.
+func (_u *StoryUpdate) SetUsageDay(v string) *StoryUpdate {
+	_u.mutation.SetUsageDay(v)
+	return _u
+}
+
+// SetNillableUsageDay sets the "usage_day" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableUsageDay(v *string) *StoryUpdate {
+	if v != nil {
+		_u.SetUsageDay(*v)
+	}
+	return _u
+}
+
+// ClearUsageDay clears the value of the "usage_day" field.
+func (_u *StoryUpdate) ClearUsageDay() *StoryUpdate {
+	_u.mutation.ClearUsageDay()
+	return _u
+}
+
+// SetReservedTokens sets the "reserved_tokens" field.
+func (_u *StoryUpdate) SetReservedTokens(v int) *StoryUpdate {
+	_u.mutation.ResetReservedTokens()
+	_u.mutation.SetReservedTokens(v)
+	return _u
+}
+
+// SetNillableReservedTokens sets the "reserved_tokens" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableReservedTokens(v *int) *StoryUpdate {
+	if v != nil {
+		_u.SetReservedTokens(*v)
+	}
+	return _u
+}
+
+// AddReservedTokens adds value to the "reserved_tokens" field.
+func (_u *StoryUpdate) AddReservedTokens(v int) *StoryUpdate {
+	_u.mutation.AddReservedTokens(v)
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *StoryUpdate) SetStartedAt(v time.Time) *StoryUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -288,7 +391,9 @@ func (_u *StoryUpdate) Mutation() *StoryMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *StoryUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -315,11 +420,15 @@ func (_u *StoryUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *StoryUpdate) defaults() {
+func (_u *StoryUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if story.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized story.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := story.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -337,6 +446,21 @@ func (_u *StoryUpdate) check() error {
 	if v, ok := _u.mutation.MaxTokens(); ok {
 		if err := story.MaxTokensValidator(v); err != nil {
 			return &ValidationError{Name: "max_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.max_tokens": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PromptTokens(); ok {
+		if err := story.PromptTokensValidator(v); err != nil {
+			return &ValidationError{Name: "prompt_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.prompt_tokens": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.CompletionTokens(); ok {
+		if err := story.CompletionTokensValidator(v); err != nil {
+			return &ValidationError{Name: "completion_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.completion_tokens": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReservedTokens(); ok {
+		if err := story.ReservedTokensValidator(v); err != nil {
+			return &ValidationError{Name: "reserved_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.reserved_tokens": %w`, err)}
 		}
 	}
 	if _u.mutation.PromptCleared() && len(_u.mutation.PromptIDs()) > 0 {
@@ -422,6 +546,36 @@ func (_u *StoryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LeaseExpiresAtCleared() {
 		_spec.ClearField(story.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ShareToken(); ok {
+		_spec.SetField(story.FieldShareToken, field.TypeString, value)
+	}
+	if _u.mutation.ShareTokenCleared() {
+		_spec.ClearField(story.FieldShareToken, field.TypeString)
+	}
+	if value, ok := _u.mutation.PromptTokens(); ok {
+		_spec.SetField(story.FieldPromptTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPromptTokens(); ok {
+		_spec.AddField(story.FieldPromptTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CompletionTokens(); ok {
+		_spec.SetField(story.FieldCompletionTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCompletionTokens(); ok {
+		_spec.AddField(story.FieldCompletionTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.UsageDay(); ok {
+		_spec.SetField(story.FieldUsageDay, field.TypeString, value)
+	}
+	if _u.mutation.UsageDayCleared() {
+		_spec.ClearField(story.FieldUsageDay, field.TypeString)
+	}
+	if value, ok := _u.mutation.ReservedTokens(); ok {
+		_spec.SetField(story.FieldReservedTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedReservedTokens(); ok {
+		_spec.AddField(story.FieldReservedTokens, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(story.FieldStartedAt, field.TypeTime, value)
@@ -669,6 +823,109 @@ func (_u *StoryUpdateOne) ClearLeaseExpiresAt() *StoryUpdateOne {
 	return _u
 }
 
+// SetShareToken sets the "share_token" field.
+func (_u *StoryUpdateOne) SetShareToken(v string) *StoryUpdateOne {
+	_u.mutation.SetShareToken(v)
+	return _u
+}
+
+// SetNillableShareToken sets the "share_token" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableShareToken(v *string) *StoryUpdateOne {
+	if v != nil {
+		_u.SetShareToken(*v)
+	}
+	return _u
+}
+
+// ClearShareToken clears the value of the "share_token" field.
+func (_u *StoryUpdateOne) ClearShareToken() *StoryUpdateOne {
+	_u.mutation.ClearShareToken()
+	return _u
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (_u *StoryUpdateOne) SetPromptTokens(v int) *StoryUpdateOne {
+	_u.mutation.ResetPromptTokens()
+	_u.mutation.SetPromptTokens(v)
+	return _u
+}
+
+// SetNillablePromptTokens sets the "prompt_tokens" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillablePromptTokens(v *int) *StoryUpdateOne {
+	if v != nil {
+		_u.SetPromptTokens(*v)
+	}
+	return _u
+}
+
+// AddPromptTokens adds value to the "prompt_tokens" field.
+func (_u *StoryUpdateOne) AddPromptTokens(v int) *StoryUpdateOne {
+	_u.mutation.AddPromptTokens(v)
+	return _u
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (_u *StoryUpdateOne) SetCompletionTokens(v int) *StoryUpdateOne {
+	_u.mutation.ResetCompletionTokens()
+	_u.mutation.SetCompletionTokens(v)
+	return _u
+}
+
+// SetNillableCompletionTokens sets the "completion_tokens" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableCompletionTokens(v *int) *StoryUpdateOne {
+	if v != nil {
+		_u.SetCompletionTokens(*v)
+	}
+	return _u
+}
+
+// AddCompletionTokens adds value to the "completion_tokens" field.
+func (_u *StoryUpdateOne) AddCompletionTokens(v int) *StoryUpdateOne {
+	_u.mutation.AddCompletionTokens(v)
+	return _u
+}
+
+// SetUsageDay sets the "usage_day" field.
+func (_u *StoryUpdateOne) SetUsageDay(v string) *StoryUpdateOne {
+	_u.mutation.SetUsageDay(v)
+	return _u
+}
+
+// SetNillableUsageDay sets the "usage_day" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableUsageDay(v *string) *StoryUpdateOne {
+	if v != nil {
+		_u.SetUsageDay(*v)
+	}
+	return _u
+}
+
+// ClearUsageDay clears the value of the "usage_day" field.
+func (_u *StoryUpdateOne) ClearUsageDay() *StoryUpdateOne {
+	_u.mutation.ClearUsageDay()
+	return _u
+}
+
+// SetReservedTokens sets the "reserved_tokens" field.
+func (_u *StoryUpdateOne) SetReservedTokens(v int) *StoryUpdateOne {
+	_u.mutation.ResetReservedTokens()
+	_u.mutation.SetReservedTokens(v)
+	return _u
+}
+
+// SetNillableReservedTokens sets the "reserved_tokens" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableReservedTokens(v *int) *StoryUpdateOne {
+	if v != nil {
+		_u.SetReservedTokens(*v)
+	}
+	return _u
+}
+
+// AddReservedTokens adds value to the "reserved_tokens" field.
+func (_u *StoryUpdateOne) AddReservedTokens(v int) *StoryUpdateOne {
+	_u.mutation.AddReservedTokens(v)
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *StoryUpdateOne) SetStartedAt(v time.Time) *StoryUpdateOne {
 	_u.mutation.SetStartedAt(v)
@@ -729,7 +986,9 @@ func (_u *StoryUpdateOne) Select(field string, fields ...string) *StoryUpdateOne
 
 // Save executes the query and returns the updated Story entity.
 func (_u *StoryUpdateOne) Save(ctx context.Context) (*Story, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -756,11 +1015,15 @@ func (_u *StoryUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *StoryUpdateOne) defaults() {
+func (_u *StoryUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if story.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized story.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := story.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -778,6 +1041,21 @@ func (_u *StoryUpdateOne) check() error {
 	if v, ok := _u.mutation.MaxTokens(); ok {
 		if err := story.MaxTokensValidator(v); err != nil {
 			return &ValidationError{Name: "max_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.max_tokens": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PromptTokens(); ok {
+		if err := story.PromptTokensValidator(v); err != nil {
+			return &ValidationError{Name: "prompt_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.prompt_tokens": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.CompletionTokens(); ok {
+		if err := story.CompletionTokensValidator(v); err != nil {
+			return &ValidationError{Name: "completion_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.completion_tokens": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReservedTokens(); ok {
+		if err := story.ReservedTokensValidator(v); err != nil {
+			return &ValidationError{Name: "reserved_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.reserved_tokens": %w`, err)}
 		}
 	}
 	if _u.mutation.PromptCleared() && len(_u.mutation.PromptIDs()) > 0 {
@@ -880,6 +1158,36 @@ func (_u *StoryUpdateOne) sqlSave(ctx context.Context) (_node *Story, err error)
 	}
 	if _u.mutation.LeaseExpiresAtCleared() {
 		_spec.ClearField(story.FieldLeaseExpiresAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ShareToken(); ok {
+		_spec.SetField(story.FieldShareToken, field.TypeString, value)
+	}
+	if _u.mutation.ShareTokenCleared() {
+		_spec.ClearField(story.FieldShareToken, field.TypeString)
+	}
+	if value, ok := _u.mutation.PromptTokens(); ok {
+		_spec.SetField(story.FieldPromptTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPromptTokens(); ok {
+		_spec.AddField(story.FieldPromptTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CompletionTokens(); ok {
+		_spec.SetField(story.FieldCompletionTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedCompletionTokens(); ok {
+		_spec.AddField(story.FieldCompletionTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.UsageDay(); ok {
+		_spec.SetField(story.FieldUsageDay, field.TypeString, value)
+	}
+	if _u.mutation.UsageDayCleared() {
+		_spec.ClearField(story.FieldUsageDay, field.TypeString)
+	}
+	if value, ok := _u.mutation.ReservedTokens(); ok {
+		_spec.SetField(story.FieldReservedTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedReservedTokens(); ok {
+		_spec.AddField(story.FieldReservedTokens, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(story.FieldStartedAt, field.TypeTime, value)

@@ -24,7 +24,7 @@ func (r *mutationResolver) CancelStory(ctx context.Context, id pulid.ID) (*ent.S
 }
 
 // StoryStream is the resolver for the storyStream field.
-func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID) (<-chan *story.Event, error) {
+func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID, shareToken *string) (<-chan *story.Event, error) {
 	noteStreamField(ctx)
 	return r.stories.Subscribe(ctx, storyID)
 }

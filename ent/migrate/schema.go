@@ -8,28 +8,105 @@ import (
 )
 
 var (
+	// APITokensColumns holds the columns for the "api_tokens" table.
+	APITokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// APITokensTable holds the schema information for the "api_tokens" table.
+	APITokensTable = &schema.Table{
+		Name:       "api_tokens",
+		Columns:    APITokensColumns,
+		PrimaryKey: []*schema.Column{APITokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "api_tokens_users_api_tokens",
+				Columns:    []*schema.Column{APITokensColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "apitoken_user_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{APITokensColumns[7], APITokensColumns[3]},
+			},
+		},
+	}
 	// PromptsColumns holds the columns for the "prompts" table.
 	PromptsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "content", Type: field.TypeString, Size: 2147483647},
+		{Name: "user_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// PromptsTable holds the schema information for the "prompts" table.
 	PromptsTable = &schema.Table{
 		Name:       "prompts",
 		Columns:    PromptsColumns,
 		PrimaryKey: []*schema.Column{PromptsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "prompts_users_prompts",
+				Columns:    []*schema.Column{PromptsColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "prompt_created_at_id",
+				Name:    "prompt_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{PromptsColumns[1], PromptsColumns[0]},
+				Columns: []*schema.Column{PromptsColumns[4], PromptsColumns[1], PromptsColumns[0]},
 			},
 			{
-				Name:    "prompt_updated_at_id",
+				Name:    "prompt_user_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{PromptsColumns[2], PromptsColumns[0]},
+				Columns: []*schema.Column{PromptsColumns[4], PromptsColumns[2], PromptsColumns[0]},
+			},
+		},
+	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_seen_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sessions_users_sessions",
+				Columns:    []*schema.Column{SessionsColumns[6]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[6]},
+			},
+			{
+				Name:    "session_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[4]},
 			},
 		},
 	}
@@ -49,9 +126,15 @@ var (
 		{Name: "trace_id", Type: field.TypeString, Default: ""},
 		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
 		{Name: "lease_expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "share_token", Type: field.TypeString, Unique: true, Nullable: true},
+		{Name: "prompt_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "completion_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "usage_day", Type: field.TypeString, Nullable: true},
+		{Name: "reserved_tokens", Type: field.TypeInt, Default: 0},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "prompt_id", Type: field.TypeString, Size: 40},
+		{Name: "user_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// StoriesTable holds the schema information for the "stories" table.
 	StoriesTable = &schema.Table{
@@ -61,21 +144,32 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "stories_prompts_stories",
-				Columns:    []*schema.Column{StoriesColumns[16]},
+				Columns:    []*schema.Column{StoriesColumns[21]},
 				RefColumns: []*schema.Column{PromptsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "stories_users_stories",
+				Columns:    []*schema.Column{StoriesColumns[22]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "story_created_at_id",
+				Name:    "story_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[22], StoriesColumns[1], StoriesColumns[0]},
+			},
+			{
+				Name:    "story_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{StoriesColumns[22], StoriesColumns[3]},
 			},
 			{
 				Name:    "story_prompt_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[16], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[21], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_status_lease_expires_at",
@@ -84,13 +178,77 @@ var (
 			},
 		},
 	}
+	// UsageDaysColumns holds the columns for the "usage_days" table.
+	UsageDaysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "tokens", Type: field.TypeInt, Default: 0},
+		{Name: "reserved", Type: field.TypeInt, Default: 0},
+		{Name: "user_id", Type: field.TypeString, Size: 40},
+	}
+	// UsageDaysTable holds the schema information for the "usage_days" table.
+	UsageDaysTable = &schema.Table{
+		Name:       "usage_days",
+		Columns:    UsageDaysColumns,
+		PrimaryKey: []*schema.Column{UsageDaysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "usage_days_users_usage",
+				Columns:    []*schema.Column{UsageDaysColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "usageday_user_id_day",
+				Unique:  true,
+				Columns: []*schema.Column{UsageDaysColumns[4], UsageDaysColumns[1]},
+			},
+		},
+	}
+	// UsersColumns holds the columns for the "users" table.
+	UsersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "email", Type: field.TypeString, Unique: true, Size: 254},
+		{Name: "name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "password_hash", Type: field.TypeString, Nullable: true},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN"}, Default: "USER"},
+		{Name: "oidc_issuer", Type: field.TypeString, Nullable: true},
+		{Name: "oidc_subject", Type: field.TypeString, Nullable: true},
+		{Name: "daily_token_limit", Type: field.TypeInt, Nullable: true},
+	}
+	// UsersTable holds the schema information for the "users" table.
+	UsersTable = &schema.Table{
+		Name:       "users",
+		Columns:    UsersColumns,
+		PrimaryKey: []*schema.Column{UsersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "user_oidc_issuer_oidc_subject",
+				Unique:  true,
+				Columns: []*schema.Column{UsersColumns[7], UsersColumns[8]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		APITokensTable,
 		PromptsTable,
+		SessionsTable,
 		StoriesTable,
+		UsageDaysTable,
+		UsersTable,
 	}
 )
 
 func init() {
+	APITokensTable.ForeignKeys[0].RefTable = UsersTable
+	PromptsTable.ForeignKeys[0].RefTable = UsersTable
+	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	StoriesTable.ForeignKeys[0].RefTable = PromptsTable
+	StoriesTable.ForeignKeys[1].RefTable = UsersTable
+	UsageDaysTable.ForeignKeys[0].RefTable = UsersTable
 }

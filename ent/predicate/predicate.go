@@ -6,8 +6,20 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// APIToken is the predicate function for apitoken builders.
+type APIToken func(*sql.Selector)
+
 // Prompt is the predicate function for prompt builders.
 type Prompt func(*sql.Selector)
 
+// Session is the predicate function for session builders.
+type Session func(*sql.Selector)
+
 // Story is the predicate function for story builders.
 type Story func(*sql.Selector)
+
+// UsageDay is the predicate function for usageday builders.
+type UsageDay func(*sql.Selector)
+
+// User is the predicate function for user builders.
+type User func(*sql.Selector)

@@ -66,6 +66,11 @@ func UpdatedAt(v time.Time) predicate.Prompt {
 	return predicate.Prompt(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// UserID applies equality check predicate on the "user_id" field. It's identical to UserIDEQ.
+func UserID(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldEQ(FieldUserID, v))
+}
+
 // Content applies equality check predicate on the "content" field. It's identical to ContentEQ.
 func Content(v string) predicate.Prompt {
 	return predicate.Prompt(sql.FieldEQ(FieldContent, v))
@@ -151,6 +156,86 @@ func UpdatedAtLTE(v time.Time) predicate.Prompt {
 	return predicate.Prompt(sql.FieldLTE(FieldUpdatedAt, v))
 }
 
+// UserIDEQ applies the EQ predicate on the "user_id" field.
+func UserIDEQ(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldEQ(FieldUserID, v))
+}
+
+// UserIDNEQ applies the NEQ predicate on the "user_id" field.
+func UserIDNEQ(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldNEQ(FieldUserID, v))
+}
+
+// UserIDIn applies the In predicate on the "user_id" field.
+func UserIDIn(vs ...pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldIn(FieldUserID, vs...))
+}
+
+// UserIDNotIn applies the NotIn predicate on the "user_id" field.
+func UserIDNotIn(vs ...pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldNotIn(FieldUserID, vs...))
+}
+
+// UserIDGT applies the GT predicate on the "user_id" field.
+func UserIDGT(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldGT(FieldUserID, v))
+}
+
+// UserIDGTE applies the GTE predicate on the "user_id" field.
+func UserIDGTE(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldGTE(FieldUserID, v))
+}
+
+// UserIDLT applies the LT predicate on the "user_id" field.
+func UserIDLT(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldLT(FieldUserID, v))
+}
+
+// UserIDLTE applies the LTE predicate on the "user_id" field.
+func UserIDLTE(v pulid.ID) predicate.Prompt {
+	return predicate.Prompt(sql.FieldLTE(FieldUserID, v))
+}
+
+// UserIDContains applies the Contains predicate on the "user_id" field.
+func UserIDContains(v pulid.ID) predicate.Prompt {
+	vc := string(v)
+	return predicate.Prompt(sql.FieldContains(FieldUserID, vc))
+}
+
+// UserIDHasPrefix applies the HasPrefix predicate on the "user_id" field.
+func UserIDHasPrefix(v pulid.ID) predicate.Prompt {
+	vc := string(v)
+	return predicate.Prompt(sql.FieldHasPrefix(FieldUserID, vc))
+}
+
+// UserIDHasSuffix applies the HasSuffix predicate on the "user_id" field.
+func UserIDHasSuffix(v pulid.ID) predicate.Prompt {
+	vc := string(v)
+	return predicate.Prompt(sql.FieldHasSuffix(FieldUserID, vc))
+}
+
+// UserIDIsNil applies the IsNil predicate on the "user_id" field.
+func UserIDIsNil() predicate.Prompt {
+	return predicate.Prompt(sql.FieldIsNull(FieldUserID))
+}
+
+// UserIDNotNil applies the NotNil predicate on the "user_id" field.
+func UserIDNotNil() predicate.Prompt {
+	return predicate.Prompt(sql.FieldNotNull(FieldUserID))
+}
+
+// UserIDEqualFold applies the EqualFold predicate on the "user_id" field.
+func UserIDEqualFold(v pulid.ID) predicate.Prompt {
+	vc := string(v)
+	return predicate.Prompt(sql.FieldEqualFold(FieldUserID, vc))
+}
+
+// UserIDContainsFold applies the ContainsFold predicate on the "user_id" field.
+func UserIDContainsFold(v pulid.ID) predicate.Prompt {
+	vc := string(v)
+	return predicate.Prompt(sql.FieldContainsFold(FieldUserID, vc))
+}
+
 // ContentEQ applies the EQ predicate on the "content" field.
 func ContentEQ(v string) predicate.Prompt {
 	return predicate.Prompt(sql.FieldEQ(FieldContent, v))
@@ -214,6 +299,29 @@ func ContentEqualFold(v string) predicate.Prompt {
 // ContentContainsFold applies the ContainsFold predicate on the "content" field.
 func ContentContainsFold(v string) predicate.Prompt {
 	return predicate.Prompt(sql.FieldContainsFold(FieldContent, v))
+}
+
+// HasOwner applies the HasEdge predicate on the "owner" edge.
+func HasOwner() predicate.Prompt {
+	return predicate.Prompt(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, OwnerTable, OwnerColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOwnerWith applies the HasEdge predicate on the "owner" edge with a given conditions (other predicates).
+func HasOwnerWith(preds ...predicate.User) predicate.Prompt {
+	return predicate.Prompt(func(s *sql.Selector) {
+		step := newOwnerStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
 }
 
 // HasStories applies the HasEdge predicate on the "stories" edge.

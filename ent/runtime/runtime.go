@@ -3,21 +3,85 @@
 package runtime
 
 import (
+	"context"
 	"time"
 
+	"github.com/storybot/storybot/ent/apitoken"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/schema"
+	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/usageday"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
+
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
 )
 
 // The init function reads all schema descriptors with runtime code
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	apitokenMixin := schema.APIToken{}.Mixin()
+	apitoken.Policy = privacy.NewPolicies(schema.APIToken{})
+	apitoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := apitoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	apitokenMixinFields0 := apitokenMixin[0].Fields()
+	_ = apitokenMixinFields0
+	apitokenFields := schema.APIToken{}.Fields()
+	_ = apitokenFields
+	// apitokenDescName is the schema descriptor for name field.
+	apitokenDescName := apitokenFields[1].Descriptor()
+	// apitoken.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apitoken.NameValidator = func() func(string) error {
+		validators := apitokenDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// apitokenDescTokenHash is the schema descriptor for token_hash field.
+	apitokenDescTokenHash := apitokenFields[2].Descriptor()
+	// apitoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	apitoken.TokenHashValidator = apitokenDescTokenHash.Validators[0].(func([]byte) error)
+	// apitokenDescCreatedAt is the schema descriptor for created_at field.
+	apitokenDescCreatedAt := apitokenFields[3].Descriptor()
+	// apitoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	apitoken.DefaultCreatedAt = apitokenDescCreatedAt.Default.(func() time.Time)
+	// apitokenDescID is the schema descriptor for id field.
+	apitokenDescID := apitokenMixinFields0[0].Descriptor()
+	// apitoken.DefaultID holds the default value on creation for the id field.
+	apitoken.DefaultID = apitokenDescID.Default.(func() pulid.ID)
+	// apitoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	apitoken.IDValidator = apitokenDescID.Validators[0].(func(string) error)
 	promptMixin := schema.Prompt{}.Mixin()
+	prompt.Policy = privacy.NewPolicies(schema.Prompt{})
+	prompt.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := prompt.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	promptHooks := schema.Prompt{}.Hooks()
-	prompt.Hooks[0] = promptHooks[0]
+
+	prompt.Hooks[1] = promptHooks[0]
 	promptMixinFields0 := promptMixin[0].Fields()
 	_ = promptMixinFields0
 	promptMixinFields1 := promptMixin[1].Fields()
@@ -35,7 +99,7 @@ func init() {
 	// prompt.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	prompt.UpdateDefaultUpdatedAt = promptDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// promptDescContent is the schema descriptor for content field.
-	promptDescContent := promptFields[0].Descriptor()
+	promptDescContent := promptFields[1].Descriptor()
 	// prompt.ContentValidator is a validator for the "content" field. It is called by the builders before save.
 	prompt.ContentValidator = promptDescContent.Validators[0].(func(string) error)
 	// promptDescID is the schema descriptor for id field.
@@ -44,7 +108,48 @@ func init() {
 	prompt.DefaultID = promptDescID.Default.(func() pulid.ID)
 	// prompt.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	prompt.IDValidator = promptDescID.Validators[0].(func(string) error)
+	sessionMixin := schema.Session{}.Mixin()
+	session.Policy = privacy.NewPolicies(schema.Session{})
+	session.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := session.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescTokenHash is the schema descriptor for token_hash field.
+	sessionDescTokenHash := sessionFields[1].Descriptor()
+	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	session.TokenHashValidator = sessionDescTokenHash.Validators[0].(func([]byte) error)
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionFields[2].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescLastSeenAt is the schema descriptor for last_seen_at field.
+	sessionDescLastSeenAt := sessionFields[3].Descriptor()
+	// session.DefaultLastSeenAt holds the default value on creation for the last_seen_at field.
+	session.DefaultLastSeenAt = sessionDescLastSeenAt.Default.(func() time.Time)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() pulid.ID)
+	// session.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	session.IDValidator = sessionDescID.Validators[0].(func(string) error)
 	storyMixin := schema.Story{}.Mixin()
+	story.Policy = privacy.NewPolicies(schema.Story{})
+	story.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := story.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	storyMixinFields0 := storyMixin[0].Fields()
 	_ = storyMixinFields0
 	storyMixinFields1 := storyMixin[1].Fields()
@@ -62,37 +167,126 @@ func init() {
 	// story.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	story.UpdateDefaultUpdatedAt = storyDescUpdatedAt.UpdateDefault.(func() time.Time)
 	// storyDescText is the schema descriptor for text field.
-	storyDescText := storyFields[2].Descriptor()
+	storyDescText := storyFields[3].Descriptor()
 	// story.DefaultText holds the default value on creation for the text field.
 	story.DefaultText = storyDescText.Default.(string)
 	// storyDescTokenCount is the schema descriptor for token_count field.
-	storyDescTokenCount := storyFields[3].Descriptor()
+	storyDescTokenCount := storyFields[4].Descriptor()
 	// story.DefaultTokenCount holds the default value on creation for the token_count field.
 	story.DefaultTokenCount = storyDescTokenCount.Default.(int)
 	// story.TokenCountValidator is a validator for the "token_count" field. It is called by the builders before save.
 	story.TokenCountValidator = storyDescTokenCount.Validators[0].(func(int) error)
 	// storyDescModel is the schema descriptor for model field.
-	storyDescModel := storyFields[4].Descriptor()
+	storyDescModel := storyFields[5].Descriptor()
 	// story.DefaultModel holds the default value on creation for the model field.
 	story.DefaultModel = storyDescModel.Default.(string)
 	// storyDescMaxTokens is the schema descriptor for max_tokens field.
-	storyDescMaxTokens := storyFields[6].Descriptor()
+	storyDescMaxTokens := storyFields[7].Descriptor()
 	// story.MaxTokensValidator is a validator for the "max_tokens" field. It is called by the builders before save.
 	story.MaxTokensValidator = storyDescMaxTokens.Validators[0].(func(int) error)
 	// storyDescSeed is the schema descriptor for seed field.
-	storyDescSeed := storyFields[8].Descriptor()
+	storyDescSeed := storyFields[9].Descriptor()
 	// story.DefaultSeed holds the default value on creation for the seed field.
 	story.DefaultSeed = storyDescSeed.Default.(int64)
 	// storyDescTraceID is the schema descriptor for trace_id field.
-	storyDescTraceID := storyFields[9].Descriptor()
+	storyDescTraceID := storyFields[10].Descriptor()
 	// story.DefaultTraceID holds the default value on creation for the trace_id field.
 	story.DefaultTraceID = storyDescTraceID.Default.(string)
+	// storyDescPromptTokens is the schema descriptor for prompt_tokens field.
+	storyDescPromptTokens := storyFields[14].Descriptor()
+	// story.DefaultPromptTokens holds the default value on creation for the prompt_tokens field.
+	story.DefaultPromptTokens = storyDescPromptTokens.Default.(int)
+	// story.PromptTokensValidator is a validator for the "prompt_tokens" field. It is called by the builders before save.
+	story.PromptTokensValidator = storyDescPromptTokens.Validators[0].(func(int) error)
+	// storyDescCompletionTokens is the schema descriptor for completion_tokens field.
+	storyDescCompletionTokens := storyFields[15].Descriptor()
+	// story.DefaultCompletionTokens holds the default value on creation for the completion_tokens field.
+	story.DefaultCompletionTokens = storyDescCompletionTokens.Default.(int)
+	// story.CompletionTokensValidator is a validator for the "completion_tokens" field. It is called by the builders before save.
+	story.CompletionTokensValidator = storyDescCompletionTokens.Validators[0].(func(int) error)
+	// storyDescReservedTokens is the schema descriptor for reserved_tokens field.
+	storyDescReservedTokens := storyFields[17].Descriptor()
+	// story.DefaultReservedTokens holds the default value on creation for the reserved_tokens field.
+	story.DefaultReservedTokens = storyDescReservedTokens.Default.(int)
+	// story.ReservedTokensValidator is a validator for the "reserved_tokens" field. It is called by the builders before save.
+	story.ReservedTokensValidator = storyDescReservedTokens.Validators[0].(func(int) error)
 	// storyDescID is the schema descriptor for id field.
 	storyDescID := storyMixinFields0[0].Descriptor()
 	// story.DefaultID holds the default value on creation for the id field.
 	story.DefaultID = storyDescID.Default.(func() pulid.ID)
 	// story.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	story.IDValidator = storyDescID.Validators[0].(func(string) error)
+	usageday.Policy = privacy.NewPolicies(schema.UsageDay{})
+	usageday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := usageday.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	usagedayFields := schema.UsageDay{}.Fields()
+	_ = usagedayFields
+	// usagedayDescDay is the schema descriptor for day field.
+	usagedayDescDay := usagedayFields[1].Descriptor()
+	// usageday.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	usageday.DayValidator = usagedayDescDay.Validators[0].(func(string) error)
+	// usagedayDescTokens is the schema descriptor for tokens field.
+	usagedayDescTokens := usagedayFields[2].Descriptor()
+	// usageday.DefaultTokens holds the default value on creation for the tokens field.
+	usageday.DefaultTokens = usagedayDescTokens.Default.(int)
+	// usageday.TokensValidator is a validator for the "tokens" field. It is called by the builders before save.
+	usageday.TokensValidator = usagedayDescTokens.Validators[0].(func(int) error)
+	// usagedayDescReserved is the schema descriptor for reserved field.
+	usagedayDescReserved := usagedayFields[3].Descriptor()
+	// usageday.DefaultReserved holds the default value on creation for the reserved field.
+	usageday.DefaultReserved = usagedayDescReserved.Default.(int)
+	// usageday.ReservedValidator is a validator for the "reserved" field. It is called by the builders before save.
+	usageday.ReservedValidator = usagedayDescReserved.Validators[0].(func(int) error)
+	userMixin := schema.User{}.Mixin()
+	user.Policy = privacy.NewPolicies(schema.User{})
+	user.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := user.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	userMixinFields0 := userMixin[0].Fields()
+	_ = userMixinFields0
+	userMixinFields1 := userMixin[1].Fields()
+	_ = userMixinFields1
+	userFields := schema.User{}.Fields()
+	_ = userFields
+	// userDescCreatedAt is the schema descriptor for created_at field.
+	userDescCreatedAt := userMixinFields1[0].Descriptor()
+	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
+	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescUpdatedAt is the schema descriptor for updated_at field.
+	userDescUpdatedAt := userMixinFields1[1].Descriptor()
+	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
+	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	user.UpdateDefaultUpdatedAt = userDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userDescEmail is the schema descriptor for email field.
+	userDescEmail := userFields[0].Descriptor()
+	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	user.EmailValidator = userDescEmail.Validators[0].(func(string) error)
+	// userDescName is the schema descriptor for name field.
+	userDescName := userFields[1].Descriptor()
+	// user.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	user.NameValidator = userDescName.Validators[0].(func(string) error)
+	// userDescDailyTokenLimit is the schema descriptor for daily_token_limit field.
+	userDescDailyTokenLimit := userFields[6].Descriptor()
+	// user.DailyTokenLimitValidator is a validator for the "daily_token_limit" field. It is called by the builders before save.
+	user.DailyTokenLimitValidator = userDescDailyTokenLimit.Validators[0].(func(int) error)
+	// userDescID is the schema descriptor for id field.
+	userDescID := userMixinFields0[0].Descriptor()
+	// user.DefaultID holds the default value on creation for the id field.
+	user.DefaultID = userDescID.Default.(func() pulid.ID)
+	// user.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	user.IDValidator = userDescID.Validators[0].(func(string) error)
 }
 
 const (

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
+	"github.com/storybot/storybot/ent/privacy"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/textcheck"
 )
@@ -33,6 +34,12 @@ func (Prompt) Mixin() []ent.Mixin {
 // Fields of the Prompt.
 func (Prompt) Fields() []ent.Field {
 	return []ent.Field{
+		field.String("user_id").
+			GoType(pulid.ID("")).
+			Optional().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The owner; null only for prompts written before accounts existed, until the first admin signs up."),
 		field.Text("content").
 			Validate(func(s string) error { return textcheck.Check(s, 1, MaxPromptLength) }).
 			Annotations(entgql.OrderField("CONTENT")),
@@ -42,6 +49,12 @@ func (Prompt) Fields() []ent.Field {
 // Edges of the Prompt.
 func (Prompt) Edges() []ent.Edge {
 	return []ent.Edge{
+		edge.From("owner", User.Type).
+			Ref("prompts").
+			Field("user_id").
+			Unique().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("stories", Story.Type).
 			Annotations(
 				entgql.RelayConnection(),
@@ -54,14 +67,23 @@ func (Prompt) Edges() []ent.Edge {
 // Indexes of the Prompt.
 func (Prompt) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("created_at", "id"),
-		index.Fields("updated_at", "id"),
+		index.Fields("user_id", "created_at", "id"),
+		index.Fields("user_id", "updated_at", "id"),
 	}
 }
 
 // Hooks of the Prompt.
 func (Prompt) Hooks() []ent.Hook {
 	return []ent.Hook{trimContent}
+}
+
+// Policy of the Prompt: a user reads and changes only their own prompts;
+// a share token lets an operation read the shared story's prompt.
+func (Prompt) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{allowSystem, ownOrGranted(grantedPrompts)},
+		Mutation: privacy.MutationPolicy{allowSystem, createOwn, ownRows("user_id")},
+	}
 }
 
 // Annotations of the Prompt.

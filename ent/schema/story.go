@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
+	"github.com/storybot/storybot/ent/privacy"
 	"github.com/storybot/storybot/internal/pulid"
 )
 
@@ -25,6 +26,12 @@ func (Story) Mixin() []ent.Mixin {
 func (Story) Fields() []ent.Field {
 	hidden := entgql.Skip(entgql.SkipAll)
 	return []ent.Field{
+		field.String("user_id").
+			GoType(pulid.ID("")).
+			Optional().
+			Immutable().
+			Annotations(hidden).
+			Comment("The owner, the prompt's; null only for stories written before accounts existed, until the first admin signs up."),
 		field.String("prompt_id").
 			GoType(pulid.ID("")).
 			Immutable().
@@ -74,6 +81,30 @@ func (Story) Fields() []ent.Field {
 			Nillable().
 			Annotations(hidden).
 			Comment("When the owner's lease runs out unless renewed; the sweeper fails the story after it."),
+		field.String("share_token").
+			Optional().
+			Nillable().
+			Unique().
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput, entgql.SkipOrderField)).
+			Comment("Set while the story is shared: anyone holding it may read the story and follow its stream."),
+		field.Int("prompt_tokens").
+			Default(0).
+			NonNegative().
+			Comment("Model tokens the prompt used: the model server's count when it sends one, else storybot's."),
+		field.Int("completion_tokens").
+			Default(0).
+			NonNegative().
+			Comment("Model tokens the story used: the model server's count when it sends one, else storybot's."),
+		field.String("usage_day").
+			Optional().
+			Nillable().
+			Annotations(hidden).
+			Comment("The day (UTC) whose usage holds this running story's reservation."),
+		field.Int("reserved_tokens").
+			Default(0).
+			NonNegative().
+			Annotations(hidden).
+			Comment("Tokens reserved for this story while it runs, given back as it ends."),
 		field.Time("started_at").
 			Optional().
 			Nillable(),
@@ -86,6 +117,12 @@ func (Story) Fields() []ent.Field {
 // Edges of the Story.
 func (Story) Edges() []ent.Edge {
 	return []ent.Edge{
+		edge.From("owner", User.Type).
+			Ref("stories").
+			Field("user_id").
+			Unique().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.From("prompt", Prompt.Type).
 			Ref("stories").
 			Field("prompt_id").
@@ -98,9 +135,19 @@ func (Story) Edges() []ent.Edge {
 // Indexes of the Story.
 func (Story) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("created_at", "id"),
+		index.Fields("user_id", "created_at", "id"),
+		index.Fields("user_id", "status"),
 		index.Fields("prompt_id", "created_at", "id"),
 		index.Fields("status", "lease_expires_at"),
+	}
+}
+
+// Policy of the Story: a user reads and changes only their own stories; a
+// share token lets an operation read that one story.
+func (Story) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{allowSystem, ownOrGranted(grantedStories)},
+		Mutation: privacy.MutationPolicy{allowSystem, createOwn, ownRows("user_id")},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/storybot/storybot/internal/pulid"
@@ -22,6 +23,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldUpdatedAt holds the string denoting the updated_at field in the database.
 	FieldUpdatedAt = "updated_at"
+	// FieldUserID holds the string denoting the user_id field in the database.
+	FieldUserID = "user_id"
 	// FieldPromptID holds the string denoting the prompt_id field in the database.
 	FieldPromptID = "prompt_id"
 	// FieldStatus holds the string denoting the status field in the database.
@@ -46,14 +49,33 @@ const (
 	FieldLeaseOwner = "lease_owner"
 	// FieldLeaseExpiresAt holds the string denoting the lease_expires_at field in the database.
 	FieldLeaseExpiresAt = "lease_expires_at"
+	// FieldShareToken holds the string denoting the share_token field in the database.
+	FieldShareToken = "share_token"
+	// FieldPromptTokens holds the string denoting the prompt_tokens field in the database.
+	FieldPromptTokens = "prompt_tokens"
+	// FieldCompletionTokens holds the string denoting the completion_tokens field in the database.
+	FieldCompletionTokens = "completion_tokens"
+	// FieldUsageDay holds the string denoting the usage_day field in the database.
+	FieldUsageDay = "usage_day"
+	// FieldReservedTokens holds the string denoting the reserved_tokens field in the database.
+	FieldReservedTokens = "reserved_tokens"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
 	FieldFinishedAt = "finished_at"
+	// EdgeOwner holds the string denoting the owner edge name in mutations.
+	EdgeOwner = "owner"
 	// EdgePrompt holds the string denoting the prompt edge name in mutations.
 	EdgePrompt = "prompt"
 	// Table holds the table name of the story in the database.
 	Table = "stories"
+	// OwnerTable is the table that holds the owner relation/edge.
+	OwnerTable = "stories"
+	// OwnerInverseTable is the table name for the User entity.
+	// It exists in this package in order to avoid circular dependency with the "user" package.
+	OwnerInverseTable = "users"
+	// OwnerColumn is the table column denoting the owner relation/edge.
+	OwnerColumn = "user_id"
 	// PromptTable is the table that holds the prompt relation/edge.
 	PromptTable = "stories"
 	// PromptInverseTable is the table name for the Prompt entity.
@@ -68,6 +90,7 @@ var Columns = []string{
 	FieldID,
 	FieldCreatedAt,
 	FieldUpdatedAt,
+	FieldUserID,
 	FieldPromptID,
 	FieldStatus,
 	FieldText,
@@ -80,6 +103,11 @@ var Columns = []string{
 	FieldTraceID,
 	FieldLeaseOwner,
 	FieldLeaseExpiresAt,
+	FieldShareToken,
+	FieldPromptTokens,
+	FieldCompletionTokens,
+	FieldUsageDay,
+	FieldReservedTokens,
 	FieldStartedAt,
 	FieldFinishedAt,
 }
@@ -94,7 +122,14 @@ func ValidColumn(column string) bool {
 	return false
 }
 
+// Note that the variables below are initialized by the runtime
+// package on the initialization of the application. Therefore,
+// it should be imported in the main as follows:
+//
+//	import _ "github.com/storybot/storybot/ent/runtime"
 var (
+	Hooks  [1]ent.Hook
+	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -115,6 +150,18 @@ var (
 	DefaultSeed int64
 	// DefaultTraceID holds the default value on creation for the "trace_id" field.
 	DefaultTraceID string
+	// DefaultPromptTokens holds the default value on creation for the "prompt_tokens" field.
+	DefaultPromptTokens int
+	// PromptTokensValidator is a validator for the "prompt_tokens" field. It is called by the builders before save.
+	PromptTokensValidator func(int) error
+	// DefaultCompletionTokens holds the default value on creation for the "completion_tokens" field.
+	DefaultCompletionTokens int
+	// CompletionTokensValidator is a validator for the "completion_tokens" field. It is called by the builders before save.
+	CompletionTokensValidator func(int) error
+	// DefaultReservedTokens holds the default value on creation for the "reserved_tokens" field.
+	DefaultReservedTokens int
+	// ReservedTokensValidator is a validator for the "reserved_tokens" field. It is called by the builders before save.
+	ReservedTokensValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -166,6 +213,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByUpdatedAt orders the results by the updated_at field.
 func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUpdatedAt, opts...).ToFunc()
+}
+
+// ByUserID orders the results by the user_id field.
+func ByUserID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUserID, opts...).ToFunc()
 }
 
 // ByPromptID orders the results by the prompt_id field.
@@ -228,6 +280,31 @@ func ByLeaseExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLeaseExpiresAt, opts...).ToFunc()
 }
 
+// ByShareToken orders the results by the share_token field.
+func ByShareToken(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldShareToken, opts...).ToFunc()
+}
+
+// ByPromptTokens orders the results by the prompt_tokens field.
+func ByPromptTokens(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPromptTokens, opts...).ToFunc()
+}
+
+// ByCompletionTokens orders the results by the completion_tokens field.
+func ByCompletionTokens(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCompletionTokens, opts...).ToFunc()
+}
+
+// ByUsageDay orders the results by the usage_day field.
+func ByUsageDay(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsageDay, opts...).ToFunc()
+}
+
+// ByReservedTokens orders the results by the reserved_tokens field.
+func ByReservedTokens(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReservedTokens, opts...).ToFunc()
+}
+
 // ByStartedAt orders the results by the started_at field.
 func ByStartedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStartedAt, opts...).ToFunc()
@@ -238,11 +315,25 @@ func ByFinishedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFinishedAt, opts...).ToFunc()
 }
 
+// ByOwnerField orders the results by owner field.
+func ByOwnerField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOwnerStep(), sql.OrderByField(field, opts...))
+	}
+}
+
 // ByPromptField orders the results by prompt field.
 func ByPromptField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
 		sqlgraph.OrderByNeighborTerms(s, newPromptStep(), sql.OrderByField(field, opts...))
 	}
+}
+func newOwnerStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OwnerInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, OwnerTable, OwnerColumn),
+	)
 }
 func newPromptStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(

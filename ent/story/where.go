@@ -66,6 +66,11 @@ func UpdatedAt(v time.Time) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldUpdatedAt, v))
 }
 
+// UserID applies equality check predicate on the "user_id" field. It's identical to UserIDEQ.
+func UserID(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldUserID, v))
+}
+
 // PromptID applies equality check predicate on the "prompt_id" field. It's identical to PromptIDEQ.
 func PromptID(v pulid.ID) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldPromptID, v))
@@ -119,6 +124,31 @@ func LeaseOwner(v string) predicate.Story {
 // LeaseExpiresAt applies equality check predicate on the "lease_expires_at" field. It's identical to LeaseExpiresAtEQ.
 func LeaseExpiresAt(v time.Time) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldLeaseExpiresAt, v))
+}
+
+// ShareToken applies equality check predicate on the "share_token" field. It's identical to ShareTokenEQ.
+func ShareToken(v string) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldShareToken, v))
+}
+
+// PromptTokens applies equality check predicate on the "prompt_tokens" field. It's identical to PromptTokensEQ.
+func PromptTokens(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldPromptTokens, v))
+}
+
+// CompletionTokens applies equality check predicate on the "completion_tokens" field. It's identical to CompletionTokensEQ.
+func CompletionTokens(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldCompletionTokens, v))
+}
+
+// UsageDay applies equality check predicate on the "usage_day" field. It's identical to UsageDayEQ.
+func UsageDay(v string) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldUsageDay, v))
+}
+
+// ReservedTokens applies equality check predicate on the "reserved_tokens" field. It's identical to ReservedTokensEQ.
+func ReservedTokens(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldReservedTokens, v))
 }
 
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
@@ -209,6 +239,86 @@ func UpdatedAtLT(v time.Time) predicate.Story {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.Story {
 	return predicate.Story(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// UserIDEQ applies the EQ predicate on the "user_id" field.
+func UserIDEQ(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldUserID, v))
+}
+
+// UserIDNEQ applies the NEQ predicate on the "user_id" field.
+func UserIDNEQ(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldUserID, v))
+}
+
+// UserIDIn applies the In predicate on the "user_id" field.
+func UserIDIn(vs ...pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldUserID, vs...))
+}
+
+// UserIDNotIn applies the NotIn predicate on the "user_id" field.
+func UserIDNotIn(vs ...pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldUserID, vs...))
+}
+
+// UserIDGT applies the GT predicate on the "user_id" field.
+func UserIDGT(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldUserID, v))
+}
+
+// UserIDGTE applies the GTE predicate on the "user_id" field.
+func UserIDGTE(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldUserID, v))
+}
+
+// UserIDLT applies the LT predicate on the "user_id" field.
+func UserIDLT(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldUserID, v))
+}
+
+// UserIDLTE applies the LTE predicate on the "user_id" field.
+func UserIDLTE(v pulid.ID) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldUserID, v))
+}
+
+// UserIDContains applies the Contains predicate on the "user_id" field.
+func UserIDContains(v pulid.ID) predicate.Story {
+	vc := string(v)
+	return predicate.Story(sql.FieldContains(FieldUserID, vc))
+}
+
+// UserIDHasPrefix applies the HasPrefix predicate on the "user_id" field.
+func UserIDHasPrefix(v pulid.ID) predicate.Story {
+	vc := string(v)
+	return predicate.Story(sql.FieldHasPrefix(FieldUserID, vc))
+}
+
+// UserIDHasSuffix applies the HasSuffix predicate on the "user_id" field.
+func UserIDHasSuffix(v pulid.ID) predicate.Story {
+	vc := string(v)
+	return predicate.Story(sql.FieldHasSuffix(FieldUserID, vc))
+}
+
+// UserIDIsNil applies the IsNil predicate on the "user_id" field.
+func UserIDIsNil() predicate.Story {
+	return predicate.Story(sql.FieldIsNull(FieldUserID))
+}
+
+// UserIDNotNil applies the NotNil predicate on the "user_id" field.
+func UserIDNotNil() predicate.Story {
+	return predicate.Story(sql.FieldNotNull(FieldUserID))
+}
+
+// UserIDEqualFold applies the EqualFold predicate on the "user_id" field.
+func UserIDEqualFold(v pulid.ID) predicate.Story {
+	vc := string(v)
+	return predicate.Story(sql.FieldEqualFold(FieldUserID, vc))
+}
+
+// UserIDContainsFold applies the ContainsFold predicate on the "user_id" field.
+func UserIDContainsFold(v pulid.ID) predicate.Story {
+	vc := string(v)
+	return predicate.Story(sql.FieldContainsFold(FieldUserID, vc))
 }
 
 // PromptIDEQ applies the EQ predicate on the "prompt_id" field.
@@ -866,6 +976,276 @@ func LeaseExpiresAtNotNil() predicate.Story {
 	return predicate.Story(sql.FieldNotNull(FieldLeaseExpiresAt))
 }
 
+// ShareTokenEQ applies the EQ predicate on the "share_token" field.
+func ShareTokenEQ(v string) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldShareToken, v))
+}
+
+// ShareTokenNEQ applies the NEQ predicate on the "share_token" field.
+func ShareTokenNEQ(v string) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldShareToken, v))
+}
+
+// ShareTokenIn applies the In predicate on the "share_token" field.
+func ShareTokenIn(vs ...string) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldShareToken, vs...))
+}
+
+// ShareTokenNotIn applies the NotIn predicate on the "share_token" field.
+func ShareTokenNotIn(vs ...string) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldShareToken, vs...))
+}
+
+// ShareTokenGT applies the GT predicate on the "share_token" field.
+func ShareTokenGT(v string) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldShareToken, v))
+}
+
+// ShareTokenGTE applies the GTE predicate on the "share_token" field.
+func ShareTokenGTE(v string) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldShareToken, v))
+}
+
+// ShareTokenLT applies the LT predicate on the "share_token" field.
+func ShareTokenLT(v string) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldShareToken, v))
+}
+
+// ShareTokenLTE applies the LTE predicate on the "share_token" field.
+func ShareTokenLTE(v string) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldShareToken, v))
+}
+
+// ShareTokenContains applies the Contains predicate on the "share_token" field.
+func ShareTokenContains(v string) predicate.Story {
+	return predicate.Story(sql.FieldContains(FieldShareToken, v))
+}
+
+// ShareTokenHasPrefix applies the HasPrefix predicate on the "share_token" field.
+func ShareTokenHasPrefix(v string) predicate.Story {
+	return predicate.Story(sql.FieldHasPrefix(FieldShareToken, v))
+}
+
+// ShareTokenHasSuffix applies the HasSuffix predicate on the "share_token" field.
+func ShareTokenHasSuffix(v string) predicate.Story {
+	return predicate.Story(sql.FieldHasSuffix(FieldShareToken, v))
+}
+
+// ShareTokenIsNil applies the IsNil predicate on the "share_token" field.
+func ShareTokenIsNil() predicate.Story {
+	return predicate.Story(sql.FieldIsNull(FieldShareToken))
+}
+
+// ShareTokenNotNil applies the NotNil predicate on the "share_token" field.
+func ShareTokenNotNil() predicate.Story {
+	return predicate.Story(sql.FieldNotNull(FieldShareToken))
+}
+
+// ShareTokenEqualFold applies the EqualFold predicate on the "share_token" field.
+func ShareTokenEqualFold(v string) predicate.Story {
+	return predicate.Story(sql.FieldEqualFold(FieldShareToken, v))
+}
+
+// ShareTokenContainsFold applies the ContainsFold predicate on the "share_token" field.
+func ShareTokenContainsFold(v string) predicate.Story {
+	return predicate.Story(sql.FieldContainsFold(FieldShareToken, v))
+}
+
+// PromptTokensEQ applies the EQ predicate on the "prompt_tokens" field.
+func PromptTokensEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldPromptTokens, v))
+}
+
+// PromptTokensNEQ applies the NEQ predicate on the "prompt_tokens" field.
+func PromptTokensNEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldPromptTokens, v))
+}
+
+// PromptTokensIn applies the In predicate on the "prompt_tokens" field.
+func PromptTokensIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldPromptTokens, vs...))
+}
+
+// PromptTokensNotIn applies the NotIn predicate on the "prompt_tokens" field.
+func PromptTokensNotIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldPromptTokens, vs...))
+}
+
+// PromptTokensGT applies the GT predicate on the "prompt_tokens" field.
+func PromptTokensGT(v int) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldPromptTokens, v))
+}
+
+// PromptTokensGTE applies the GTE predicate on the "prompt_tokens" field.
+func PromptTokensGTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldPromptTokens, v))
+}
+
+// PromptTokensLT applies the LT predicate on the "prompt_tokens" field.
+func PromptTokensLT(v int) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldPromptTokens, v))
+}
+
+// PromptTokensLTE applies the LTE predicate on the "prompt_tokens" field.
+func PromptTokensLTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldPromptTokens, v))
+}
+
+// CompletionTokensEQ applies the EQ predicate on the "completion_tokens" field.
+func CompletionTokensEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldCompletionTokens, v))
+}
+
+// CompletionTokensNEQ applies the NEQ predicate on the "completion_tokens" field.
+func CompletionTokensNEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldCompletionTokens, v))
+}
+
+// CompletionTokensIn applies the In predicate on the "completion_tokens" field.
+func CompletionTokensIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldCompletionTokens, vs...))
+}
+
+// CompletionTokensNotIn applies the NotIn predicate on the "completion_tokens" field.
+func CompletionTokensNotIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldCompletionTokens, vs...))
+}
+
+// CompletionTokensGT applies the GT predicate on the "completion_tokens" field.
+func CompletionTokensGT(v int) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldCompletionTokens, v))
+}
+
+// CompletionTokensGTE applies the GTE predicate on the "completion_tokens" field.
+func CompletionTokensGTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldCompletionTokens, v))
+}
+
+// CompletionTokensLT applies the LT predicate on the "completion_tokens" field.
+func CompletionTokensLT(v int) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldCompletionTokens, v))
+}
+
+// CompletionTokensLTE applies the LTE predicate on the "completion_tokens" field.
+func CompletionTokensLTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldCompletionTokens, v))
+}
+
+// UsageDayEQ applies the EQ predicate on the "usage_day" field.
+func UsageDayEQ(v string) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldUsageDay, v))
+}
+
+// UsageDayNEQ applies the NEQ predicate on the "usage_day" field.
+func UsageDayNEQ(v string) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldUsageDay, v))
+}
+
+// UsageDayIn applies the In predicate on the "usage_day" field.
+func UsageDayIn(vs ...string) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldUsageDay, vs...))
+}
+
+// UsageDayNotIn applies the NotIn predicate on the "usage_day" field.
+func UsageDayNotIn(vs ...string) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldUsageDay, vs...))
+}
+
+// UsageDayGT applies the GT predicate on the "usage_day" field.
+func UsageDayGT(v string) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldUsageDay, v))
+}
+
+// UsageDayGTE applies the GTE predicate on the "usage_day" field.
+func UsageDayGTE(v string) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldUsageDay, v))
+}
+
+// UsageDayLT applies the LT predicate on the "usage_day" field.
+func UsageDayLT(v string) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldUsageDay, v))
+}
+
+// UsageDayLTE applies the LTE predicate on the "usage_day" field.
+func UsageDayLTE(v string) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldUsageDay, v))
+}
+
+// UsageDayContains applies the Contains predicate on the "usage_day" field.
+func UsageDayContains(v string) predicate.Story {
+	return predicate.Story(sql.FieldContains(FieldUsageDay, v))
+}
+
+// UsageDayHasPrefix applies the HasPrefix predicate on the "usage_day" field.
+func UsageDayHasPrefix(v string) predicate.Story {
+	return predicate.Story(sql.FieldHasPrefix(FieldUsageDay, v))
+}
+
+// UsageDayHasSuffix applies the HasSuffix predicate on the "usage_day" field.
+func UsageDayHasSuffix(v string) predicate.Story {
+	return predicate.Story(sql.FieldHasSuffix(FieldUsageDay, v))
+}
+
+// UsageDayIsNil applies the IsNil predicate on the "usage_day" field.
+func UsageDayIsNil() predicate.Story {
+	return predicate.Story(sql.FieldIsNull(FieldUsageDay))
+}
+
+// UsageDayNotNil applies the NotNil predicate on the "usage_day" field.
+func UsageDayNotNil() predicate.Story {
+	return predicate.Story(sql.FieldNotNull(FieldUsageDay))
+}
+
+// UsageDayEqualFold applies the EqualFold predicate on the "usage_day" field.
+func UsageDayEqualFold(v string) predicate.Story {
+	return predicate.Story(sql.FieldEqualFold(FieldUsageDay, v))
+}
+
+// UsageDayContainsFold applies the ContainsFold predicate on the "usage_day" field.
+func UsageDayContainsFold(v string) predicate.Story {
+	return predicate.Story(sql.FieldContainsFold(FieldUsageDay, v))
+}
+
+// ReservedTokensEQ applies the EQ predicate on the "reserved_tokens" field.
+func ReservedTokensEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldReservedTokens, v))
+}
+
+// ReservedTokensNEQ applies the NEQ predicate on the "reserved_tokens" field.
+func ReservedTokensNEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldReservedTokens, v))
+}
+
+// ReservedTokensIn applies the In predicate on the "reserved_tokens" field.
+func ReservedTokensIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldReservedTokens, vs...))
+}
+
+// ReservedTokensNotIn applies the NotIn predicate on the "reserved_tokens" field.
+func ReservedTokensNotIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldReservedTokens, vs...))
+}
+
+// ReservedTokensGT applies the GT predicate on the "reserved_tokens" field.
+func ReservedTokensGT(v int) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldReservedTokens, v))
+}
+
+// ReservedTokensGTE applies the GTE predicate on the "reserved_tokens" field.
+func ReservedTokensGTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldReservedTokens, v))
+}
+
+// ReservedTokensLT applies the LT predicate on the "reserved_tokens" field.
+func ReservedTokensLT(v int) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldReservedTokens, v))
+}
+
+// ReservedTokensLTE applies the LTE predicate on the "reserved_tokens" field.
+func ReservedTokensLTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldReservedTokens, v))
+}
+
 // StartedAtEQ applies the EQ predicate on the "started_at" field.
 func StartedAtEQ(v time.Time) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldStartedAt, v))
@@ -964,6 +1344,29 @@ func FinishedAtIsNil() predicate.Story {
 // FinishedAtNotNil applies the NotNil predicate on the "finished_at" field.
 func FinishedAtNotNil() predicate.Story {
 	return predicate.Story(sql.FieldNotNull(FieldFinishedAt))
+}
+
+// HasOwner applies the HasEdge predicate on the "owner" edge.
+func HasOwner() predicate.Story {
+	return predicate.Story(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, OwnerTable, OwnerColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOwnerWith applies the HasEdge predicate on the "owner" edge with a given conditions (other predicates).
+func HasOwnerWith(preds ...predicate.User) predicate.Story {
+	return predicate.Story(func(s *sql.Selector) {
+		step := newOwnerStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
 }
 
 // HasPrompt applies the HasEdge predicate on the "prompt" edge.

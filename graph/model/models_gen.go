@@ -4,3 +4,14 @@ package model
 
 type Subscription struct {
 }
+
+// A user's model usage today (UTC) and its limits.
+type Usage struct {
+	// Model tokens (prompt + completion) this user's stories used since 00:00 UTC.
+	TokensToday int `json:"tokensToday"`
+	// null: no limit.
+	DailyTokenLimit *int `json:"dailyTokenLimit,omitempty"`
+	StoriesRunning  int  `json:"storiesRunning"`
+	// Stories this user may generate at once; null: no limit.
+	MaxRunning *int `json:"maxRunning,omitempty"`
+}

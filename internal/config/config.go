@@ -58,6 +58,20 @@ type Config struct {
 	MaxBodyBytes            int
 	WSMaxSubscriptions      int
 	WSMaxConnectionsPerPeer int
+
+	Signup           string
+	AdminEmails      []string
+	SessionIdle      time.Duration
+	SessionMaxAge    time.Duration
+	SignInPerMinute  int
+	PublicBaseURL    string
+	OIDCIssuerURL    string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCName         string
+	LLMModels        []string
+	UserDailyTokens  int
+	UserMaxRunning   int
 }
 
 // Production reports whether the process runs with STORYBOT_ENV=production.
@@ -175,6 +189,50 @@ func Settings() []Setting {
 		{"WS_MAX_SUBSCRIPTIONS", "ws-max-subscriptions", "20", "operations running at once on one websocket", integer(func(c *Config) *int { return &c.WSMaxSubscriptions })},
 		{"WS_MAX_CONNECTIONS_PER_CLIENT", "ws-max-connections-per-client", "50", "websockets one client (IP address) may hold open", integer(func(c *Config) *int { return &c.WSMaxConnectionsPerPeer })},
 
+		{"STORYBOT_SIGNUP", "signup", "open", "who may create an account: `open` (anyone), `invite` (an admin creates accounts) or `closed`; the first account on an empty database is always allowed and becomes the admin", func(c *Config, v string) error {
+			switch v {
+			case "open", "invite", "closed":
+				c.Signup = v
+				return nil
+			}
+			return fmt.Errorf("must be open, invite or closed, not %q", v)
+		}},
+		{"STORYBOT_ADMIN_EMAILS", "admin-emails", "", "comma-separated emails whose accounts are admins", func(c *Config, v string) error {
+			c.AdminEmails = list(v)
+			return nil
+		}},
+		{"STORYBOT_SESSION_IDLE", "session-idle", "168h", "a session unused for this long ends", dur(func(c *Config) *time.Duration { return &c.SessionIdle })},
+		{"STORYBOT_SESSION_MAX_AGE", "session-max-age", "720h", "a session ends this long after sign-in, however much it is used", dur(func(c *Config) *time.Duration { return &c.SessionMaxAge })},
+		{"SIGNIN_RATE_PER_MINUTE", "signin-rate-per-minute", "10", "sign-ins and sign-ups one client (IP address) may try per minute (each account is slowed too); 0 for no limit", count(func(c *Config) *int { return &c.SignInPerMinute })},
+		{"STORYBOT_PUBLIC_URL", "public-url", "", "the URL people reach storybot at (`https://stories.example.com`), for the OpenID Connect redirect; empty for the request's own host", func(c *Config, v string) error {
+			v = strings.TrimRight(v, "/")
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("%q is not an http(s) URL", v)
+				}
+			}
+			c.PublicBaseURL = v
+			return nil
+		}},
+		{"OIDC_ISSUER_URL", "oidc-issuer-url", "", "OpenID Connect provider (its issuer URL) for \"Sign in with ...\" and bearer access tokens; empty for none", func(c *Config, v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("%q is not an http(s) URL", v)
+				}
+			}
+			c.OIDCIssuerURL = v
+			return nil
+		}},
+		{"OIDC_CLIENT_ID", "oidc-client-id", "", "storybot's client ID at the OpenID Connect provider (also the audience of access tokens)", str(func(c *Config) *string { return &c.OIDCClientID })},
+		{"OIDC_CLIENT_SECRET", "oidc-client-secret", "", "storybot's client secret at the provider (prefer the environment variable to the flag)", str(func(c *Config) *string { return &c.OIDCClientSecret })},
+		{"OIDC_NAME", "oidc-name", "", "the provider's name on the sign-in button (\"Sign in with NAME\"); empty for the issuer's host", str(func(c *Config) *string { return &c.OIDCName })},
+		{"LLM_MODELS", "llm-models", "", "comma-separated models generateStory accepts, the first the default; empty for `LLM_MODEL` alone", func(c *Config, v string) error {
+			c.LLMModels = list(v)
+			return nil
+		}},
+		{"STORY_USER_DAILY_TOKENS", "story-user-daily-tokens", "0", "model tokens (prompt and completion) one user may use per day (UTC); admins may set one per user; 0 for no limit", count(func(c *Config) *int { return &c.UserDailyTokens })},
+		{"STORY_USER_MAX_RUNNING", "story-user-max-running", "3", "stories one user may generate at once, across replicas; 0 for no limit", count(func(c *Config) *int { return &c.UserMaxRunning })},
+
 		{"LOG_LEVEL", "log-level", "info", "`debug`, `info`, `warn` or `error`", func(c *Config, v string) error {
 			switch strings.ToLower(v) {
 			case "debug", "info", "warn", "error":
@@ -217,6 +275,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 			errs = append(errs, fmt.Errorf("%s: %w", s.Env, err))
 		}
 	}
+	if (c.OIDCIssuerURL == "") != (c.OIDCClientID == "") {
+		errs = append(errs, errors.New("OIDC_ISSUER_URL and OIDC_CLIENT_ID go together: set both or neither"))
+	}
 	if c.StoryMaxTokens > c.StoryMaxTokensLimit {
 		errs = append(errs, fmt.Errorf("STORY_MAX_TOKENS (%d) must not exceed STORY_MAX_TOKENS_LIMIT (%d)", c.StoryMaxTokens, c.StoryMaxTokensLimit))
 	}
@@ -224,6 +285,25 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, nil
+}
+
+// list splits a comma-separated list, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// Models returns the models generateStory accepts, the default first.
+func (c Config) Models() []string {
+	if len(c.LLMModels) > 0 {
+		return c.LLMModels
+	}
+	return []string{c.LLMModel}
 }
 
 func str(field func(*Config) *string) func(*Config, string) error {

@@ -28,12 +28,17 @@ const sep = "_"
 
 // The type prefixes, one per kind of object.
 const (
-	PromptPrefix = "pr"
-	StoryPrefix  = "st"
+	PromptPrefix   = "pr"
+	StoryPrefix    = "st"
+	UserPrefix     = "us"
+	SessionPrefix  = "se"
+	APITokenPrefix = "tk"
 )
 
 // prefixes are the prefixes Parse accepts.
-var prefixes = map[string]bool{PromptPrefix: true, StoryPrefix: true}
+var prefixes = map[string]bool{
+	PromptPrefix: true, StoryPrefix: true, UserPrefix: true, SessionPrefix: true, APITokenPrefix: true,
+}
 
 // New returns a new ID with the given type prefix. ULIDs made in one process
 // are strictly increasing, so IDs made later sort after earlier ones.

@@ -7,6 +7,7 @@ package websocket
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,6 +160,7 @@ func (u *Upgrader) Accept(w http.ResponseWriter, r *http.Request, opts transport
 	u.mu.Lock()
 	u.conns[c] = struct{}{}
 	u.mu.Unlock()
+	track(r, c)
 	if over {
 		_ = c.WriteClose(CloseTryAgainLater, "too many connections from this client")
 		_ = c.Close()
@@ -418,3 +420,52 @@ func (c *conn) SetReadLimit(limit int64) { c.ws.SetReadLimit(limit) }
 
 // SetReadDeadline implements transport.WebsocketReadDeadliner.
 func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// connRef lets code running under a connection's context close it; Track
+// puts one in the upgrade request's context and Accept fills it.
+type connRef struct {
+	mu sync.Mutex
+	c  *conn
+}
+
+type connRefKey struct{}
+
+// Track prepares websocket upgrade requests so that CloseWith can close
+// their connection later from any context derived from the request's: the
+// connection_init handler's, an operation's.
+func Track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gws.IsWebSocketUpgrade(r) {
+			r = r.WithContext(context.WithValue(r.Context(), connRefKey{}, &connRef{}))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CloseWith closes the websocket whose request ctx derives from, with a
+// close frame of code and reason (4401 when its credentials were revoked,
+// say). It reports false when ctx belongs to no tracked connection.
+func CloseWith(ctx context.Context, code int, reason string) bool {
+	ref, _ := ctx.Value(connRefKey{}).(*connRef)
+	if ref == nil {
+		return false
+	}
+	ref.mu.Lock()
+	c := ref.c
+	ref.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	_ = c.WriteClose(code, reason)
+	_ = c.Close()
+	return true
+}
+
+// track records c as the connection of r, for CloseWith.
+func track(r *http.Request, c *conn) {
+	if ref, _ := r.Context().Value(connRefKey{}).(*connRef); ref != nil {
+		ref.mu.Lock()
+		ref.c = c
+		ref.mu.Unlock()
+	}
+}
