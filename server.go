@@ -31,6 +31,7 @@ import (
 
 	_ "github.com/storybot/storybot/ent/runtime" // registers the schema hooks and defaults
 	"github.com/storybot/storybot/graph"
+	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/config"
 	"github.com/storybot/storybot/internal/database"
@@ -114,8 +115,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := metrics.RegisterStoryGauges(gate.Active, gate.Queued); err != nil {
 		return err
 	}
+	models := cfg.Models()
+	if cfg.LLMBaseURL == "" {
+		models = []string{model} // the offline storyteller is the one model
+	}
 	stories := story.New(db.Client, gen, events, story.Config{
-		Owner: owner, DefaultModel: model,
+		Owner: owner, Models: models, Dialect: db.Dialect,
+		UserDailyTokens: cfg.UserDailyTokens, UserMaxRunning: cfg.UserMaxRunning,
 		DefaultMaxTokens: cfg.StoryMaxTokens, MaxMaxTokens: cfg.StoryMaxTokensLimit,
 		Logger: logger, Observer: metrics, Gate: gate,
 	})
@@ -123,6 +129,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sweeperDone := make(chan struct{})
 	go func() { defer close(sweeperDone); stories.Run(sweepCtx) }()
 	defer func() { stopSweeper(); <-sweeperDone }()
+
+	accounts := auth.New(db.Client, auth.Config{
+		Signup: auth.SignupMode(cfg.Signup), AdminEmails: cfg.AdminEmails,
+		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge,
+		Dialect: db.Dialect, Logger: logger,
+	})
+	watcher := accounts.NewWatcher(0)
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); watcher.Run(sweepCtx) }()
+	defer func() { stopSweeper(); <-watchDone }()
 
 	allowed := origins.New(cfg.AllowedOrigins)
 	sockets := &websocket.Upgrader{
@@ -135,22 +151,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ext := telemetry.NewGraphQLExtension(metrics, logger, telemetry.WithFieldTimings(cfg.FieldTimings))
 	extensions := []graphql.HandlerExtension{ext}
+	if cfg.SignInPerMinute > 0 {
+		// Guessing passwords is slowed per client here, and per account
+		// by the accounts service.
+		extensions = append(extensions, graph.RateLimit{
+			Fields:  []string{"Mutation.signIn", "Mutation.signUp"},
+			Limiter: limits.NewRateLimiter[netip.Prefix](rate.Limit(float64(cfg.SignInPerMinute)/60), max(cfg.SignInPerMinute/2, 1)),
+		})
+	}
 	if cfg.StoryRatePerMinute > 0 {
 		extensions = append(extensions, graph.RateLimit{
 			Fields:  []string{"Mutation.generateStory"},
 			Limiter: limits.NewRateLimiter[netip.Prefix](rate.Limit(float64(cfg.StoryRatePerMinute)/60), cfg.StoryRateBurst),
 		})
 	}
-	gql := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
+	wsInit := accounts.WebsocketInit(watcher)
+	gql := graph.NewHandler(graph.NewSchema(db.Client, stories, accounts, watcher), graph.HandlerOptions{
 		Logger:          logger,
 		Introspection:   cfg.IntrospectionEnabled(),
 		HideSuggestions: cfg.Production(),
 		Extensions:      extensions,
 		Transports: []graphql.Transport{
 			transport.Websocket{
-				Implementation:        sockets,
-				PayloadReadLimit:      new(int64(cfg.MaxBodyBytes)),
-				InitFunc:              ext.WebsocketInit,
+				Implementation:   sockets,
+				PayloadReadLimit: new(int64(cfg.MaxBodyBytes)),
+				InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+					ctx, ack, err := ext.WebsocketInit(ctx, payload)
+					if err == nil {
+						ctx, err = wsInit(ctx, payload)
+					}
+					return ctx, ack, err
+				},
 				CloseFunc:             ext.WebsocketClose,
 				InitTimeout:           3 * time.Second,
 				KeepAlivePingInterval: 10 * time.Second,
@@ -163,7 +194,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mux := http.NewServeMux()
 	// CORS before the body limit, so that browsers can read a 413.
 	mux.Handle("/graphql", metrics.InstrumentHTTP("graphql", allowed.Middleware(
-		limits.ClientIPMiddleware(cfg.TrustedProxies)(limits.BodyLimit(int64(cfg.MaxBodyBytes))(gql)))))
+		limits.ClientIPMiddleware(cfg.TrustedProxies)(limits.BodyLimit(int64(cfg.MaxBodyBytes))(
+			websocket.Track(accounts.Middleware(gql)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/prompt"
@@ -21,6 +23,7 @@ type StoryCreate struct {
 	config
 	mutation *StoryMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -560,6 +563,7 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 		_node = &Story{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(story.Table, sqlgraph.NewFieldSpec(story.FieldID, field.TypeString))
 	)
+	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = &id
@@ -681,11 +685,845 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Story.Create().
+//		SetCreatedAt(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.StoryUpsert) {
+//			SetCreatedAt(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *StoryCreate) OnConflict(opts ...sql.ConflictOption) *StoryUpsertOne {
+	_c.conflict = opts
+	return &StoryUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Story.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *StoryCreate) OnConflictColumns(columns ...string) *StoryUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &StoryUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// StoryUpsertOne is the builder for "upsert"-ing
+	//  one Story node.
+	StoryUpsertOne struct {
+		create *StoryCreate
+	}
+
+	// StoryUpsert is the "OnConflict" setter.
+	StoryUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetUpdatedAt sets the "updated_at" field.
+func (u *StoryUpsert) SetUpdatedAt(v time.Time) *StoryUpsert {
+	u.Set(story.FieldUpdatedAt, v)
+	return u
+}
+
+// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateUpdatedAt() *StoryUpsert {
+	u.SetExcluded(story.FieldUpdatedAt)
+	return u
+}
+
+// SetStatus sets the "status" field.
+func (u *StoryUpsert) SetStatus(v story.Status) *StoryUpsert {
+	u.Set(story.FieldStatus, v)
+	return u
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateStatus() *StoryUpsert {
+	u.SetExcluded(story.FieldStatus)
+	return u
+}
+
+// SetText sets the "text" field.
+func (u *StoryUpsert) SetText(v string) *StoryUpsert {
+	u.Set(story.FieldText, v)
+	return u
+}
+
+// UpdateText sets the "text" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateText() *StoryUpsert {
+	u.SetExcluded(story.FieldText)
+	return u
+}
+
+// SetTokenCount sets the "token_count" field.
+func (u *StoryUpsert) SetTokenCount(v int) *StoryUpsert {
+	u.Set(story.FieldTokenCount, v)
+	return u
+}
+
+// UpdateTokenCount sets the "token_count" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateTokenCount() *StoryUpsert {
+	u.SetExcluded(story.FieldTokenCount)
+	return u
+}
+
+// AddTokenCount adds v to the "token_count" field.
+func (u *StoryUpsert) AddTokenCount(v int) *StoryUpsert {
+	u.Add(story.FieldTokenCount, v)
+	return u
+}
+
+// SetModel sets the "model" field.
+func (u *StoryUpsert) SetModel(v string) *StoryUpsert {
+	u.Set(story.FieldModel, v)
+	return u
+}
+
+// UpdateModel sets the "model" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateModel() *StoryUpsert {
+	u.SetExcluded(story.FieldModel)
+	return u
+}
+
+// SetError sets the "error" field.
+func (u *StoryUpsert) SetError(v string) *StoryUpsert {
+	u.Set(story.FieldError, v)
+	return u
+}
+
+// UpdateError sets the "error" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateError() *StoryUpsert {
+	u.SetExcluded(story.FieldError)
+	return u
+}
+
+// ClearError clears the value of the "error" field.
+func (u *StoryUpsert) ClearError() *StoryUpsert {
+	u.SetNull(story.FieldError)
+	return u
+}
+
+// SetMaxTokens sets the "max_tokens" field.
+func (u *StoryUpsert) SetMaxTokens(v int) *StoryUpsert {
+	u.Set(story.FieldMaxTokens, v)
+	return u
+}
+
+// UpdateMaxTokens sets the "max_tokens" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateMaxTokens() *StoryUpsert {
+	u.SetExcluded(story.FieldMaxTokens)
+	return u
+}
+
+// AddMaxTokens adds v to the "max_tokens" field.
+func (u *StoryUpsert) AddMaxTokens(v int) *StoryUpsert {
+	u.Add(story.FieldMaxTokens, v)
+	return u
+}
+
+// SetTemperature sets the "temperature" field.
+func (u *StoryUpsert) SetTemperature(v float64) *StoryUpsert {
+	u.Set(story.FieldTemperature, v)
+	return u
+}
+
+// UpdateTemperature sets the "temperature" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateTemperature() *StoryUpsert {
+	u.SetExcluded(story.FieldTemperature)
+	return u
+}
+
+// AddTemperature adds v to the "temperature" field.
+func (u *StoryUpsert) AddTemperature(v float64) *StoryUpsert {
+	u.Add(story.FieldTemperature, v)
+	return u
+}
+
+// ClearTemperature clears the value of the "temperature" field.
+func (u *StoryUpsert) ClearTemperature() *StoryUpsert {
+	u.SetNull(story.FieldTemperature)
+	return u
+}
+
+// SetSeed sets the "seed" field.
+func (u *StoryUpsert) SetSeed(v int64) *StoryUpsert {
+	u.Set(story.FieldSeed, v)
+	return u
+}
+
+// UpdateSeed sets the "seed" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateSeed() *StoryUpsert {
+	u.SetExcluded(story.FieldSeed)
+	return u
+}
+
+// AddSeed adds v to the "seed" field.
+func (u *StoryUpsert) AddSeed(v int64) *StoryUpsert {
+	u.Add(story.FieldSeed, v)
+	return u
+}
+
+// SetTraceID sets the "trace_id" field.
+func (u *StoryUpsert) SetTraceID(v string) *StoryUpsert {
+	u.Set(story.FieldTraceID, v)
+	return u
+}
+
+// UpdateTraceID sets the "trace_id" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateTraceID() *StoryUpsert {
+	u.SetExcluded(story.FieldTraceID)
+	return u
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *StoryUpsert) SetLeaseOwner(v string) *StoryUpsert {
+	u.Set(story.FieldLeaseOwner, v)
+	return u
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateLeaseOwner() *StoryUpsert {
+	u.SetExcluded(story.FieldLeaseOwner)
+	return u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *StoryUpsert) ClearLeaseOwner() *StoryUpsert {
+	u.SetNull(story.FieldLeaseOwner)
+	return u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *StoryUpsert) SetLeaseExpiresAt(v time.Time) *StoryUpsert {
+	u.Set(story.FieldLeaseExpiresAt, v)
+	return u
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateLeaseExpiresAt() *StoryUpsert {
+	u.SetExcluded(story.FieldLeaseExpiresAt)
+	return u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *StoryUpsert) ClearLeaseExpiresAt() *StoryUpsert {
+	u.SetNull(story.FieldLeaseExpiresAt)
+	return u
+}
+
+// SetShareToken sets the "share_token" field.
+func (u *StoryUpsert) SetShareToken(v string) *StoryUpsert {
+	u.Set(story.FieldShareToken, v)
+	return u
+}
+
+// UpdateShareToken sets the "share_token" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateShareToken() *StoryUpsert {
+	u.SetExcluded(story.FieldShareToken)
+	return u
+}
+
+// ClearShareToken clears the value of the "share_token" field.
+func (u *StoryUpsert) ClearShareToken() *StoryUpsert {
+	u.SetNull(story.FieldShareToken)
+	return u
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (u *StoryUpsert) SetPromptTokens(v int) *StoryUpsert {
+	u.Set(story.FieldPromptTokens, v)
+	return u
+}
+
+// UpdatePromptTokens sets the "prompt_tokens" field to the value that was provided on create.
+func (u *StoryUpsert) UpdatePromptTokens() *StoryUpsert {
+	u.SetExcluded(story.FieldPromptTokens)
+	return u
+}
+
+// AddPromptTokens adds v to the "prompt_tokens" field.
+func (u *StoryUpsert) AddPromptTokens(v int) *StoryUpsert {
+	u.Add(story.FieldPromptTokens, v)
+	return u
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (u *StoryUpsert) SetCompletionTokens(v int) *StoryUpsert {
+	u.Set(story.FieldCompletionTokens, v)
+	return u
+}
+
+// UpdateCompletionTokens sets the "completion_tokens" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateCompletionTokens() *StoryUpsert {
+	u.SetExcluded(story.FieldCompletionTokens)
+	return u
+}
+
+// AddCompletionTokens adds v to the "completion_tokens" field.
+func (u *StoryUpsert) AddCompletionTokens(v int) *StoryUpsert {
+	u.Add(story.FieldCompletionTokens, v)
+	return u
+}
+
+// SetUsageDay sets the "usage_day" field.
+func (u *StoryUpsert) SetUsageDay(v string) *StoryUpsert {
+	u.Set(story.FieldUsageDay, v)
+	return u
+}
+
+// UpdateUsageDay sets the "usage_day" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateUsageDay() *StoryUpsert {
+	u.SetExcluded(story.FieldUsageDay)
+	return u
+}
+
+// ClearUsageDay clears the value of the "usage_day" field.
+func (u *StoryUpsert) ClearUsageDay() *StoryUpsert {
+	u.SetNull(story.FieldUsageDay)
+	return u
+}
+
+// SetReservedTokens sets the "reserved_tokens" field.
+func (u *StoryUpsert) SetReservedTokens(v int) *StoryUpsert {
+	u.Set(story.FieldReservedTokens, v)
+	return u
+}
+
+// UpdateReservedTokens sets the "reserved_tokens" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateReservedTokens() *StoryUpsert {
+	u.SetExcluded(story.FieldReservedTokens)
+	return u
+}
+
+// AddReservedTokens adds v to the "reserved_tokens" field.
+func (u *StoryUpsert) AddReservedTokens(v int) *StoryUpsert {
+	u.Add(story.FieldReservedTokens, v)
+	return u
+}
+
+// SetStartedAt sets the "started_at" field.
+func (u *StoryUpsert) SetStartedAt(v time.Time) *StoryUpsert {
+	u.Set(story.FieldStartedAt, v)
+	return u
+}
+
+// UpdateStartedAt sets the "started_at" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateStartedAt() *StoryUpsert {
+	u.SetExcluded(story.FieldStartedAt)
+	return u
+}
+
+// ClearStartedAt clears the value of the "started_at" field.
+func (u *StoryUpsert) ClearStartedAt() *StoryUpsert {
+	u.SetNull(story.FieldStartedAt)
+	return u
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (u *StoryUpsert) SetFinishedAt(v time.Time) *StoryUpsert {
+	u.Set(story.FieldFinishedAt, v)
+	return u
+}
+
+// UpdateFinishedAt sets the "finished_at" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateFinishedAt() *StoryUpsert {
+	u.SetExcluded(story.FieldFinishedAt)
+	return u
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (u *StoryUpsert) ClearFinishedAt() *StoryUpsert {
+	u.SetNull(story.FieldFinishedAt)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
+// Using this option is equivalent to using:
+//
+//	client.Story.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(story.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *StoryUpsertOne) UpdateNewValues() *StoryUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.ID(); exists {
+			s.SetIgnore(story.FieldID)
+		}
+		if _, exists := u.create.mutation.CreatedAt(); exists {
+			s.SetIgnore(story.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.UserID(); exists {
+			s.SetIgnore(story.FieldUserID)
+		}
+		if _, exists := u.create.mutation.PromptID(); exists {
+			s.SetIgnore(story.FieldPromptID)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Story.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *StoryUpsertOne) Ignore() *StoryUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *StoryUpsertOne) DoNothing() *StoryUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the StoryCreate.OnConflict
+// documentation for more info.
+func (u *StoryUpsertOne) Update(set func(*StoryUpsert)) *StoryUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&StoryUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (u *StoryUpsertOne) SetUpdatedAt(v time.Time) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetUpdatedAt(v)
+	})
+}
+
+// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateUpdatedAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateUpdatedAt()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *StoryUpsertOne) SetStatus(v story.Status) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateStatus() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateStatus()
+	})
+}
+
+// SetText sets the "text" field.
+func (u *StoryUpsertOne) SetText(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetText(v)
+	})
+}
+
+// UpdateText sets the "text" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateText() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateText()
+	})
+}
+
+// SetTokenCount sets the "token_count" field.
+func (u *StoryUpsertOne) SetTokenCount(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTokenCount(v)
+	})
+}
+
+// AddTokenCount adds v to the "token_count" field.
+func (u *StoryUpsertOne) AddTokenCount(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTokenCount(v)
+	})
+}
+
+// UpdateTokenCount sets the "token_count" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateTokenCount() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTokenCount()
+	})
+}
+
+// SetModel sets the "model" field.
+func (u *StoryUpsertOne) SetModel(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetModel(v)
+	})
+}
+
+// UpdateModel sets the "model" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateModel() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateModel()
+	})
+}
+
+// SetError sets the "error" field.
+func (u *StoryUpsertOne) SetError(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetError(v)
+	})
+}
+
+// UpdateError sets the "error" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateError() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateError()
+	})
+}
+
+// ClearError clears the value of the "error" field.
+func (u *StoryUpsertOne) ClearError() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearError()
+	})
+}
+
+// SetMaxTokens sets the "max_tokens" field.
+func (u *StoryUpsertOne) SetMaxTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetMaxTokens(v)
+	})
+}
+
+// AddMaxTokens adds v to the "max_tokens" field.
+func (u *StoryUpsertOne) AddMaxTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddMaxTokens(v)
+	})
+}
+
+// UpdateMaxTokens sets the "max_tokens" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateMaxTokens() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateMaxTokens()
+	})
+}
+
+// SetTemperature sets the "temperature" field.
+func (u *StoryUpsertOne) SetTemperature(v float64) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTemperature(v)
+	})
+}
+
+// AddTemperature adds v to the "temperature" field.
+func (u *StoryUpsertOne) AddTemperature(v float64) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTemperature(v)
+	})
+}
+
+// UpdateTemperature sets the "temperature" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateTemperature() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTemperature()
+	})
+}
+
+// ClearTemperature clears the value of the "temperature" field.
+func (u *StoryUpsertOne) ClearTemperature() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearTemperature()
+	})
+}
+
+// SetSeed sets the "seed" field.
+func (u *StoryUpsertOne) SetSeed(v int64) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetSeed(v)
+	})
+}
+
+// AddSeed adds v to the "seed" field.
+func (u *StoryUpsertOne) AddSeed(v int64) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddSeed(v)
+	})
+}
+
+// UpdateSeed sets the "seed" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateSeed() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateSeed()
+	})
+}
+
+// SetTraceID sets the "trace_id" field.
+func (u *StoryUpsertOne) SetTraceID(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTraceID(v)
+	})
+}
+
+// UpdateTraceID sets the "trace_id" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateTraceID() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTraceID()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *StoryUpsertOne) SetLeaseOwner(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateLeaseOwner() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *StoryUpsertOne) ClearLeaseOwner() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *StoryUpsertOne) SetLeaseExpiresAt(v time.Time) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateLeaseExpiresAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *StoryUpsertOne) ClearLeaseExpiresAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetShareToken sets the "share_token" field.
+func (u *StoryUpsertOne) SetShareToken(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetShareToken(v)
+	})
+}
+
+// UpdateShareToken sets the "share_token" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateShareToken() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateShareToken()
+	})
+}
+
+// ClearShareToken clears the value of the "share_token" field.
+func (u *StoryUpsertOne) ClearShareToken() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearShareToken()
+	})
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (u *StoryUpsertOne) SetPromptTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetPromptTokens(v)
+	})
+}
+
+// AddPromptTokens adds v to the "prompt_tokens" field.
+func (u *StoryUpsertOne) AddPromptTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddPromptTokens(v)
+	})
+}
+
+// UpdatePromptTokens sets the "prompt_tokens" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdatePromptTokens() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdatePromptTokens()
+	})
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (u *StoryUpsertOne) SetCompletionTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetCompletionTokens(v)
+	})
+}
+
+// AddCompletionTokens adds v to the "completion_tokens" field.
+func (u *StoryUpsertOne) AddCompletionTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddCompletionTokens(v)
+	})
+}
+
+// UpdateCompletionTokens sets the "completion_tokens" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateCompletionTokens() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateCompletionTokens()
+	})
+}
+
+// SetUsageDay sets the "usage_day" field.
+func (u *StoryUpsertOne) SetUsageDay(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetUsageDay(v)
+	})
+}
+
+// UpdateUsageDay sets the "usage_day" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateUsageDay() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateUsageDay()
+	})
+}
+
+// ClearUsageDay clears the value of the "usage_day" field.
+func (u *StoryUpsertOne) ClearUsageDay() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearUsageDay()
+	})
+}
+
+// SetReservedTokens sets the "reserved_tokens" field.
+func (u *StoryUpsertOne) SetReservedTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetReservedTokens(v)
+	})
+}
+
+// AddReservedTokens adds v to the "reserved_tokens" field.
+func (u *StoryUpsertOne) AddReservedTokens(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddReservedTokens(v)
+	})
+}
+
+// UpdateReservedTokens sets the "reserved_tokens" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateReservedTokens() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateReservedTokens()
+	})
+}
+
+// SetStartedAt sets the "started_at" field.
+func (u *StoryUpsertOne) SetStartedAt(v time.Time) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetStartedAt(v)
+	})
+}
+
+// UpdateStartedAt sets the "started_at" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateStartedAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateStartedAt()
+	})
+}
+
+// ClearStartedAt clears the value of the "started_at" field.
+func (u *StoryUpsertOne) ClearStartedAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearStartedAt()
+	})
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (u *StoryUpsertOne) SetFinishedAt(v time.Time) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetFinishedAt(v)
+	})
+}
+
+// UpdateFinishedAt sets the "finished_at" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateFinishedAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateFinishedAt()
+	})
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (u *StoryUpsertOne) ClearFinishedAt() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearFinishedAt()
+	})
+}
+
+// Exec executes the query.
+func (u *StoryUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for StoryCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *StoryUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *StoryUpsertOne) ID(ctx context.Context) (id pulid.ID, err error) {
+	if u.create.driver.Dialect() == dialect.MySQL {
+		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
+		// fields from the database since MySQL does not support the RETURNING clause.
+		return id, errors.New("ent: StoryUpsertOne.ID is not supported by MySQL driver. Use StoryUpsertOne.Exec instead")
+	}
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *StoryUpsertOne) IDX(ctx context.Context) pulid.ID {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // StoryCreateBulk is the builder for creating many Story entities in bulk.
 type StoryCreateBulk struct {
 	config
 	err      error
 	builders []*StoryCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the Story entities in the database.
@@ -715,6 +1553,7 @@ func (_c *StoryCreateBulk) Save(ctx context.Context) ([]*Story, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -761,6 +1600,500 @@ func (_c *StoryCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *StoryCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.Story.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.StoryUpsert) {
+//			SetCreatedAt(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *StoryCreateBulk) OnConflict(opts ...sql.ConflictOption) *StoryUpsertBulk {
+	_c.conflict = opts
+	return &StoryUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.Story.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *StoryCreateBulk) OnConflictColumns(columns ...string) *StoryUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &StoryUpsertBulk{
+		create: _c,
+	}
+}
+
+// StoryUpsertBulk is the builder for "upsert"-ing
+// a bulk of Story nodes.
+type StoryUpsertBulk struct {
+	create *StoryCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.Story.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//			sql.ResolveWith(func(u *sql.UpdateSet) {
+//				u.SetIgnore(story.FieldID)
+//			}),
+//		).
+//		Exec(ctx)
+func (u *StoryUpsertBulk) UpdateNewValues() *StoryUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.ID(); exists {
+				s.SetIgnore(story.FieldID)
+			}
+			if _, exists := b.mutation.CreatedAt(); exists {
+				s.SetIgnore(story.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.UserID(); exists {
+				s.SetIgnore(story.FieldUserID)
+			}
+			if _, exists := b.mutation.PromptID(); exists {
+				s.SetIgnore(story.FieldPromptID)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.Story.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *StoryUpsertBulk) Ignore() *StoryUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *StoryUpsertBulk) DoNothing() *StoryUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the StoryCreateBulk.OnConflict
+// documentation for more info.
+func (u *StoryUpsertBulk) Update(set func(*StoryUpsert)) *StoryUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&StoryUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (u *StoryUpsertBulk) SetUpdatedAt(v time.Time) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetUpdatedAt(v)
+	})
+}
+
+// UpdateUpdatedAt sets the "updated_at" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateUpdatedAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateUpdatedAt()
+	})
+}
+
+// SetStatus sets the "status" field.
+func (u *StoryUpsertBulk) SetStatus(v story.Status) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetStatus(v)
+	})
+}
+
+// UpdateStatus sets the "status" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateStatus() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateStatus()
+	})
+}
+
+// SetText sets the "text" field.
+func (u *StoryUpsertBulk) SetText(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetText(v)
+	})
+}
+
+// UpdateText sets the "text" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateText() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateText()
+	})
+}
+
+// SetTokenCount sets the "token_count" field.
+func (u *StoryUpsertBulk) SetTokenCount(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTokenCount(v)
+	})
+}
+
+// AddTokenCount adds v to the "token_count" field.
+func (u *StoryUpsertBulk) AddTokenCount(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTokenCount(v)
+	})
+}
+
+// UpdateTokenCount sets the "token_count" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateTokenCount() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTokenCount()
+	})
+}
+
+// SetModel sets the "model" field.
+func (u *StoryUpsertBulk) SetModel(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetModel(v)
+	})
+}
+
+// UpdateModel sets the "model" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateModel() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateModel()
+	})
+}
+
+// SetError sets the "error" field.
+func (u *StoryUpsertBulk) SetError(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetError(v)
+	})
+}
+
+// UpdateError sets the "error" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateError() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateError()
+	})
+}
+
+// ClearError clears the value of the "error" field.
+func (u *StoryUpsertBulk) ClearError() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearError()
+	})
+}
+
+// SetMaxTokens sets the "max_tokens" field.
+func (u *StoryUpsertBulk) SetMaxTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetMaxTokens(v)
+	})
+}
+
+// AddMaxTokens adds v to the "max_tokens" field.
+func (u *StoryUpsertBulk) AddMaxTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddMaxTokens(v)
+	})
+}
+
+// UpdateMaxTokens sets the "max_tokens" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateMaxTokens() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateMaxTokens()
+	})
+}
+
+// SetTemperature sets the "temperature" field.
+func (u *StoryUpsertBulk) SetTemperature(v float64) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTemperature(v)
+	})
+}
+
+// AddTemperature adds v to the "temperature" field.
+func (u *StoryUpsertBulk) AddTemperature(v float64) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTemperature(v)
+	})
+}
+
+// UpdateTemperature sets the "temperature" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateTemperature() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTemperature()
+	})
+}
+
+// ClearTemperature clears the value of the "temperature" field.
+func (u *StoryUpsertBulk) ClearTemperature() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearTemperature()
+	})
+}
+
+// SetSeed sets the "seed" field.
+func (u *StoryUpsertBulk) SetSeed(v int64) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetSeed(v)
+	})
+}
+
+// AddSeed adds v to the "seed" field.
+func (u *StoryUpsertBulk) AddSeed(v int64) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddSeed(v)
+	})
+}
+
+// UpdateSeed sets the "seed" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateSeed() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateSeed()
+	})
+}
+
+// SetTraceID sets the "trace_id" field.
+func (u *StoryUpsertBulk) SetTraceID(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTraceID(v)
+	})
+}
+
+// UpdateTraceID sets the "trace_id" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateTraceID() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTraceID()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *StoryUpsertBulk) SetLeaseOwner(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateLeaseOwner() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *StoryUpsertBulk) ClearLeaseOwner() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *StoryUpsertBulk) SetLeaseExpiresAt(v time.Time) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateLeaseExpiresAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *StoryUpsertBulk) ClearLeaseExpiresAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearLeaseExpiresAt()
+	})
+}
+
+// SetShareToken sets the "share_token" field.
+func (u *StoryUpsertBulk) SetShareToken(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetShareToken(v)
+	})
+}
+
+// UpdateShareToken sets the "share_token" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateShareToken() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateShareToken()
+	})
+}
+
+// ClearShareToken clears the value of the "share_token" field.
+func (u *StoryUpsertBulk) ClearShareToken() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearShareToken()
+	})
+}
+
+// SetPromptTokens sets the "prompt_tokens" field.
+func (u *StoryUpsertBulk) SetPromptTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetPromptTokens(v)
+	})
+}
+
+// AddPromptTokens adds v to the "prompt_tokens" field.
+func (u *StoryUpsertBulk) AddPromptTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddPromptTokens(v)
+	})
+}
+
+// UpdatePromptTokens sets the "prompt_tokens" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdatePromptTokens() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdatePromptTokens()
+	})
+}
+
+// SetCompletionTokens sets the "completion_tokens" field.
+func (u *StoryUpsertBulk) SetCompletionTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetCompletionTokens(v)
+	})
+}
+
+// AddCompletionTokens adds v to the "completion_tokens" field.
+func (u *StoryUpsertBulk) AddCompletionTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddCompletionTokens(v)
+	})
+}
+
+// UpdateCompletionTokens sets the "completion_tokens" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateCompletionTokens() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateCompletionTokens()
+	})
+}
+
+// SetUsageDay sets the "usage_day" field.
+func (u *StoryUpsertBulk) SetUsageDay(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetUsageDay(v)
+	})
+}
+
+// UpdateUsageDay sets the "usage_day" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateUsageDay() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateUsageDay()
+	})
+}
+
+// ClearUsageDay clears the value of the "usage_day" field.
+func (u *StoryUpsertBulk) ClearUsageDay() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearUsageDay()
+	})
+}
+
+// SetReservedTokens sets the "reserved_tokens" field.
+func (u *StoryUpsertBulk) SetReservedTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetReservedTokens(v)
+	})
+}
+
+// AddReservedTokens adds v to the "reserved_tokens" field.
+func (u *StoryUpsertBulk) AddReservedTokens(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddReservedTokens(v)
+	})
+}
+
+// UpdateReservedTokens sets the "reserved_tokens" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateReservedTokens() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateReservedTokens()
+	})
+}
+
+// SetStartedAt sets the "started_at" field.
+func (u *StoryUpsertBulk) SetStartedAt(v time.Time) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetStartedAt(v)
+	})
+}
+
+// UpdateStartedAt sets the "started_at" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateStartedAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateStartedAt()
+	})
+}
+
+// ClearStartedAt clears the value of the "started_at" field.
+func (u *StoryUpsertBulk) ClearStartedAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearStartedAt()
+	})
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (u *StoryUpsertBulk) SetFinishedAt(v time.Time) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetFinishedAt(v)
+	})
+}
+
+// UpdateFinishedAt sets the "finished_at" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateFinishedAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateFinishedAt()
+	})
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (u *StoryUpsertBulk) ClearFinishedAt() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearFinishedAt()
+	})
+}
+
+// Exec executes the query.
+func (u *StoryUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the StoryCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for StoryCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *StoryUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

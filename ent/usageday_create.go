@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/usageday"
@@ -19,6 +20,7 @@ type UsageDayCreate struct {
 	config
 	mutation *UsageDayMutation
 	hooks    []Hook
+	conflict []sql.ConflictOption
 }
 
 // SetUserID sets the "user_id" field.
@@ -172,6 +174,7 @@ func (_c *UsageDayCreate) createSpec() (*UsageDay, *sqlgraph.CreateSpec) {
 		_node = &UsageDay{config: _c.config}
 		_spec = sqlgraph.NewCreateSpec(usageday.Table, sqlgraph.NewFieldSpec(usageday.FieldID, field.TypeInt))
 	)
+	_spec.OnConflict = _c.conflict
 	if value, ok := _c.mutation.Day(); ok {
 		_spec.SetField(usageday.FieldDay, field.TypeString, value)
 		_node.Day = value
@@ -204,11 +207,220 @@ func (_c *UsageDayCreate) createSpec() (*UsageDay, *sqlgraph.CreateSpec) {
 	return _node, _spec
 }
 
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.UsageDay.Create().
+//		SetUserID(v).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.UsageDayUpsert) {
+//			SetUserID(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *UsageDayCreate) OnConflict(opts ...sql.ConflictOption) *UsageDayUpsertOne {
+	_c.conflict = opts
+	return &UsageDayUpsertOne{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.UsageDay.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *UsageDayCreate) OnConflictColumns(columns ...string) *UsageDayUpsertOne {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &UsageDayUpsertOne{
+		create: _c,
+	}
+}
+
+type (
+	// UsageDayUpsertOne is the builder for "upsert"-ing
+	//  one UsageDay node.
+	UsageDayUpsertOne struct {
+		create *UsageDayCreate
+	}
+
+	// UsageDayUpsert is the "OnConflict" setter.
+	UsageDayUpsert struct {
+		*sql.UpdateSet
+	}
+)
+
+// SetTokens sets the "tokens" field.
+func (u *UsageDayUpsert) SetTokens(v int) *UsageDayUpsert {
+	u.Set(usageday.FieldTokens, v)
+	return u
+}
+
+// UpdateTokens sets the "tokens" field to the value that was provided on create.
+func (u *UsageDayUpsert) UpdateTokens() *UsageDayUpsert {
+	u.SetExcluded(usageday.FieldTokens)
+	return u
+}
+
+// AddTokens adds v to the "tokens" field.
+func (u *UsageDayUpsert) AddTokens(v int) *UsageDayUpsert {
+	u.Add(usageday.FieldTokens, v)
+	return u
+}
+
+// SetReserved sets the "reserved" field.
+func (u *UsageDayUpsert) SetReserved(v int) *UsageDayUpsert {
+	u.Set(usageday.FieldReserved, v)
+	return u
+}
+
+// UpdateReserved sets the "reserved" field to the value that was provided on create.
+func (u *UsageDayUpsert) UpdateReserved() *UsageDayUpsert {
+	u.SetExcluded(usageday.FieldReserved)
+	return u
+}
+
+// AddReserved adds v to the "reserved" field.
+func (u *UsageDayUpsert) AddReserved(v int) *UsageDayUpsert {
+	u.Add(usageday.FieldReserved, v)
+	return u
+}
+
+// UpdateNewValues updates the mutable fields using the new values that were set on create.
+// Using this option is equivalent to using:
+//
+//	client.UsageDay.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *UsageDayUpsertOne) UpdateNewValues() *UsageDayUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		if _, exists := u.create.mutation.UserID(); exists {
+			s.SetIgnore(usageday.FieldUserID)
+		}
+		if _, exists := u.create.mutation.Day(); exists {
+			s.SetIgnore(usageday.FieldDay)
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.UsageDay.Create().
+//	    OnConflict(sql.ResolveWithIgnore()).
+//	    Exec(ctx)
+func (u *UsageDayUpsertOne) Ignore() *UsageDayUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *UsageDayUpsertOne) DoNothing() *UsageDayUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the UsageDayCreate.OnConflict
+// documentation for more info.
+func (u *UsageDayUpsertOne) Update(set func(*UsageDayUpsert)) *UsageDayUpsertOne {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&UsageDayUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetTokens sets the "tokens" field.
+func (u *UsageDayUpsertOne) SetTokens(v int) *UsageDayUpsertOne {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.SetTokens(v)
+	})
+}
+
+// AddTokens adds v to the "tokens" field.
+func (u *UsageDayUpsertOne) AddTokens(v int) *UsageDayUpsertOne {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.AddTokens(v)
+	})
+}
+
+// UpdateTokens sets the "tokens" field to the value that was provided on create.
+func (u *UsageDayUpsertOne) UpdateTokens() *UsageDayUpsertOne {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.UpdateTokens()
+	})
+}
+
+// SetReserved sets the "reserved" field.
+func (u *UsageDayUpsertOne) SetReserved(v int) *UsageDayUpsertOne {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.SetReserved(v)
+	})
+}
+
+// AddReserved adds v to the "reserved" field.
+func (u *UsageDayUpsertOne) AddReserved(v int) *UsageDayUpsertOne {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.AddReserved(v)
+	})
+}
+
+// UpdateReserved sets the "reserved" field to the value that was provided on create.
+func (u *UsageDayUpsertOne) UpdateReserved() *UsageDayUpsertOne {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.UpdateReserved()
+	})
+}
+
+// Exec executes the query.
+func (u *UsageDayUpsertOne) Exec(ctx context.Context) error {
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for UsageDayCreate.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *UsageDayUpsertOne) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// Exec executes the UPSERT query and returns the inserted/updated ID.
+func (u *UsageDayUpsertOne) ID(ctx context.Context) (id int, err error) {
+	node, err := u.create.Save(ctx)
+	if err != nil {
+		return id, err
+	}
+	return node.ID, nil
+}
+
+// IDX is like ID, but panics if an error occurs.
+func (u *UsageDayUpsertOne) IDX(ctx context.Context) int {
+	id, err := u.ID(ctx)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // UsageDayCreateBulk is the builder for creating many UsageDay entities in bulk.
 type UsageDayCreateBulk struct {
 	config
 	err      error
 	builders []*UsageDayCreate
+	conflict []sql.ConflictOption
 }
 
 // Save creates the UsageDay entities in the database.
@@ -238,6 +450,7 @@ func (_c *UsageDayCreateBulk) Save(ctx context.Context) ([]*UsageDay, error) {
 					_, err = mutators[i+1].Mutate(root, _c.builders[i+1].mutation)
 				} else {
 					spec := &sqlgraph.BatchCreateSpec{Nodes: specs}
+					spec.OnConflict = _c.conflict
 					// Invoke the actual operation on the latest mutation in the chain.
 					if err = sqlgraph.BatchCreate(ctx, _c.driver, spec); err != nil {
 						if sqlgraph.IsConstraintError(err) {
@@ -288,6 +501,162 @@ func (_c *UsageDayCreateBulk) Exec(ctx context.Context) error {
 // ExecX is like Exec, but panics if an error occurs.
 func (_c *UsageDayCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
+		panic(err)
+	}
+}
+
+// OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
+// of the `INSERT` statement. For example:
+//
+//	client.UsageDay.CreateBulk(builders...).
+//		OnConflict(
+//			// Update the row with the new values
+//			// the was proposed for insertion.
+//			sql.ResolveWithNewValues(),
+//		).
+//		// Override some of the fields with custom
+//		// update values.
+//		Update(func(u *ent.UsageDayUpsert) {
+//			SetUserID(v+v).
+//		}).
+//		Exec(ctx)
+func (_c *UsageDayCreateBulk) OnConflict(opts ...sql.ConflictOption) *UsageDayUpsertBulk {
+	_c.conflict = opts
+	return &UsageDayUpsertBulk{
+		create: _c,
+	}
+}
+
+// OnConflictColumns calls `OnConflict` and configures the columns
+// as conflict target. Using this option is equivalent to using:
+//
+//	client.UsageDay.Create().
+//		OnConflict(sql.ConflictColumns(columns...)).
+//		Exec(ctx)
+func (_c *UsageDayCreateBulk) OnConflictColumns(columns ...string) *UsageDayUpsertBulk {
+	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
+	return &UsageDayUpsertBulk{
+		create: _c,
+	}
+}
+
+// UsageDayUpsertBulk is the builder for "upsert"-ing
+// a bulk of UsageDay nodes.
+type UsageDayUpsertBulk struct {
+	create *UsageDayCreateBulk
+}
+
+// UpdateNewValues updates the mutable fields using the new values that
+// were set on create. Using this option is equivalent to using:
+//
+//	client.UsageDay.Create().
+//		OnConflict(
+//			sql.ResolveWithNewValues(),
+//		).
+//		Exec(ctx)
+func (u *UsageDayUpsertBulk) UpdateNewValues() *UsageDayUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
+		for _, b := range u.create.builders {
+			if _, exists := b.mutation.UserID(); exists {
+				s.SetIgnore(usageday.FieldUserID)
+			}
+			if _, exists := b.mutation.Day(); exists {
+				s.SetIgnore(usageday.FieldDay)
+			}
+		}
+	}))
+	return u
+}
+
+// Ignore sets each column to itself in case of conflict.
+// Using this option is equivalent to using:
+//
+//	client.UsageDay.Create().
+//		OnConflict(sql.ResolveWithIgnore()).
+//		Exec(ctx)
+func (u *UsageDayUpsertBulk) Ignore() *UsageDayUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
+	return u
+}
+
+// DoNothing configures the conflict_action to `DO NOTHING`.
+// Supported only by SQLite and PostgreSQL.
+func (u *UsageDayUpsertBulk) DoNothing() *UsageDayUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.DoNothing())
+	return u
+}
+
+// Update allows overriding fields `UPDATE` values. See the UsageDayCreateBulk.OnConflict
+// documentation for more info.
+func (u *UsageDayUpsertBulk) Update(set func(*UsageDayUpsert)) *UsageDayUpsertBulk {
+	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
+		set(&UsageDayUpsert{UpdateSet: update})
+	}))
+	return u
+}
+
+// SetTokens sets the "tokens" field.
+func (u *UsageDayUpsertBulk) SetTokens(v int) *UsageDayUpsertBulk {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.SetTokens(v)
+	})
+}
+
+// AddTokens adds v to the "tokens" field.
+func (u *UsageDayUpsertBulk) AddTokens(v int) *UsageDayUpsertBulk {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.AddTokens(v)
+	})
+}
+
+// UpdateTokens sets the "tokens" field to the value that was provided on create.
+func (u *UsageDayUpsertBulk) UpdateTokens() *UsageDayUpsertBulk {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.UpdateTokens()
+	})
+}
+
+// SetReserved sets the "reserved" field.
+func (u *UsageDayUpsertBulk) SetReserved(v int) *UsageDayUpsertBulk {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.SetReserved(v)
+	})
+}
+
+// AddReserved adds v to the "reserved" field.
+func (u *UsageDayUpsertBulk) AddReserved(v int) *UsageDayUpsertBulk {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.AddReserved(v)
+	})
+}
+
+// UpdateReserved sets the "reserved" field to the value that was provided on create.
+func (u *UsageDayUpsertBulk) UpdateReserved() *UsageDayUpsertBulk {
+	return u.Update(func(s *UsageDayUpsert) {
+		s.UpdateReserved()
+	})
+}
+
+// Exec executes the query.
+func (u *UsageDayUpsertBulk) Exec(ctx context.Context) error {
+	if u.create.err != nil {
+		return u.create.err
+	}
+	for i, b := range u.create.builders {
+		if len(b.conflict) != 0 {
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the UsageDayCreateBulk instead", i)
+		}
+	}
+	if len(u.create.conflict) == 0 {
+		return errors.New("ent: missing options for UsageDayCreateBulk.OnConflict")
+	}
+	return u.create.Exec(ctx)
+}
+
+// ExecX is like Exec, but panics if an error occurs.
+func (u *UsageDayUpsertBulk) ExecX(ctx context.Context) {
+	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }

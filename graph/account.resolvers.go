@@ -7,85 +7,106 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/ent/apitoken"
+	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/graph/model"
 	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 // SignUp is the resolver for the signUp field.
 func (r *mutationResolver) SignUp(ctx context.Context, input auth.SignUpInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: SignUp - signUp"))
+	return startSession(ctx, r.accounts.SignUp, input)
 }
 
 // SignIn is the resolver for the signIn field.
 func (r *mutationResolver) SignIn(ctx context.Context, input auth.SignInInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: SignIn - signIn"))
+	return startSession(ctx, r.accounts.SignIn, input)
 }
 
 // SignOut is the resolver for the signOut field.
 func (r *mutationResolver) SignOut(ctx context.Context) (bool, error) {
-	panic(fmt.Errorf("not implemented: SignOut - signOut"))
+	auth.ClearSessionCookie(ctx)
+	return true, r.accounts.SignOut(ctx)
 }
 
 // CreateAPIToken is the resolver for the createApiToken field.
 func (r *mutationResolver) CreateAPIToken(ctx context.Context, input auth.CreateAPITokenInput) (*auth.NewAPIToken, error) {
-	panic(fmt.Errorf("not implemented: CreateAPIToken - createApiToken"))
+	return r.accounts.CreateAPIToken(ctx, input)
 }
 
 // RevokeAPIToken is the resolver for the revokeApiToken field.
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id pulid.ID) (*ent.APIToken, error) {
-	panic(fmt.Errorf("not implemented: RevokeAPIToken - revokeApiToken"))
+	return r.accounts.RevokeAPIToken(ctx, id)
 }
 
 // ShareStory is the resolver for the shareStory field.
 func (r *mutationResolver) ShareStory(ctx context.Context, id pulid.ID) (*ent.Story, error) {
-	panic(fmt.Errorf("not implemented: ShareStory - shareStory"))
+	return r.stories.Share(ctx, id)
 }
 
 // UnshareStory is the resolver for the unshareStory field.
 func (r *mutationResolver) UnshareStory(ctx context.Context, id pulid.ID) (*ent.Story, error) {
-	panic(fmt.Errorf("not implemented: UnshareStory - unshareStory"))
+	return r.stories.Unshare(ctx, id)
 }
 
 // CreateUser is the resolver for the createUser field.
 func (r *mutationResolver) CreateUser(ctx context.Context, input auth.SignUpInput) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: CreateUser - createUser"))
+	return r.accounts.CreateUser(ctx, input)
 }
 
 // SetDailyTokenLimit is the resolver for the setDailyTokenLimit field.
 func (r *mutationResolver) SetDailyTokenLimit(ctx context.Context, userID pulid.ID, limit *int) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: SetDailyTokenLimit - setDailyTokenLimit"))
+	admin, ok := viewer.AsAdmin(ctx)
+	if !ok {
+		return nil, errAdminsOnly
+	}
+	if limit != nil && *limit < 0 {
+		return nil, badInput("limit must not be negative, got %d", *limit)
+	}
+	return r.client.User.UpdateOneID(userID).SetNillableDailyTokenLimit(limit).Save(admin)
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	if viewer.FromContext(ctx) == nil {
+		return nil, nil
+	}
+	return r.client.User.Get(ctx, viewer.UserID(ctx))
 }
 
 // Models is the resolver for the models field.
 func (r *queryResolver) Models(ctx context.Context) ([]string, error) {
-	panic(fmt.Errorf("not implemented: Models - models"))
+	return r.stories.Models(), nil
 }
 
 // SharedStory is the resolver for the sharedStory field.
 func (r *queryResolver) SharedStory(ctx context.Context, token string) (*ent.Story, error) {
-	panic(fmt.Errorf("not implemented: SharedStory - sharedStory"))
+	return r.stories.Shared(ctx, token)
 }
 
 // APITokens is the resolver for the apiTokens field.
 func (r *queryResolver) APITokens(ctx context.Context) ([]*ent.APIToken, error) {
-	panic(fmt.Errorf("not implemented: APITokens - apiTokens"))
+	return r.client.APIToken.Query().Order(ent.Desc(apitoken.FieldCreatedAt), ent.Desc(apitoken.FieldID)).All(ctx)
 }
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context) ([]*ent.User, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	admin, ok := viewer.AsAdmin(ctx)
+	if !ok {
+		return nil, errAdminsOnly
+	}
+	return r.client.User.Query().Order(ent.Asc(user.FieldCreatedAt), ent.Asc(user.FieldID)).All(admin)
 }
 
 // Usage is the resolver for the usage field.
 func (r *userResolver) Usage(ctx context.Context, obj *ent.User) (*model.Usage, error) {
-	panic(fmt.Errorf("not implemented: Usage - usage"))
+	u, err := r.stories.Usage(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return &model.Usage{TokensToday: u.TokensToday, DailyTokenLimit: u.DailyTokenLimit, StoriesRunning: u.StoriesRunning, MaxRunning: u.MaxRunning}, nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/ent/privacy"
+	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/pulid"
@@ -29,6 +31,14 @@ const (
 	// shutting down, or its database is away); retrying elsewhere or later
 	// may work.
 	CodeUnavailable = "UNAVAILABLE"
+	// CodeUnauthenticated says the request has no valid credentials.
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	// CodeForbidden says the signed-in user may not do this (only admins
+	// may, or the server does not allow it).
+	CodeForbidden = "FORBIDDEN"
+	// CodeQuotaExceeded says the user's quota (daily tokens, stories at
+	// once) does not allow it now.
+	CodeQuotaExceeded = "QUOTA_EXCEEDED"
 )
 
 // codes gqlgen and entgql set themselves and clients may see as they are.
@@ -43,6 +53,9 @@ var passThroughCodes = map[string]string{
 	CodeRateLimited:             CodeRateLimited,
 	CodeInternal:                CodeInternal,
 	CodeUnavailable:             CodeUnavailable,
+	CodeUnauthenticated:         CodeUnauthenticated,
+	CodeForbidden:               CodeForbidden,
+	CodeQuotaExceeded:           CodeQuotaExceeded,
 }
 
 // userError is an error whose message is meant for the client, with its code.
@@ -108,8 +121,20 @@ func classify(err error) (code, msg string) {
 	switch {
 	case errors.As(err, &ue):
 		return ue.code, ue.msg
-	case errors.Is(err, story.ErrNotFound):
+	case errors.Is(err, story.ErrNotFound), errors.Is(err, auth.ErrNotFound):
 		return CodeNotFound, err.Error()
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return CodeUnauthenticated, err.Error()
+	case errors.Is(err, auth.ErrForbidden):
+		return CodeForbidden, err.Error()
+	case errors.Is(err, story.ErrQuotaExceeded):
+		return CodeQuotaExceeded, err.Error()
+	case errors.Is(err, auth.ErrInvalidInput):
+		return CodeBadUserInput, err.Error()
+	case errors.Is(err, privacy.Deny):
+		// A policy refused a write the resolvers should have kept from
+		// happening: say no without saying why.
+		return CodeForbidden, "forbidden"
 	case errors.Is(err, story.ErrFinished), errors.Is(err, story.ErrInvalidInput):
 		return CodeBadUserInput, err.Error()
 	case errors.Is(err, story.ErrShuttingDown), errors.Is(err, story.ErrBusy):

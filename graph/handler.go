@@ -70,6 +70,9 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
+	// Every root field needs a signed-in user unless the schema marks it
+	// @public.
+	srv.Use(RequireViewer{})
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}

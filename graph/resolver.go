@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
@@ -17,14 +18,17 @@ import (
 // Resolver is the root resolver: the one place where dependencies enter the
 // GraphQL layer.
 type Resolver struct {
-	client  *ent.Client
-	stories *story.Service
+	client   *ent.Client
+	stories  *story.Service
+	accounts *auth.Accounts
+	watcher  *auth.Watcher
 }
 
 // NewSchema returns the executable schema: plain reads go to client, story
-// generation and streams to stories.
-func NewSchema(client *ent.Client, stories *story.Service) graphql.ExecutableSchema {
-	cfg := Config{Resolvers: &Resolver{client: client, stories: stories}}
+// generation and streams to stories, signing up and in to accounts; watcher
+// ends share-link streams when their story is unshared.
+func NewSchema(client *ent.Client, stories *story.Service, accounts *auth.Accounts, watcher *auth.Watcher) graphql.ExecutableSchema {
+	cfg := Config{Resolvers: &Resolver{client: client, stories: stories, accounts: accounts, watcher: watcher}}
 	// A connection costs its page size times its nodes' cost. Sizes over
 	// MaxPageSize are costed at it: PageLimit rejects them with a clearer
 	// message than the complexity limit's.

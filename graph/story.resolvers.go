@@ -9,8 +9,10 @@ import (
 	"context"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 // GenerateStory is the resolver for the generateStory field.
@@ -26,6 +28,12 @@ func (r *mutationResolver) CancelStory(ctx context.Context, id pulid.ID) (*ent.S
 // StoryStream is the resolver for the storyStream field.
 func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID, shareToken *string) (<-chan *story.Event, error) {
 	noteStreamField(ctx)
+	if shareToken != nil {
+		return r.followShared(ctx, storyID, *shareToken)
+	}
+	if viewer.FromContext(ctx) == nil {
+		return nil, auth.ErrUnauthenticated
+	}
 	return r.stories.Subscribe(ctx, storyID)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,7 +35,12 @@ const CloseUnauthorized = 4401
 // works.
 func (a *Accounts) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), jarKey{}, &jar{w: w, secure: !plainLocalhost(r)})
+		ctx := r.Context()
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			// Resolvers may set the session cookie on this response; a
+			// websocket has no response to set it on.
+			ctx = context.WithValue(ctx, jarKey{}, &jar{w: w, secure: !plainLocalhost(r)})
+		}
 		if h := r.Header.Get("Authorization"); h != "" {
 			token, ok := bearer(h)
 			if !ok {
@@ -122,7 +128,16 @@ type jarKey struct{}
 
 // errNoCookies is returned when a session would start over a transport
 // that cannot set cookies (a websocket).
-var errNoCookies = errors.New("sign in over HTTP POST: this transport cannot set the session cookie")
+var errNoCookies = fmt.Errorf("%w: sign in over HTTP POST; this transport cannot set the session cookie", ErrInvalidInput)
+
+// CanSetCookie returns an error when the request of ctx cannot carry a
+// session cookie back (it came over a websocket), before a session starts.
+func CanSetCookie(ctx context.Context) error {
+	if j, _ := ctx.Value(jarKey{}).(*jar); j == nil {
+		return errNoCookies
+	}
+	return nil
+}
 
 // SetSessionCookie sends the cookie of a new session with the response to
 // the request of ctx.

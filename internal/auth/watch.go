@@ -27,6 +27,7 @@ const DefaultWatchInterval = 30 * time.Second
 type Watcher struct {
 	client   *ent.Client
 	interval time.Duration
+	idle     time.Duration // a session unused this long has ended
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -41,18 +42,15 @@ type watch struct {
 	end        func()
 }
 
-// NewWatcher returns a Watcher checking every interval
+// NewWatcher returns a Watcher of a's credentials, checking every interval
 // (DefaultWatchInterval when zero). Start it with Run.
-func NewWatcher(client *ent.Client, interval time.Duration, logger *slog.Logger) *Watcher {
+func (a *Accounts) NewWatcher(interval time.Duration) *Watcher {
 	if interval <= 0 {
 		interval = DefaultWatchInterval
 	}
-	if logger == nil {
-		logger = slog.Default()
-	}
 	return &Watcher{
-		client: client, interval: interval, log: logger.With(slog.String("component", "auth")),
-		now: func() time.Time { return time.Now().UTC() }, watches: map[*watch]struct{}{},
+		client: a.client, interval: interval, idle: a.cfg.SessionIdle, log: a.log,
+		now: a.now, watches: map[*watch]struct{}{},
 	}
 }
 
@@ -121,7 +119,7 @@ func (w *Watcher) check(ctx context.Context) error {
 	live := map[pulid.ID]bool{}
 	for _, chunk := range chunks(sessions) {
 		rows, err := w.client.Session.Query().
-			Where(session.IDIn(chunk...), session.RevokedAtIsNil(), session.ExpiresAtGT(now)).
+			Where(session.IDIn(chunk...), session.RevokedAtIsNil(), session.ExpiresAtGT(now), session.LastSeenAtGT(now.Add(-w.idle))).
 			Select(session.FieldID).Strings(sys)
 		if err != nil {
 			return err

@@ -66,14 +66,33 @@ func (p *Policy) Middleware(next http.Handler) http.Handler {
 		AllowedHeaders:         []string{"Content-Type", "Accept", telemetry.TraceIDHeader, "traceparent", "Authorization"},
 		ExposedHeaders:         []string{telemetry.TraceIDHeader},
 		MaxAge:                 600,
+		// Pages of the allowed origins may send the session cookie (the
+		// web app on a development server, say).
+		AllowCredentials: true,
 	})
 	return c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if streaming(r) && !p.AllowRequest(r) {
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
 		}
+		if p.onlyAny(r) {
+			// "*" lets any page call the API with a token, never with the
+			// session cookie of the person whose browser it runs in.
+			r.Header.Del("Cookie")
+		}
 		next.ServeHTTP(w, r)
 	}))
+}
+
+// onlyAny reports whether r comes from a foreign origin that only "*"
+// allows.
+func (p *Policy) onlyAny(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if !p.any || origin == "" || slices.Contains(p.allowed, strings.ToLower(origin)) {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || !strings.EqualFold(u.Host, r.Host)
 }
 
 // streaming reports whether r opens a websocket or an event stream.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/storybot/storybot/ent/user"
+	"github.com/storybot/storybot/internal/viewer"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,7 +89,7 @@ func second(t *testing.T, db *database.DB) *database.DB {
 
 func addPrompt(t *testing.T, db *database.DB, content string) pulid.ID {
 	t.Helper()
-	p, err := db.Client.Prompt.Create().SetContent(content).Save(context.Background())
+	p, err := db.Client.Prompt.Create().SetContent(content).Save(ownerCtx(t, db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +134,7 @@ func checkStream(t *testing.T, db *database.DB, id pulid.ID, events []*story.Eve
 		}
 	}
 	last := events[len(events)-1]
-	st, err := db.Client.Story.Get(context.Background(), id)
+	st, err := db.Client.Story.Get(viewer.System(context.Background()), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,3 +219,18 @@ func countWrites(t *testing.T, db *database.DB) func(id pulid.ID) (total, busies
 var _ = sql.ErrNoRows
 
 func newMemoryBroker() broker.Broker { return broker.NewMemory() }
+
+// ownerCtx returns the context of a request by the user who owns the
+// test's prompts and stories, creating that user on first use.
+func ownerCtx(t testing.TB, db *database.DB) context.Context {
+	t.Helper()
+	sys := viewer.System(context.Background())
+	u, err := db.Client.User.Query().Where(user.Email("owner@example.com")).Only(sys)
+	if ent.IsNotFound(err) {
+		u, err = db.Client.User.Create().SetEmail("owner@example.com").Save(sys)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return viewer.NewContext(context.Background(), &viewer.Viewer{UserID: u.ID, Role: viewer.RoleUser})
+}

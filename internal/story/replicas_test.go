@@ -1,7 +1,6 @@
 package story_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -21,7 +20,7 @@ func TestAcrossReplicas(t *testing.T) {
 	a := newReplica(t, dbA, &llm.Storyteller{TokensPerSecond: 100}, story.Config{Owner: "replica-a"})
 	b := newReplica(t, dbB, &llm.Storyteller{TokensPerSecond: 100}, story.Config{Owner: "replica-b"},
 		broker.WithListenerName("storybot-test-listener-b"), broker.WithReconnect(50*time.Millisecond, 200*time.Millisecond))
-	ctx := context.Background()
+	ctx := ownerCtx(t, dbA)
 
 	t.Run("follow", func(t *testing.T) {
 		st, err := a.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, dbA, "A ferry between two moons"), MaxTokens: intp(150)})

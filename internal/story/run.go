@@ -29,6 +29,7 @@ type run struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}  // closed when the run has ended and stored its end
 	ticket *limits.Ticket // its place at the gate; nil without one
+	budget int            // the most tokens it may write: maxTokens, or less when its owner's quota is nearly spent
 
 	mu        sync.Mutex
 	pending   int           // tokens emitted but not yet stored
@@ -40,7 +41,7 @@ type run struct {
 	started   bool // generation began (and was counted as started)
 }
 
-func newRun(s *Service, st *ent.Story, prompt string, ticket *limits.Ticket) *run {
+func newRun(s *Service, st *ent.Story, prompt string, budget int, ticket *limits.Ticket) *run {
 	ctx := telemetry.ContextWithTraceID(s.base, st.TraceID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &run{
@@ -49,6 +50,7 @@ func newRun(s *Service, st *ent.Story, prompt string, ticket *limits.Ticket) *ru
 		ctx:  ctx, cancel: cancel,
 		done:      make(chan struct{}),
 		ticket:    ticket,
+		budget:    budget,
 		wake:      make(chan struct{}, 1),
 		renewedAt: time.Now(),
 	}
@@ -202,11 +204,14 @@ func (r *run) start() error {
 func (r *run) generate() outcome {
 	st := r.story
 	req := llm.Request{
-		Prompt: r.prompt, MaxTokens: st.MaxTokens, Temperature: st.Temperature,
+		Prompt: r.prompt, MaxTokens: min(st.MaxTokens, r.budget), Temperature: st.Temperature,
 		Model: st.Model, Seed: st.Seed, TraceID: st.TraceID,
 	}
 	res, err := r.s.gen.Generate(r.ctx, req, r.emit)
 	switch cause := context.Cause(r.ctx); {
+	case err == nil && r.budget < st.MaxTokens && res.FinishReason == llm.FinishLength:
+		// Cut by its owner's quota rather than by its own maxTokens.
+		return outcome{status: entstory.StatusFailed, errMsg: ptr(quotaReachedMsg), result: res}
 	case err == nil:
 		return outcome{status: entstory.StatusCompleted, result: res}
 	case errors.Is(cause, errCancelled):
@@ -325,6 +330,15 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	if status == entstory.StatusCancelled {
 		out.errMsg = nil
 	}
+	promptTokens, completionTokens := r.story.PromptTokens, snap.tokens
+	if out.result.PromptTokens > 0 || out.result.CompletionTokens > 0 {
+		promptTokens, completionTokens = out.result.PromptTokens, out.result.CompletionTokens
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+	if err := s.settleUsage(ctx, r.story, promptTokens, completionTokens); err != nil {
+		log.WarnContext(r.ctx, "counting the story's usage failed; its reservation stays until the day ends", slog.Any("error", err))
+	}
+	cancel()
 	s.cfg.Observer.TokensStreamed(pending)
 	r.view.setStatus(status, out.errMsg)
 	if err := r.publish(offset, delta, status, snap.tokens, out.errMsg); err != nil {

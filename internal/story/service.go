@@ -7,17 +7,20 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/ent/prompt"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/telemetry"
-	"github.com/storybot/storybot/internal/textcheck"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 // Generator produces story text; internal/llm implements it.
@@ -40,8 +43,17 @@ type Observer interface {
 type Config struct {
 	// Owner names this replica in story leases (host name and a random suffix).
 	Owner string
-	// DefaultModel is recorded on stories that do not ask for a model.
-	DefaultModel string
+	// Models are the models a request may ask for; the first is the
+	// default, recorded on stories that name none.
+	Models []string
+	// Dialect of the database (dialect.Postgres locks rows for quotas).
+	Dialect string
+	// UserDailyTokens is the model tokens one user may use per day (UTC),
+	// unless an admin set their own limit; 0 for no limit.
+	UserDailyTokens int
+	// UserMaxRunning is the stories one user may generate at once, across
+	// replicas; 0 for no limit.
+	UserMaxRunning int
 	// DefaultMaxTokens applies when a request gives none (600).
 	DefaultMaxTokens int
 	// MaxMaxTokens is the most tokens a request may ask for (4096).
@@ -72,6 +84,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Owner == "" {
 		c.Owner = fmt.Sprintf("replica-%06x", rand.Uint32()&0xffffff)
+	}
+	if len(c.Models) == 0 {
+		c.Models = []string{llm.DefaultStorytellerModel}
 	}
 	if c.DefaultMaxTokens <= 0 {
 		c.DefaultMaxTokens = 600
@@ -129,7 +144,8 @@ type Service struct {
 // gen and carrying their events between replicas with b.
 func New(client *ent.Client, gen Generator, b broker.Broker, cfg Config) *Service {
 	cfg.setDefaults()
-	base, cancel := context.WithCancel(context.Background())
+	// Runs and followers are storybot's own work, on every user's stories.
+	base, cancel := context.WithCancel(viewer.System(context.Background()))
 	return &Service{
 		client: client, gen: gen, broker: b, cfg: cfg,
 		log:  cfg.Logger.With(slog.String("component", "story"), slog.String("owner", cfg.Owner)),
@@ -138,6 +154,9 @@ func New(client *ent.Client, gen Generator, b broker.Broker, cfg Config) *Servic
 		stopped: make(chan struct{}),
 	}
 }
+
+// Models returns the models Generate accepts, the default first.
+func (s *Service) Models() []string { return s.cfg.Models }
 
 // GenerateInput is GraphQL's GenerateStoryInput.
 type GenerateInput struct {
@@ -149,6 +168,8 @@ type GenerateInput struct {
 
 // Generate stores a new story for the input's prompt and starts generating
 // it in the background, detached from ctx. It returns the story at once.
+// The prompt must be the caller's; the story is theirs, and counts against
+// their quotas (ErrQuotaExceeded).
 func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, error) {
 	maxTokens := s.cfg.DefaultMaxTokens
 	if in.MaxTokens != nil {
@@ -160,18 +181,19 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 	if t := in.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 2) {
 		return nil, invalid("temperature must be between 0 and 2, got %g", *t)
 	}
-	model := s.cfg.DefaultModel
+	model := s.cfg.Models[0]
 	if in.Model != nil {
-		model = *in.Model
-		if err := textcheck.Check(model, 1, 200); err != nil {
-			return nil, invalid("model %v", err)
+		if !slices.Contains(s.cfg.Models, *in.Model) {
+			return nil, invalid("model must be one of %s", strings.Join(s.cfg.Models, ", "))
 		}
+		model = *in.Model
 	}
 	if in.PromptID.Prefix() != pulid.PromptPrefix {
 		return nil, fmt.Errorf("prompt %w", ErrNotFound)
 	}
+	uid := viewer.UserID(ctx)
 	p, err := s.client.Prompt.Get(ctx, in.PromptID)
-	if ent.IsNotFound(err) {
+	if ent.IsNotFound(err) || (err == nil && p.UserID != uid) {
 		return nil, fmt.Errorf("prompt %w", ErrNotFound)
 	}
 	if err != nil {
@@ -194,20 +216,7 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 			return nil, fmt.Errorf("%w: %v", ErrBusy, err)
 		}
 	}
-	now := time.Now().UTC()
-	st, err := s.client.Story.Create().
-		SetPromptID(p.ID).
-		SetStatus(entstory.StatusPending).
-		SetMaxTokens(maxTokens).
-		SetNillableTemperature(in.Temperature).
-		SetModel(model).
-		SetSeed(rand.Int64()).
-		SetTraceID(telemetry.TraceIDFromContext(ctx)).
-		SetLeaseOwner(s.cfg.Owner).
-		SetLeaseExpiresAt(now.Add(s.cfg.LeaseDuration)).
-		SetCreatedAt(now).
-		SetUpdatedAt(now).
-		Save(ctx)
+	st, budget, err := s.create(ctx, p, maxTokens, in.Temperature, model)
 	if err != nil {
 		if ticket != nil {
 			ticket.Cancel()
@@ -215,12 +224,53 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 		s.runsDone.Done()
 		return nil, err
 	}
-	r := newRun(s, st, p.Content, ticket)
+	r := newRun(s, st, p.Content, budget, ticket)
 	s.mu.Lock()
 	s.runs[st.ID] = r
 	s.mu.Unlock()
 	go r.loop()
 	return st, nil
+}
+
+// create stores a new PENDING story of prompt p, leased to this replica,
+// with its tokens reserved from its owner's quota, and returns it with the
+// most tokens it may write.
+func (s *Service) create(ctx context.Context, p *ent.Prompt, maxTokens int, temperature *float64, model string) (*ent.Story, int, error) {
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	quota, err := s.reserve(ctx, tx, p.UserID, p.Content, maxTokens)
+	if err != nil {
+		return nil, 0, err
+	}
+	now := time.Now().UTC()
+	st, err := tx.Story.Create().
+		SetUserID(p.UserID).
+		SetPromptID(p.ID).
+		SetStatus(entstory.StatusPending).
+		SetMaxTokens(maxTokens).
+		SetNillableTemperature(temperature).
+		SetModel(model).
+		SetSeed(rand.Int64()).
+		SetTraceID(telemetry.TraceIDFromContext(ctx)).
+		SetLeaseOwner(s.cfg.Owner).
+		SetLeaseExpiresAt(now.Add(s.cfg.LeaseDuration)).
+		SetUsageDay(quota.day).
+		SetReservedTokens(quota.total).
+		SetPromptTokens(quota.promptTokens).
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, err
+	}
+	st = st.Unwrap()
+	return st, quota.budget, nil
 }
 
 // Cancel stops a story's generation, keeping its text so far, and returns
@@ -324,6 +374,13 @@ func (s *Service) Subscribe(ctx context.Context, id pulid.ID) (<-chan *Event, er
 // and deletes the prompt with its stories.
 func (s *Service) DeletePrompt(ctx context.Context, id pulid.ID) error {
 	if id.Prefix() != pulid.PromptPrefix {
+		return fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	// Only the caller's own prompt: another's is not found, and its
+	// stories go on.
+	if ok, err := s.client.Prompt.Query().Where(prompt.ID(id)).Exist(ctx); err != nil {
+		return err
+	} else if !ok {
 		return fmt.Errorf("prompt %w", ErrNotFound)
 	}
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/storybot/storybot/internal/viewer"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 // database committed it but the answer was lost: the text is stored once.
 func TestWritesAreIdempotent(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
-		ctx := context.Background()
+		ctx := viewer.System(context.Background())
 		s := New(db.Client, &llm.Storyteller{}, broker.NewMemory(), Config{Owner: "me"})
 		p, err := db.Client.Prompt.Create().SetContent("idempotence").Save(ctx)
 		if err != nil {
@@ -64,7 +65,7 @@ func TestWritesAreIdempotent(t *testing.T) {
 // its own answer (stored, another owner's lease, a wrong offset).
 func TestAppendsInGroups(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
-		ctx := context.Background()
+		ctx := viewer.System(context.Background())
 		s := New(db.Client, &llm.Storyteller{}, broker.NewMemory(), Config{Owner: "me"})
 		p, err := db.Client.Prompt.Create().SetContent("groups").Save(ctx)
 		if err != nil {

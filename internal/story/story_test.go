@@ -21,7 +21,7 @@ func intp(n int) *int { return &n }
 func TestGenerateAndSubscribe(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
 		r := newReplica(t, db, &llm.Storyteller{TokensPerSecond: 500}, story.Config{})
-		ctx := context.Background()
+		ctx := ownerCtx(t, db)
 		p := addPrompt(t, db, "A beekeeper on a ship of glass")
 
 		st, err := r.Generate(ctx, story.GenerateInput{PromptID: p, MaxTokens: intp(80)})
@@ -89,7 +89,7 @@ func TestUnknownStory(t *testing.T) {
 func TestSlowSubscriberGetsMergedText(t *testing.T) {
 	db := dbtest.Open(t, "sqlite3")
 	r := newReplica(t, db, &llm.Storyteller{TokensPerSecond: 1000}, story.Config{})
-	ctx := context.Background()
+	ctx := ownerCtx(t, db)
 	st, err := r.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A slow reader"), MaxTokens: intp(300)})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestSlowSubscriberGetsMergedText(t *testing.T) {
 func TestCancel(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
 		r := newReplica(t, db, &llm.Storyteller{TokensPerSecond: 50}, story.Config{})
-		ctx := context.Background()
+		ctx := ownerCtx(t, db)
 		st, err := r.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A door that opens onto yesterday"), MaxTokens: intp(1000)})
 		if err != nil {
 			t.Fatal(err)
@@ -155,7 +155,7 @@ func TestCancel(t *testing.T) {
 
 func TestModelServerFailureKeepsText(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
-		ctx := context.Background()
+		ctx := ownerCtx(t, db)
 		failing := fakeModel(t, []string{"Once", " upon", " a", " time"}, 10*time.Millisecond, "error")
 		gen, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: failing.URL + "/v1", Model: "fake"})
 		if err != nil {
@@ -219,7 +219,7 @@ func TestModelServerFailureKeepsText(t *testing.T) {
 
 func TestCancelStopsTheModelStream(t *testing.T) {
 	db := dbtest.Open(t, "sqlite3")
-	ctx := context.Background()
+	ctx := ownerCtx(t, db)
 	model := fakeModel(t, []string{"Once", " upon"}, 5*time.Millisecond, "hang")
 	gen, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: model.URL + "/v1", Model: "fake"})
 	if err != nil {
@@ -251,7 +251,7 @@ func TestCancelStopsTheModelStream(t *testing.T) {
 
 func TestSweeperEndsAbandonedStories(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
-		ctx := context.Background()
+		ctx := ownerCtx(t, db)
 		p := addPrompt(t, db, "An abandoned story")
 		soon := time.Now().UTC().Add(300 * time.Millisecond)
 		create := func(status entstory.Status, text string) *ent.Story {
@@ -288,7 +288,7 @@ func TestSweeperEndsAbandonedStories(t *testing.T) {
 
 func TestShutdownInterruptsRunsAndKeepsText(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
-		ctx := context.Background()
+		ctx := ownerCtx(t, db)
 		svc := story.New(db.Client, &llm.Storyteller{TokensPerSecond: 100}, newMemoryBroker(), story.Config{Owner: "stopping"})
 		st, err := svc.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A long story cut short"), MaxTokens: intp(4000)})
 		if err != nil {
@@ -332,7 +332,7 @@ func TestBatchedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := newReplica(t, db, gen, story.Config{})
-	ctx := context.Background()
+	ctx := ownerCtx(t, db)
 	st, err := r.Generate(ctx, story.GenerateInput{PromptID: addPrompt(t, db, "A very fast storyteller"), MaxTokens: intp(4000)})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 // interruptedMsg is the error of a story whose generating replica stopped
@@ -20,6 +21,7 @@ const interruptedMsg = "interrupted: the server generating it stopped"
 // published to every replica's subscribers. Replicas sweep concurrently; the
 // lease condition lets exactly one win each story.
 func (s *Service) sweep(ctx context.Context) error {
+	ctx = viewer.System(ctx) // every user's stories
 	now := time.Now().UTC()
 	expired, err := s.client.Story.Query().
 		Where(
@@ -56,6 +58,9 @@ func (s *Service) sweep(ctx context.Context) error {
 		}
 		if n == 0 {
 			continue // renewed, or another replica swept it
+		}
+		if err := s.settleUsage(ctx, st, st.PromptTokens, st.TokenCount); err != nil {
+			s.log.WarnContext(ctx, "counting a swept story's usage failed", slog.String("story_id", string(st.ID)), slog.Any("error", err))
 		}
 		var took time.Duration
 		if st.StartedAt != nil {

@@ -81,6 +81,16 @@ func System(ctx context.Context) context.Context {
 	return context.WithValue(ctx, systemKey{}, true)
 }
 
+// AsAdmin returns ctx allowed to read and change every user's rows, for an
+// admin's explicit request (listing accounts, setting a user's limit), and
+// false when ctx's viewer is not an admin.
+func AsAdmin(ctx context.Context) (context.Context, bool) {
+	if !FromContext(ctx).Admin() {
+		return ctx, false
+	}
+	return System(ctx), true
+}
+
 // IsSystem reports whether ctx is marked by System.
 func IsSystem(ctx context.Context) bool {
 	b, _ := ctx.Value(systemKey{}).(bool)

@@ -1,0 +1,86 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/internal/auth"
+	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/viewer"
+)
+
+// RequireViewer is the gqlgen extension that keeps root fields for
+// signed-in users: a root field that the schema does not mark @public fails
+// with UNAUTHENTICATED without a viewer, and its resolver does not run. A
+// new field needs credentials unless it says otherwise. It also gives each
+// operation its own set of share-token grants (viewer.WithGrants).
+type RequireViewer struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+	graphql.FieldInterceptor
+} = RequireViewer{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (RequireViewer) ExtensionName() string { return "RequireViewer" }
+
+// Validate implements graphql.HandlerExtension.
+func (RequireViewer) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptOperation implements graphql.OperationInterceptor.
+func (RequireViewer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	return next(viewer.WithGrants(ctx))
+}
+
+// InterceptField implements graphql.FieldInterceptor.
+func (RequireViewer) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Parent == nil || fc.Parent.Parent != nil || !fc.IsResolver {
+		return next(ctx)
+	}
+	if viewer.FromContext(ctx) == nil && fc.Field.Definition.Directives.ForName("public") == nil {
+		return nil, auth.ErrUnauthenticated
+	}
+	return next(ctx)
+}
+
+// errAdminsOnly refuses a field to users who are not admins.
+var errAdminsOnly = &userError{code: CodeForbidden, msg: "only an admin may do this"}
+
+// startSession runs a sign-in or sign-up and sets the session cookie of the
+// session it started.
+func startSession[In any](ctx context.Context, start func(context.Context, In) (*auth.Signed, error), in In) (*ent.User, error) {
+	if err := auth.CanSetCookie(ctx); err != nil {
+		return nil, err
+	}
+	signed, err := start(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return signed.User, auth.SetSessionCookie(ctx, signed)
+}
+
+// followShared streams a story for whoever holds its share token; the
+// stream ends when the story is unshared.
+func (r *subscriptionResolver) followShared(ctx context.Context, storyID pulid.ID, token string) (<-chan *story.Event, error) {
+	st, err := r.stories.Shared(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil || st.ID != storyID {
+		return nil, fmt.Errorf("story %w", story.ErrNotFound)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := r.watcher.WatchShare(st.ID, token, cancel)
+	context.AfterFunc(ctx, stop)
+	events, err := r.stories.Subscribe(ctx, storyID)
+	if err != nil {
+		cancel()
+	}
+	return events, err
+}
