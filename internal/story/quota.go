@@ -2,9 +2,9 @@ package story
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -115,37 +115,62 @@ func usageOn(ctx context.Context, client *ent.Client, uid pulid.ID, d string) (u
 	return u.Tokens, u.Reserved, nil
 }
 
-// settleSQL gives back a story's reservation and counts what it used, once:
-// the story's reserved_tokens guards it, so a retry changes nothing.
-const (
-	settleStorySQL = `UPDATE stories SET reserved_tokens = 0, prompt_tokens = $1, completion_tokens = $2
-WHERE id = $3 AND reserved_tokens = $4 AND usage_day IS NOT NULL`
-	settleUsageSQL = `UPDATE usage_days SET tokens = tokens + $1, reserved = CASE WHEN reserved > $2 THEN reserved - $2 ELSE 0 END
-WHERE user_id = $3 AND day = $4`
-)
+// countUsage adds what stories used to their owners' usage of the day and
+// gives back their reservations, in one statement (q is the transaction
+// that stored their ends).
+func countUsage(ctx context.Context, q querier, used []*usage) error {
+	if len(used) == 0 {
+		return nil
+	}
+	type key struct {
+		user pulid.ID
+		day  string
+	}
+	sums := map[key]*[2]int{} // tokens used, tokens reserved
+	var keys []key
+	for _, u := range used {
+		k := key{u.user, u.day}
+		if sums[k] == nil {
+			sums[k] = new([2]int)
+			keys = append(keys, k)
+		}
+		sums[k][0] += u.promptTokens + u.completion
+		sums[k][1] += u.reserved
+	}
+	var b strings.Builder
+	args := make([]any, 0, 4*len(keys))
+	b.WriteString(`UPDATE usage_days
+SET tokens = usage_days.tokens + v.column3,
+	reserved = CASE WHEN usage_days.reserved > v.column4 THEN usage_days.reserved - v.column4 ELSE 0 END
+FROM (VALUES `)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "(CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS BIGINT))", n+1, n+2, n+3, n+4)
+		args = append(args, string(k.user), k.day, sums[k][0], sums[k][1])
+	}
+	b.WriteString(") AS v\nWHERE usage_days.user_id = v.column1 AND usage_days.day = v.column2")
+	_, err := q.ExecContext(ctx, b.String(), args...)
+	return err
+}
 
-// settleUsage gives back what a story reserved and counts what it used.
-func (s *Service) settleUsage(ctx context.Context, st *ent.Story, promptTokens, completionTokens int) error {
+// usageOf is what st used as it ends: the model server's counts when it
+// reported them, else the prompt's estimate and the tokens generated.
+func usageOf(st *ent.Story, tokens int, reported llmUsage) *usage {
 	if st.UsageDay == nil || st.UserID == "" {
 		return nil
 	}
-	tx, err := s.client.Tx(viewer.System(ctx))
-	if err != nil {
-		return err
+	u := &usage{user: st.UserID, day: *st.UsageDay, reserved: st.ReservedTokens, promptTokens: st.PromptTokens, completion: tokens}
+	if reported.PromptTokens > 0 || reported.CompletionTokens > 0 {
+		u.promptTokens, u.completion = reported.PromptTokens, reported.CompletionTokens
 	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, settleStorySQL, promptTokens, completionTokens, string(st.ID), st.ReservedTokens)
-	if err != nil {
-		return err
-	}
-	if n, err := res.(sql.Result).RowsAffected(); err != nil || n == 0 {
-		return err // settled already
-	}
-	if _, err := tx.ExecContext(ctx, settleUsageSQL, promptTokens+completionTokens, st.ReservedTokens, string(st.UserID), *st.UsageDay); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return u
 }
+
+// llmUsage is the usage a model server reported.
+type llmUsage struct{ PromptTokens, CompletionTokens int }
 
 // Usage is a user's model usage today and their limits.
 type Usage struct {

@@ -309,10 +309,11 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		status entstory.Status
 		err    error
 	)
+	use := usageOf(r.story, snap.tokens, llmUsage{out.result.PromptTokens, out.result.CompletionTokens})
 	deadline := time.Now().Add(s.cfg.LeaseDuration)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
-		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, offset, delta, snap.tokens, out.status, out.errMsg, model)
+		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, offset, delta, snap.tokens, out.status, out.errMsg, model, use)
 		cancel()
 		if err == nil || errors.Is(err, errLeaseLost) || time.Now().After(deadline) {
 			break
@@ -330,15 +331,6 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	if status == entstory.StatusCancelled {
 		out.errMsg = nil
 	}
-	promptTokens, completionTokens := r.story.PromptTokens, snap.tokens
-	if out.result.PromptTokens > 0 || out.result.CompletionTokens > 0 {
-		promptTokens, completionTokens = out.result.PromptTokens, out.result.CompletionTokens
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
-	if err := s.settleUsage(ctx, r.story, promptTokens, completionTokens); err != nil {
-		log.WarnContext(r.ctx, "counting the story's usage failed; its reservation stays until the day ends", slog.Any("error", err))
-	}
-	cancel()
 	s.cfg.Observer.TokensStreamed(pending)
 	r.view.setStatus(status, out.errMsg)
 	if err := r.publish(offset, delta, status, snap.tokens, out.errMsg); err != nil {

@@ -31,7 +31,7 @@ import (
 // statement runs go together in the next.
 
 // Group commit limits: statements running at once, and stories per
-// statement (each takes up to eight parameters; SQLite allows 32,766 and
+// statement (each takes up to ten parameters; SQLite allows 32,766 and
 // Postgres 65,535).
 const (
 	maxWritersInFlight = 2
@@ -51,9 +51,10 @@ type write struct {
 	end    *ending // nil for an append
 
 	// Set by the writer before done is closed.
-	status entstory.Status
-	err    error
-	done   chan struct{}
+	status  entstory.Status
+	applied bool // this write's statement changed the row (not an earlier attempt's)
+	err     error
+	done    chan struct{}
 }
 
 // ending is what a story's last write stores besides its text.
@@ -61,6 +62,16 @@ type ending struct {
 	status entstory.Status
 	errMsg *string
 	model  string
+	usage  *usage // nil for a story that reserved nothing
+}
+
+// usage is what a story used of its owner's quota, counted as it ends:
+// the tokens it used go to the day's usage, its reservation goes back.
+type usage struct {
+	user                     pulid.ID
+	day                      string
+	reserved                 int
+	promptTokens, completion int
 }
 
 // writeQueue holds the writes waiting for a writer; the zero value is
@@ -82,10 +93,11 @@ func (s *Service) appendText(ctx context.Context, id pulid.ID, owner string, off
 // end appends the last text of a story that owner leases (at offset),
 // stores its final status and gives up the lease. A story cancelled
 // meanwhile stays CANCELLED; the stored status is returned.
-func (s *Service) end(ctx context.Context, id pulid.ID, owner string, offset int, delta string, tokens int, status entstory.Status, errMsg *string, model string) (entstory.Status, error) {
+// The same transaction counts the story's usage, when it has one.
+func (s *Service) end(ctx context.Context, id pulid.ID, owner string, offset int, delta string, tokens int, status entstory.Status, errMsg *string, model string, use *usage) (entstory.Status, error) {
 	return s.write(ctx, &write{
 		id: id, owner: owner, offset: offset, delta: delta, tokens: tokens,
-		end: &ending{status: status, errMsg: errMsg, model: model},
+		end: &ending{status: status, errMsg: errMsg, model: model, usage: use},
 	})
 }
 
@@ -140,11 +152,10 @@ func (s *Service) writeQueued() {
 		now := time.Now().UTC()
 		if len(appends) > 0 {
 			query, args := appendSQL(appends, now, now.Add(s.cfg.LeaseDuration))
-			s.writeGroup(ctx, appends, query, args)
+			s.writeGroup(ctx, s.client, appends, query, args)
 		}
 		if len(ends) > 0 {
-			query, args := endSQL(ends, now)
-			s.writeGroup(ctx, ends, query, args)
+			s.writeEnds(ctx, ends, now)
 		}
 		cancel()
 		for _, w := range group {
@@ -153,13 +164,51 @@ func (s *Service) writeQueued() {
 	}
 }
 
+// querier runs statements: the client, or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// writeEnds stores a group's ends and, in the same transaction, counts the
+// usage of the stories whose end it stored: exactly once, since a retried
+// end matches no row.
+func (s *Service) writeEnds(ctx context.Context, group []*write, now time.Time) {
+	fail := func(err error) {
+		for _, w := range group {
+			w.status, w.applied, w.err = "", false, err
+		}
+	}
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	query, args := endSQL(group, now)
+	s.writeGroup(ctx, tx, group, query, args)
+	var used []*usage
+	for _, w := range group {
+		if w.applied && w.end.usage != nil {
+			used = append(used, w.end.usage)
+		}
+	}
+	if err := countUsage(ctx, tx, used); err != nil {
+		_ = tx.Rollback()
+		fail(err)
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+	}
+}
+
 // writeGroup runs a group's statement, which returns the id and status of
 // every story it changed, then explains the writes that matched no row one
 // by one (see settle).
-func (s *Service) writeGroup(ctx context.Context, group []*write, query string, args []any) {
+func (s *Service) writeGroup(ctx context.Context, q querier, group []*write, query string, args []any) {
 	start := time.Now()
 	defer func() { s.cfg.Observer.StoriesWritten(len(group), time.Since(start)) }()
-	rows, err := s.client.QueryContext(ctx, query, args...)
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		for _, w := range group {
 			w.err = err
@@ -179,7 +228,7 @@ func (s *Service) writeGroup(ctx context.Context, group []*write, query string, 
 			break
 		}
 		if w := byID[id]; w != nil {
-			w.status = status
+			w.status, w.applied = status, true
 		}
 	}
 	if err == nil {
@@ -193,7 +242,7 @@ func (s *Service) writeGroup(ctx context.Context, group []*write, query string, 
 		case err != nil:
 			w.err = err
 		case w.status == "":
-			w.status, w.err = s.settle(ctx, w.id, w.owner, w.offset+len(w.delta), w.end != nil)
+			w.status, w.err = settle(ctx, q, w.id, w.owner, w.offset+len(w.delta), w.end != nil)
 		}
 	}
 }
@@ -213,13 +262,20 @@ func endSQL(group []*write, now time.Time) (string, []any) {
 	return groupSQL(`text = stories.text || v.column2, token_count = v.column3,
 	status = CASE WHEN stories.status = 'CANCELLED' THEN 'CANCELLED' ELSE v.column6 END,
 	error = CASE WHEN stories.status = 'CANCELLED' THEN NULL ELSE v.column7 END,
-	model = v.column8, updated_at = $1, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL`,
-		[]any{now}, group, []string{"TEXT", "TEXT", "TEXT"}, func(w *write) []any {
+	model = v.column8, updated_at = $1, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL,
+	prompt_tokens = COALESCE(v.column9, stories.prompt_tokens), completion_tokens = COALESCE(v.column10, stories.completion_tokens),
+	reserved_tokens = 0`,
+		[]any{now}, group, []string{"TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT"}, func(w *write) []any {
 			var msg sql.NullString
 			if w.end.errMsg != nil {
 				msg = sql.NullString{String: *w.end.errMsg, Valid: true}
 			}
-			return []any{w.end.status.String(), msg, w.end.model}
+			var prompt, completion sql.NullInt64
+			if u := w.end.usage; u != nil {
+				prompt = sql.NullInt64{Int64: int64(u.promptTokens), Valid: true}
+				completion = sql.NullInt64{Int64: int64(u.completion), Valid: true}
+			}
+			return []any{w.end.status.String(), msg, w.end.model, prompt, completion}
 		})
 }
 
@@ -261,13 +317,13 @@ const rowStateSQL = `SELECT status, lease_owner, octet_length(text) FROM stories
 // settle explains a lease-guarded write that matched no row: either an
 // earlier attempt of the same write did commit (its answer was lost), and
 // the row already holds want bytes, or the lease is gone.
-func (s *Service) settle(ctx context.Context, id pulid.ID, owner string, want int, ending bool) (entstory.Status, error) {
+func settle(ctx context.Context, q querier, id pulid.ID, owner string, want int, ending bool) (entstory.Status, error) {
 	var (
 		status entstory.Status
 		holder sql.NullString
 		length int
 	)
-	rows, err := s.client.QueryContext(ctx, rowStateSQL, string(id))
+	rows, err := q.QueryContext(ctx, rowStateSQL, string(id))
 	if err != nil {
 		return "", err
 	}

@@ -45,7 +45,7 @@ func TestWritesAreIdempotent(t *testing.T) {
 			t.Error("a write at the wrong offset succeeded")
 		}
 		for range 2 {
-			status, err := s.end(ctx, st.ID, "me", 9, " a time.", 4, entstory.StatusCompleted, nil, "storyteller")
+			status, err := s.end(ctx, st.ID, "me", 9, " a time.", 4, entstory.StatusCompleted, nil, "storyteller", nil)
 			if err != nil || status != entstory.StatusCompleted {
 				t.Fatalf("end: %s, %v", status, err)
 			}
@@ -146,7 +146,7 @@ func TestAppendsInGroups(t *testing.T) {
 				if i%10 == 0 {
 					owner = "someone else"
 				}
-				status, err := s.end(ctx, id, owner, len(got.Text), ".", 9, entstory.StatusCompleted, nil, "m")
+				status, err := s.end(ctx, id, owner, len(got.Text), ".", 9, entstory.StatusCompleted, nil, "m", nil)
 				switch {
 				case i%10 == 0:
 					if !errors.Is(err, errLeaseLost) {

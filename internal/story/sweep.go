@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storybot/storybot/ent"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/viewer"
@@ -44,23 +45,12 @@ func (s *Service) sweep(ctx context.Context) error {
 		if st.Status == entstory.StatusCancelled {
 			status, errMsg = entstory.StatusCancelled, nil
 		}
-		upd := s.client.Story.Update().
-			Where(entstory.ID(st.ID), entstory.LeaseOwnerEQ(*st.LeaseOwner), entstory.LeaseExpiresAtLT(now)).
-			SetStatus(status).
-			SetNillableError(errMsg).
-			SetFinishedAt(now).
-			SetUpdatedAt(now).
-			ClearLeaseOwner().
-			ClearLeaseExpiresAt()
-		n, err := upd.Save(ctx)
+		n, err := s.sweepOne(ctx, st, status, errMsg, now)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			continue // renewed, or another replica swept it
-		}
-		if err := s.settleUsage(ctx, st, st.PromptTokens, st.TokenCount); err != nil {
-			s.log.WarnContext(ctx, "counting a swept story's usage failed", slog.String("story_id", string(st.ID)), slog.Any("error", err))
 		}
 		var took time.Duration
 		if st.StartedAt != nil {
@@ -78,4 +68,33 @@ func (s *Service) sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sweepOne ends an abandoned story, if its lease is still expired, and
+// counts its usage in the same transaction. It returns 1 when it did.
+func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.Status, errMsg *string, now time.Time) (int, error) {
+	tx, err := s.client.Tx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	n, err := tx.Story.Update().
+		Where(entstory.ID(st.ID), entstory.LeaseOwnerEQ(*st.LeaseOwner), entstory.LeaseExpiresAtLT(now)).
+		SetStatus(status).
+		SetNillableError(errMsg).
+		SetFinishedAt(now).
+		SetUpdatedAt(now).
+		SetReservedTokens(0).
+		ClearLeaseOwner().
+		ClearLeaseExpiresAt().
+		Save(ctx)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	if u := usageOf(st, st.TokenCount, llmUsage{}); u != nil {
+		if err := countUsage(ctx, tx, []*usage{u}); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
 }
