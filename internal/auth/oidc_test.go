@@ -586,6 +586,15 @@ func TestOIDCCallbackRefused(t *testing.T) {
 		})
 	}
 
+	t.Run("flow cookie sending elsewhere", func(t *testing.T) {
+		f := newOIDCFixture(t, false)
+		cb, flow := f.beginFlow(t, "/after")
+		resp := oidcStep(t, cb.String(), alter(t, flow, func(fl *oidcFlow) { fl.Next = "https://evil.example/steal" }))
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Errorf("callback with next=https://evil.example/steal in the cookie: %s to %q, want 303 to /", resp.Status, resp.Header.Get("Location"))
+		}
+	})
+
 	t.Run("replayed callback", func(t *testing.T) {
 		f := newOIDCFixture(t, false)
 		cb, flow := f.beginFlow(t, "/after")
@@ -725,37 +734,38 @@ func TestOIDCAccessToken(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
+		why  string // in the error
 		raw  string
 	}{
-		{"wrong issuer", oidcJWT(t, header, claims("mallory", func(c map[string]any) { c["iss"] = "https://evil.example/oidc" }), signed)},
-		{"wrong audience", oidcJWT(t, header, claims("mallory", func(c map[string]any) { c["aud"] = "another-client" }), signed)},
-		{"no audience", oidcJWT(t, header, claims("mallory", func(c map[string]any) { delete(c, "aud") }), signed)},
-		{"expired", oidcJWT(t, header, claims("mallory", func(c map[string]any) {
+		{"wrong issuer", `different provider`, oidcJWT(t, header, claims("mallory", func(c map[string]any) { c["iss"] = "https://evil.example/oidc" }), signed)},
+		{"wrong audience", `expected audience`, oidcJWT(t, header, claims("mallory", func(c map[string]any) { c["aud"] = "another-client" }), signed)},
+		{"no audience", `expected audience`, oidcJWT(t, header, claims("mallory", func(c map[string]any) { delete(c, "aud") }), signed)},
+		{"expired", `expired`, oidcJWT(t, header, claims("mallory", func(c map[string]any) {
 			c["iat"], c["nbf"], c["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Hour).Unix(), now.Add(-time.Minute).Unix()
 		}), signed)},
-		{"no expiry", oidcJWT(t, header, claims("mallory", func(c map[string]any) { delete(c, "exp") }), signed)},
-		{"not yet valid", oidcJWT(t, header, claims("mallory", func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), signed)},
-		{"no subject", oidcJWT(t, header, claims("", nil), signed)},
-		{"alg none", oidcJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, claims("mallory", nil), nil)},
-		{"alg none with the key ID", oidcJWT(t, with(header, "alg", "none"), claims("mallory", nil), nil)},
-		{"alg none with the real signature", func() string {
+		{"no expiry", `expired`, oidcJWT(t, header, claims("mallory", func(c map[string]any) { delete(c, "exp") }), signed)},
+		{"not yet valid", `nbf`, oidcJWT(t, header, claims("mallory", func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() }), signed)},
+		{"no subject", `no subject`, oidcJWT(t, header, claims("", nil), signed)},
+		{"alg none", `unexpected signature algorithm "none"`, oidcJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, claims("mallory", nil), nil)},
+		{"alg none with the key ID", `unexpected signature algorithm "none"`, oidcJWT(t, with(header, "alg", "none"), claims("mallory", nil), nil)},
+		{"alg none with the real signature", `unexpected signature algorithm "none"`, func() string {
 			good := strings.Split(oidcJWT(t, header, claims("mallory", nil), signed), ".")
 			none := strings.Split(oidcJWT(t, with(header, "alg", "none"), claims("mallory", nil), nil), ".")
 			return none[0] + "." + none[1] + "." + good[2]
 		}()},
-		{"HS256 keyed with the public key (PEM)", oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(pemKey))},
-		{"HS256 keyed with the public key (DER)", oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(pkix))},
-		{"HS256 keyed with the public key (PKCS1)", oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(pkcs1))},
-		{"HS256 keyed with the JWKS", oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(jwks))},
-		{"tampered payload", tampered()},
-		{"another key, the provider's key ID", oidcJWT(t, header, claims("mallory", nil), rs256(t, otherKey.PrivateKey))},
-		{"another key, its own key ID", oidcJWT(t, with(header, "kid", otherKid), claims("mallory", nil), rs256(t, otherKey.PrivateKey))},
-		{"another key, no key ID", oidcJWT(t, map[string]any{"alg": "RS256"}, claims("mallory", nil), rs256(t, otherKey.PrivateKey))},
-		{"truncated signature", func() string { s := oidcJWT(t, header, claims("mallory", nil), signed); return s[:len(s)-4] }()},
+		{"HS256 keyed with the public key (PEM)", `unexpected signature algorithm "HS256"`, oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(pemKey))},
+		{"HS256 keyed with the public key (DER)", `unexpected signature algorithm "HS256"`, oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(pkix))},
+		{"HS256 keyed with the public key (PKCS1)", `unexpected signature algorithm "HS256"`, oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(pkcs1))},
+		{"HS256 keyed with the JWKS", `unexpected signature algorithm "HS256"`, oidcJWT(t, with(header, "alg", "HS256"), claims("mallory", nil), hs256(jwks))},
+		{"tampered payload", `failed to verify`, tampered()},
+		{"another key, the provider's key ID", `failed to verify`, oidcJWT(t, header, claims("mallory", nil), rs256(t, otherKey.PrivateKey))},
+		{"another key, its own key ID", `failed to verify`, oidcJWT(t, with(header, "kid", otherKid), claims("mallory", nil), rs256(t, otherKey.PrivateKey))},
+		{"another key, no key ID", `failed to verify`, oidcJWT(t, map[string]any{"alg": "RS256"}, claims("mallory", nil), rs256(t, otherKey.PrivateKey))},
+		{"truncated signature", `failed to verify`, func() string { s := oidcJWT(t, header, claims("mallory", nil), signed); return s[:len(s)-4] }()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if id, err := f.oidc.VerifyAccessToken(ctx, tc.raw); err == nil {
-				t.Errorf("VerifyAccessToken = %+v, want an error", id)
+			if id, err := f.oidc.VerifyAccessToken(ctx, tc.raw); err == nil || !strings.Contains(err.Error(), tc.why) {
+				t.Errorf("VerifyAccessToken = %+v, %v; want an error about %s", id, err, tc.why)
 			}
 			if v, err := f.accounts.Authenticate(ctx, tc.raw); !errors.Is(err, ErrUnauthenticated) {
 				t.Errorf("Authenticate = %+v, %v; want ErrUnauthenticated", v, err)
