@@ -29,7 +29,7 @@ func TestWebsocketChurnLeavesNothing(t *testing.T) {
 	subscribe := []byte(`{"id":"1","type":"subscribe","payload":{"query":"subscription { storyStream(storyID: \"` + st.ID + `\") { seq delta } }"}}`)
 
 	cycle := func() {
-		c, _, err := d.Dial(url, nil)
+		c, _, err := d.Dial(url, s.authHeader())
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}

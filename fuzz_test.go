@@ -32,6 +32,7 @@ func FuzzGraphQLEndpoint(f *testing.F) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+s.token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("the server did not answer: %v", err)

@@ -108,7 +108,7 @@ func TestBoundedLoad(t *testing.T) {
 // checks the stream against the stored text.
 func streamOnce(s *server, storyID string) error {
 	d := gws.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 5 * time.Second}
-	c, _, err := d.Dial("ws"+s.base[len("http"):]+"/graphql", nil)
+	c, _, err := d.Dial("ws"+s.base[len("http"):]+"/graphql", s.authHeader())
 	if err != nil {
 		return err
 	}

@@ -130,11 +130,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { defer close(sweeperDone); stories.Run(sweepCtx) }()
 	defer func() { stopSweeper(); <-sweeperDone }()
 
-	accounts := auth.New(db.Client, auth.Config{
+	authCfg := auth.Config{
 		Signup: auth.SignupMode(cfg.Signup), AdminEmails: cfg.AdminEmails,
 		SessionIdle: cfg.SessionIdle, SessionMaxAge: cfg.SessionMaxAge,
 		Dialect: db.Dialect, Logger: logger,
-	})
+	}
+	var oidc *auth.OIDC
+	if cfg.OIDCIssuerURL != "" {
+		oidc, err = auth.NewOIDC(ctx, auth.OIDCConfig{
+			IssuerURL: cfg.OIDCIssuerURL, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+			Name: cfg.OIDCName, PublicURL: cfg.PublicBaseURL, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		authCfg.OIDC = oidc
+	}
+	accounts := auth.New(db.Client, authCfg)
 	watcher := accounts.NewWatcher(0)
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); watcher.Run(sweepCtx) }()
@@ -196,6 +208,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mux.Handle("/graphql", metrics.InstrumentHTTP("graphql", allowed.Middleware(
 		limits.ClientIPMiddleware(cfg.TrustedProxies)(limits.BodyLimit(int64(cfg.MaxBodyBytes))(
 			websocket.Track(accounts.Middleware(gql)))))))
+	if oidc != nil {
+		mux.Handle(auth.OIDCPath, metrics.InstrumentHTTP("oidc", accounts.Middleware(oidc.Handler(accounts))))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

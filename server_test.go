@@ -23,10 +23,11 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // server is a storybot started by run, as the binary would be.
 type server struct {
-	t    testing.TB
-	base string // http://host:port
-	stop func() error
-	out  *syncBuffer // what it wrote to stdout: its logs
+	t     testing.TB
+	base  string // http://host:port
+	stop  func() error
+	out   *syncBuffer // what it wrote to stdout: its logs
+	token string      // the API token requests carry; empty for none
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent writes.
@@ -57,6 +58,10 @@ func start(t testing.TB, env map[string]string) *server {
 		// Tests start many stories from one address; TestAbuseLimits
 		// checks the limit itself.
 		"STORY_RATE_PER_MINUTE": "0",
+		// Likewise for signing up and in, and for stories at once per
+		// user; the accounts tests check those limits.
+		"SIGNIN_RATE_PER_MINUTE": "0",
+		"STORY_USER_MAX_RUNNING": "0",
 	}
 	for k, v := range env {
 		full[k] = v
@@ -98,7 +103,61 @@ func start(t testing.TB, env map[string]string) *server {
 			t.Errorf("run returned %v", err)
 		}
 	})
-	return &server{t: t, base: "http://" + addr, stop: stop, out: out}
+	s := &server{t: t, base: "http://" + addr, stop: stop, out: out}
+	s.token = s.newUser("admin@example.com")
+	return s
+}
+
+// testPassword is every test account's password.
+const testPassword = "correct horse battery staple"
+
+// newUser signs up an account and returns an API token of it. The first
+// account of a server is its admin.
+func (s *server) newUser(email string) string {
+	s.t.Helper()
+	anon := s.as("")
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($in: SignUpInput!) { signUp(input: $in) { id } }`,
+		"variables": map[string]any{"in": map[string]any{"email": email, "password": testPassword}},
+	})
+	resp, raw := anon.post("/graphql", "application/json", string(body))
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "storybot_session" {
+			session = c
+		}
+	}
+	if session == nil {
+		s.t.Fatalf("signUp set no session cookie: %s", raw)
+	}
+	body, _ = json.Marshal(map[string]any{"query": `mutation { createApiToken(input: {name: "tests"}) { token } }`})
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(session)
+	_, raw = anon.send(req)
+	var out struct {
+		Data struct{ CreateAPIToken struct{ Token string } } `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(raw), &out); err != nil || out.Data.CreateAPIToken.Token == "" {
+		s.t.Fatalf("createApiToken: %v %s", err, raw)
+	}
+	return out.Data.CreateAPIToken.Token
+}
+
+// as returns s making requests with token (none when empty).
+func (s *server) as(token string) *server {
+	c := *s
+	c.token = token
+	return &c
+}
+
+// authHeader returns the header that carries s's token.
+func (s *server) authHeader() http.Header {
+	h := http.Header{}
+	if s.token != "" {
+		h.Set("Authorization", "Bearer "+s.token)
+	}
+	return h
 }
 
 func (s *server) get(path string, header http.Header) (*http.Response, string) {
@@ -125,6 +184,9 @@ func (s *server) post(path, contentType, body string) (*http.Response, string) {
 
 func (s *server) send(req *http.Request) (*http.Response, string) {
 	s.t.Helper()
+	if req.Header.Get("Authorization") == "" && req.Header.Get("Cookie") == "" && s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatal(err)

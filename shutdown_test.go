@@ -59,6 +59,7 @@ func TestSIGTERMDuringSubscriptions(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	s := &server{t: t, base: "http://" + addr}
 	waitUp(t, s)
+	s.token = s.newUser("admin@example.com")
 
 	wsStory := s.generate("A night train that never arrives", 2000)
 	sseStory := s.generate("A lamp lighter in a city of fireflies", 2000)

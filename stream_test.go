@@ -59,7 +59,7 @@ var transports = map[string]subscriber{
 func dial(t *testing.T, s *server, subprotocol string) *gws.Conn {
 	t.Helper()
 	d := gws.Dialer{Subprotocols: []string{subprotocol}, HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/graphql", nil)
+	c, resp, err := d.Dial("ws"+strings.TrimPrefix(s.base, "http")+"/graphql", s.authHeader())
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", subprotocol, err, resp)
 	}
@@ -154,6 +154,9 @@ func subscribeSSE(t *testing.T, s *server, storyID string, onEvent func(streamEv
 	req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

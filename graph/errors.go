@@ -111,6 +111,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 
 // classify returns the code and message of a known domain error, or "".
 func classify(err error) (code, msg string) {
+	// The message is the domain error's own, without the location and
+	// path that gqlgen's wrappers put in front of it.
+	text := innermost(err).Error()
 	var (
 		ue *userError
 		ve *ent.ValidationError
@@ -122,23 +125,23 @@ func classify(err error) (code, msg string) {
 	case errors.As(err, &ue):
 		return ue.code, ue.msg
 	case errors.Is(err, story.ErrNotFound), errors.Is(err, auth.ErrNotFound):
-		return CodeNotFound, err.Error()
+		return CodeNotFound, text
 	case errors.Is(err, auth.ErrUnauthenticated):
-		return CodeUnauthenticated, err.Error()
+		return CodeUnauthenticated, text
 	case errors.Is(err, auth.ErrForbidden):
-		return CodeForbidden, err.Error()
+		return CodeForbidden, text
 	case errors.Is(err, story.ErrQuotaExceeded):
-		return CodeQuotaExceeded, err.Error()
+		return CodeQuotaExceeded, text
 	case errors.Is(err, auth.ErrInvalidInput):
-		return CodeBadUserInput, err.Error()
+		return CodeBadUserInput, text
 	case errors.Is(err, privacy.Deny):
 		// A policy refused a write the resolvers should have kept from
 		// happening: say no without saying why.
 		return CodeForbidden, "forbidden"
 	case errors.Is(err, story.ErrFinished), errors.Is(err, story.ErrInvalidInput):
-		return CodeBadUserInput, err.Error()
+		return CodeBadUserInput, text
 	case errors.Is(err, story.ErrShuttingDown), errors.Is(err, story.ErrBusy):
-		return CodeUnavailable, err.Error()
+		return CodeUnavailable, text
 	case database.IsUnavailable(err):
 		return CodeUnavailable, "the database is unavailable; try again shortly"
 	case errors.As(err, &ve):

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -22,24 +23,52 @@ import (
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-// api is a storybot GraphQL handler behind a real HTTP server, on one store.
+// api is a storybot GraphQL handler behind a real HTTP server, on one store,
+// called by one signed-in user.
 type api struct {
-	t   *testing.T
-	url string
-	db  *database.DB
+	t    *testing.T
+	url  string
+	db   *database.DB
+	user pulid.ID
 }
 
 func newAPI(t *testing.T, db *database.DB) *api {
 	t.Helper()
 	stories := story.New(db.Client, &llm.Storyteller{}, broker.NewMemory(), story.Config{})
-	h := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{Introspection: true})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL, db: db}
+	h := graph.NewHandler(graph.NewSchema(db.Client, stories, nil, nil), graph.HandlerOptions{Introspection: true})
+	return serve(t, db, h)
+}
+
+// sys is the context of storybot's own work: tests read and write the
+// store directly in it.
+var sys = viewer.System(context.Background())
+
+// serve serves h to a new user of db, as the accounts middleware would
+// after they signed in.
+func serve(t *testing.T, db *database.DB, h http.Handler) *api {
+	t.Helper()
+	u, err := db.Client.User.Create().SetEmail(strings.ToLower(rand.Text()) + "@example.com").Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &api{t: t, db: db, user: u.ID}
+	a.url = a.serve(h)
+	return a
+}
+
+// serve serves h to a's user and returns its URL.
+func (a *api) serve(h http.Handler) string {
+	v := &viewer.Viewer{UserID: a.user, Role: viewer.RoleUser, Method: viewer.MethodSession}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+	}))
+	a.t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // gqlError is one entry of a response's errors.
@@ -110,9 +139,9 @@ func (a *api) createPrompt(content string) string {
 func (a *api) addStory(promptID string, status entstory.Status, text string) string {
 	a.t.Helper()
 	s, err := a.db.Client.Story.Create().
-		SetPromptID(pid(promptID)).SetStatus(status).SetText(text).
+		SetUserID(a.user).SetPromptID(pid(promptID)).SetStatus(status).SetText(text).
 		SetTokenCount(len(strings.Fields(text))).SetMaxTokens(100).
-		Save(context.Background())
+		Save(sys)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -129,7 +158,7 @@ type row struct {
 // changed nothing.
 func (a *api) snapshot() []row {
 	a.t.Helper()
-	ctx := context.Background()
+	ctx := sys
 	prompts, err := a.db.Client.Prompt.Query().Order(ent.Asc("id")).All(ctx)
 	if err != nil {
 		a.t.Fatal(err)

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"net/http/httptest"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -103,9 +102,7 @@ func TestStoriesAndNodes(t *testing.T) {
 // details, and the server goes on serving.
 func TestPanicBecomesInternalError(t *testing.T) {
 	db := dbtest.Open(t, "sqlite3")
-	srv := httptest.NewServer(graph.NewHandler(graph.NewSchema(db.Client, nil), graph.HandlerOptions{}))
-	t.Cleanup(srv.Close)
-	a := &api{t: t, url: srv.URL, db: db}
+	a := serve(t, db, graph.NewHandler(graph.NewSchema(db.Client, nil, nil, nil), graph.HandlerOptions{}))
 	p := a.createPrompt("a prompt")
 	e := a.wantError("INTERNAL", `mutation($p: ID!) { generateStory(input: {promptID: $p}) { id } }`, map[string]any{"p": p})
 	if e.Message != "internal error" {

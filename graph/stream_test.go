@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
@@ -51,18 +50,17 @@ func TestStreamEventPaths(t *testing.T) {
 
 		rec := &pathRecorder{}
 		stories := story.New(db.Client, &llm.Storyteller{}, broker.NewMemory(), story.Config{})
-		h := graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
+		h := graph.NewHandler(graph.NewSchema(db.Client, stories, nil, nil), graph.HandlerOptions{
 			Transports: []graphql.Transport{transport.SSE{}},
 			Extensions: []graphql.HandlerExtension{rec},
 		})
-		srv := httptest.NewServer(h)
-		defer srv.Close()
+		url := a.serve(h)
 
 		body, _ := json.Marshal(map[string]any{
 			"query":     `subscription($id: ID!) { live: storyStream(storyID: $id) { seq delta status } }`,
 			"variables": map[string]any{"id": id},
 		})
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "text/event-stream")
 		resp, err := http.DefaultClient.Do(req)

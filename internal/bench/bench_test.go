@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/storybot/storybot/internal/viewer"
 	"hash/fnv"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,12 @@ func BenchmarkPromptsQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
+	// Every request is one user's, as the accounts middleware would make it.
+	owner, err := db.Client.User.Create().SetEmail(fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano())).Save(viewer.System(ctx))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx = viewer.NewContext(ctx, &viewer.Viewer{UserID: owner.ID, Role: viewer.RoleUser})
 	for start := 0; start < 1000; start += 100 {
 		bulk := make([]*ent.PromptCreate, 0, 100)
 		for i := start; i < start+100; i++ {
@@ -59,8 +66,11 @@ func BenchmarkPromptsQuery(b *testing.B) {
 	storybot := func(timings bool) http.Handler {
 		logger := slog.New(slog.DiscardHandler)
 		ext := telemetry.NewGraphQLExtension(telemetry.NewMetrics(telemetry.MetricsOptions{}), logger, telemetry.WithFieldTimings(timings))
-		return graph.NewHandler(graph.NewSchema(db.Client, stories), graph.HandlerOptions{
+		h := graph.NewHandler(graph.NewSchema(db.Client, stories, nil, nil), graph.HandlerOptions{
 			Logger: logger, Introspection: true, Extensions: []graphql.HandlerExtension{ext},
+		})
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), viewer.FromContext(ctx))))
 		})
 	}
 	body, _ := json.Marshal(map[string]string{"query": promptsQuery})
