@@ -147,7 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		authCfg.OIDC = oidc
 	}
 	accounts := auth.New(db.Client, authCfg)
-	watcher := accounts.NewWatcher(0)
+	watcher := accounts.NewWatcher(cfg.AuthRecheck)
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); watcher.Run(sweepCtx) }()
 	defer func() { stopSweeper(); <-watchDone }()

@@ -9,10 +9,8 @@ import (
 	"context"
 
 	"github.com/storybot/storybot/ent"
-	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
-	"github.com/storybot/storybot/internal/viewer"
 )
 
 // GenerateStory is the resolver for the generateStory field.
@@ -30,9 +28,6 @@ func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID
 	noteStreamField(ctx)
 	if shareToken != nil {
 		return r.followShared(ctx, storyID, *shareToken)
-	}
-	if viewer.FromContext(ctx) == nil {
-		return nil, auth.ErrUnauthenticated
 	}
 	return r.stories.Subscribe(ctx, storyID)
 }

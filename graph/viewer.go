@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/storybot/storybot/ent"
 	"github.com/storybot/storybot/internal/auth"
@@ -16,21 +19,46 @@ import (
 // RequireViewer is the gqlgen extension that keeps root fields for
 // signed-in users: a root field that the schema does not mark @public fails
 // with UNAUTHENTICATED without a viewer, and its resolver does not run. A
-// new field needs credentials unless it says otherwise. It also gives each
-// operation its own set of share-token grants (viewer.WithGrants).
+// new field needs credentials unless it says otherwise. A subscription is
+// refused as a whole, before it starts, so that a websocket client gets an
+// `error` message for it. Each operation also gets its own set of
+// share-token grants (viewer.WithGrants).
 type RequireViewer struct{}
 
 var _ interface {
 	graphql.HandlerExtension
+	graphql.OperationContextMutator
 	graphql.OperationInterceptor
 	graphql.FieldInterceptor
 } = RequireViewer{}
+
+func init() {
+	// Refusing an operation before it runs is a protocol error: gqlgen's
+	// websocket transports then answer with an `error` message.
+	errcode.RegisterErrorType(CodeUnauthenticated, errcode.KindProtocol)
+}
 
 // ExtensionName implements graphql.HandlerExtension.
 func (RequireViewer) ExtensionName() string { return "RequireViewer" }
 
 // Validate implements graphql.HandlerExtension.
 func (RequireViewer) Validate(graphql.ExecutableSchema) error { return nil }
+
+// MutateOperationContext implements graphql.OperationContextMutator: it
+// refuses an anonymous subscription to a field that needs credentials.
+func (RequireViewer) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation.Operation != ast.Subscription || viewer.FromContext(ctx) != nil {
+		return nil
+	}
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"}) {
+		if !public(f.Field, oc.Variables) {
+			err := gqlerror.Errorf("%s", auth.ErrUnauthenticated)
+			errcode.Set(err, CodeUnauthenticated)
+			return err
+		}
+	}
+	return nil
+}
 
 // InterceptOperation implements graphql.OperationInterceptor.
 func (RequireViewer) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -40,13 +68,30 @@ func (RequireViewer) InterceptOperation(ctx context.Context, next graphql.Operat
 // InterceptField implements graphql.FieldInterceptor.
 func (RequireViewer) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Parent == nil || fc.Parent.Parent != nil || !fc.IsResolver {
+	if fc == nil || fc.Parent == nil || fc.Parent.Parent != nil || !fc.IsResolver || viewer.FromContext(ctx) != nil {
 		return next(ctx)
 	}
-	if viewer.FromContext(ctx) == nil && fc.Field.Definition.Directives.ForName("public") == nil {
+	if !public(fc.Field.Field, graphql.GetOperationContext(ctx).Variables) {
 		return nil, auth.ErrUnauthenticated
 	}
 	return next(ctx)
+}
+
+// public reports whether the schema lets anyone call field: it is marked
+// @public, and the argument @public(with:) names, if any, is given.
+func public(field *ast.Field, vars map[string]any) bool {
+	if field.Definition == nil {
+		return false
+	}
+	d := field.Definition.Directives.ForName("public")
+	if d == nil {
+		return false
+	}
+	with := d.Arguments.ForName("with")
+	if with == nil {
+		return true
+	}
+	return field.ArgumentMap(vars)[with.Value.Raw] != nil
 }
 
 // errAdminsOnly refuses a field to users who are not admins.

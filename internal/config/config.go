@@ -64,6 +64,7 @@ type Config struct {
 	SessionIdle      time.Duration
 	SessionMaxAge    time.Duration
 	SignInPerMinute  int
+	AuthRecheck      time.Duration
 	PublicBaseURL    string
 	OIDCIssuerURL    string
 	OIDCClientID     string
@@ -203,6 +204,7 @@ func Settings() []Setting {
 		}},
 		{"STORYBOT_SESSION_IDLE", "session-idle", "168h", "a session unused for this long ends", dur(func(c *Config) *time.Duration { return &c.SessionIdle })},
 		{"STORYBOT_SESSION_MAX_AGE", "session-max-age", "720h", "a session ends this long after sign-in, however much it is used", dur(func(c *Config) *time.Duration { return &c.SessionMaxAge })},
+		{"STORYBOT_AUTH_RECHECK", "auth-recheck", "30s", "how often the credentials of open websockets and share-link streams are checked again: revoked or expired ones end within this time", dur(func(c *Config) *time.Duration { return &c.AuthRecheck })},
 		{"SIGNIN_RATE_PER_MINUTE", "signin-rate-per-minute", "10", "sign-ins and sign-ups one client (IP address) may try per minute (each account is slowed too); 0 for no limit", count(func(c *Config) *int { return &c.SignInPerMinute })},
 		{"STORYBOT_PUBLIC_URL", "public-url", "", "the URL people reach storybot at (`https://stories.example.com`), for the OpenID Connect redirect; empty for the request's own host", func(c *Config, v string) error {
 			v = strings.TrimRight(v, "/")

@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 		StorytellerPace: 25, StoryMaxTokens: 600, StoryMaxTokensLimit: 4096, LogLevel: "info",
 		StoryRatePerMinute: 10, StoryRateBurst: 5, StoryMaxRunning: 64, StoryMaxQueued: 256,
 		MaxBodyBytes: 262144, WSMaxSubscriptions: 20, WSMaxConnectionsPerPeer: 50,
-		Signup: "open", SessionIdle: 168 * time.Hour, SessionMaxAge: 720 * time.Hour, SignInPerMinute: 10, UserMaxRunning: 3,
+		Signup: "open", SessionIdle: 168 * time.Hour, SessionMaxAge: 720 * time.Hour, SignInPerMinute: 10, AuthRecheck: 30 * time.Second, UserMaxRunning: 3,
 	}
 	if diff := cmp.Diff(want, c, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

@@ -132,6 +132,7 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 	var leaving []*subscriber
 	for sub := range f.subs {
 		if sub.gone {
+			close(sub.ch) // its context is done: the subscription ends
 			delete(f.subs, sub)
 			leaving = append(leaving, sub)
 			continue
