@@ -50,7 +50,17 @@ func (b *syncBuffer) String() string {
 
 // start runs storybot with env (on a free port, and an embedded database in
 // a temporary directory unless env says otherwise) and stops it when t ends.
+// Its requests carry an API token of admin@example.com, the first account.
 func start(t testing.TB, env map[string]string) *server {
+	t.Helper()
+	s := launch(t, env)
+	s.token = s.newUser("admin@example.com")
+	return s
+}
+
+// launch runs storybot as start does, with no account: for a second replica
+// of the same database, or to test signing up.
+func launch(t testing.TB, env map[string]string) *server {
 	t.Helper()
 	full := map[string]string{
 		"STORYBOT_ADDR":     "127.0.0.1:0",
@@ -103,9 +113,7 @@ func start(t testing.TB, env map[string]string) *server {
 			t.Errorf("run returned %v", err)
 		}
 	})
-	s := &server{t: t, base: "http://" + addr, stop: stop, out: out}
-	s.token = s.newUser("admin@example.com")
-	return s
+	return &server{t: t, base: "http://" + addr, stop: stop, out: out}
 }
 
 // testPassword is every test account's password.
