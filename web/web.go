@@ -34,6 +34,11 @@ type Options struct {
 	// DisablePlayground turns /playground into a 404, for deployments that switch off
 	// introspection and do not want GraphiQL offered to visitors.
 	DisablePlayground bool
+
+	// OIDCName is the OpenID Connect provider's name for the app's "Sign in with NAME" button,
+	// which links to /auth/oidc/login. Empty: the server has no provider, and the app offers
+	// email and password only.
+	OIDCName string
 }
 
 // Cache-Control values of the three kinds of file the handler serves.
@@ -44,14 +49,28 @@ const (
 	cacheRevalidate = "no-cache"
 )
 
-// The tag in index.html and playground.html that carries the GraphQL URL to the scripts.
-const urlMetaTag = `<meta name="storybot-graphql-url" content="" />`
+// The meta tags that carry the handler's options to the scripts, empty in the built pages and
+// filled as they are served.
+const (
+	// In index.html and playground.html: Options.GraphQLURL.
+	urlMeta = "storybot-graphql-url"
+	// In index.html: Options.OIDCName.
+	oidcNameMeta = "storybot-oidc-name"
+)
 
-// New returns the front end's handler. Mount it at "/" beside the API:
+// emptyMetaTag is a meta tag as Vite leaves it in a built page.
+func emptyMetaTag(name string) string {
+	return `<meta name="` + name + `" content="" />`
+}
+
+// New returns the front end's handler. Mount it at "/" beside the API, and wrap the mux in
+// SecurityHeaders so that the API's answers carry them too:
 //
 //	mux.Handle("/graphql", api)
 //	mux.Handle("/", web.New(web.Options{}))
+//	srv.Handler = web.SecurityHeaders(mux)
 //
+// Its own responses carry the headers of SecurityHeadersFor(opts) in any case.
 // It answers GET and HEAD: /playground with GraphiQL (unless DisablePlayground), /assets/... with the hashed bundle
 // files (cached for a year), other files of the bundle as they are, and every other path with
 // the app's index.html, which routes on the client; pages are served with Cache-Control
@@ -62,7 +81,9 @@ func New(opts Options) http.Handler {
 		// fs.Sub fails only for an invalid path name, and "dist" is valid.
 		panic(err)
 	}
-	return newHandler(files, opts)
+	// The pages carry their security headers whatever the server wraps this handler in; the
+	// policy is the one for these options (an API on another origin may be connected to).
+	return SecurityHeadersFor(opts)(newHandler(files, opts))
 }
 
 // page is an HTML page prepared once at start-up.
@@ -84,8 +105,8 @@ type handler struct {
 
 func newHandler(files fs.FS, opts Options) *handler {
 	h := &handler{files: files}
-	h.app = loadPage(files, "index.html", opts.GraphQLURL)
-	h.playground = loadPage(files, "playground.html", opts.GraphQLURL)
+	h.app = loadPage(files, "index.html", map[string]string{urlMeta: opts.GraphQLURL, oidcNameMeta: opts.OIDCName})
+	h.playground = loadPage(files, "playground.html", map[string]string{urlMeta: opts.GraphQLURL})
 	if h.app == nil {
 		h.app = newPage([]byte(placeholder))
 	}
@@ -98,24 +119,28 @@ func newHandler(files fs.FS, opts Options) *handler {
 	return h
 }
 
-// loadPage reads a page of the bundle and writes the GraphQL URL into it; nil if it is absent.
-func loadPage(files fs.FS, name, graphQLURL string) *page {
+// loadPage reads a page of the bundle and fills its meta tags (name: content) in; nil if it is
+// absent.
+func loadPage(files fs.FS, name string, meta map[string]string) *page {
 	body, err := fs.ReadFile(files, name)
 	if err != nil {
 		return nil
 	}
-	return newPage(withGraphQLURL(body, graphQLURL))
+	for name, content := range meta {
+		body = withMeta(body, name, content)
+	}
+	return newPage(body)
 }
 
-// withGraphQLURL fills the page's storybot-graphql-url meta tag with url. A page without the
-// tag gets one at the top of its head.
-func withGraphQLURL(body []byte, url string) []byte {
-	if url == "" {
+// withMeta fills the page's meta tag of that name with content, HTML-escaped. A page without
+// the tag gets one at the top of its head; an empty content leaves the page as it is.
+func withMeta(body []byte, name, content string) []byte {
+	if content == "" {
 		return body
 	}
-	filled := []byte(`<meta name="storybot-graphql-url" content="` + html.EscapeString(url) + `" />`)
-	if bytes.Contains(body, []byte(urlMetaTag)) {
-		return bytes.Replace(body, []byte(urlMetaTag), filled, 1)
+	filled := []byte(`<meta name="` + name + `" content="` + html.EscapeString(content) + `" />`)
+	if empty := []byte(emptyMetaTag(name)); bytes.Contains(body, empty) {
+		return bytes.Replace(body, empty, filled, 1)
 	}
 	if i := bytes.Index(body, []byte("<head>")); i >= 0 {
 		i += len("<head>")
@@ -130,11 +155,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-
-	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	name := pageName(r.URL.Path)
 	switch {
-	case name == "playground" || name == "playground.html":
+	case isPlayground(name):
 		if h.playground == nil {
 			http.NotFound(w, r)
 			return

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -15,8 +17,8 @@ import (
 func testBundle() fstest.MapFS {
 	return fstest.MapFS{
 		".keep":                 {},
-		"index.html":            {Data: []byte("<!doctype html><html><head>" + urlMetaTag + "<title>app</title></head><body>the app</body></html>")},
-		"playground.html":       {Data: []byte("<!doctype html><html><head>" + urlMetaTag + "<title>pg</title></head><body>the playground</body></html>")},
+		"index.html":            {Data: []byte("<!doctype html><html><head>" + emptyMetaTag(urlMeta) + emptyMetaTag(oidcNameMeta) + "<title>app</title></head><body>the app</body></html>")},
+		"playground.html":       {Data: []byte("<!doctype html><html><head>" + emptyMetaTag(urlMeta) + "<title>pg</title></head><body>the playground</body></html>")},
 		"assets/app-1a2b3c.js":  {Data: []byte("console.log('app')")},
 		"assets/app-4d5e6f.css": {Data: []byte("body{margin:0}")},
 		"favicon.svg":           {Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)},
@@ -34,7 +36,7 @@ func serve(h http.Handler, method, target string, header http.Header) *httptest.
 }
 
 func TestRoutes(t *testing.T) {
-	h := newHandler(testBundle(), Options{})
+	h := SecurityHeaders(newHandler(testBundle(), Options{}))
 	tests := []struct {
 		name       string
 		method     string
@@ -73,7 +75,7 @@ func TestRoutes(t *testing.T) {
 			if got := rec.Header().Get("Content-Type"); !strings.Contains(got, tt.wantType) {
 				t.Errorf("Content-Type = %q, want it to contain %q", got, tt.wantType)
 			}
-			if got := rec.Header().Get("X-Content-Type-Options"); tt.wantStatus != 405 && got != "nosniff" {
+			if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
 				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
 			}
 			body := rec.Body.String()
@@ -155,25 +157,46 @@ func TestGraphQLURLIsWrittenIntoPages(t *testing.T) {
 		if !strings.Contains(body, `<meta name="storybot-graphql-url" `+escaped+` />`) {
 			t.Errorf("GET %s: URL not written (escaped) into the page:\n%s", target, body)
 		}
-		if strings.Contains(body, urlMetaTag) {
+		if strings.Contains(body, emptyMetaTag(urlMeta)) {
 			t.Errorf("GET %s: empty meta tag left in the page", target)
 		}
 	}
 }
 
-func TestWithGraphQLURL(t *testing.T) {
+func TestOIDCNameIsWrittenIntoTheApp(t *testing.T) {
+	h := newHandler(testBundle(), Options{OIDCName: `Acme "SSO" <&>`})
+	want := `<meta name="storybot-oidc-name" content="Acme &#34;SSO&#34; &lt;&amp;&gt;" />`
+	for _, target := range []string{"/", "/signin", "/s/some-share-token"} {
+		if body := serve(h, http.MethodGet, target, nil).Body.String(); !strings.Contains(body, want) {
+			t.Errorf("GET %s: provider name not written (escaped) into the page:\n%s", target, body)
+		}
+	}
+	if body := serve(h, http.MethodGet, "/playground", nil).Body.String(); strings.Contains(body, oidcNameMeta) {
+		t.Errorf("the playground got the provider's name:\n%s", body)
+	}
+
+	// Without a provider the tag stays empty: the app offers no "Sign in with" button.
+	body := serve(newHandler(testBundle(), Options{}), http.MethodGet, "/", nil).Body.String()
+	if !strings.Contains(body, emptyMetaTag(oidcNameMeta)) {
+		t.Errorf("without a provider the tag was changed:\n%s", body)
+	}
+}
+
+func TestWithMeta(t *testing.T) {
+	tag := emptyMetaTag(urlMeta)
 	tests := []struct {
-		name, page, url, want string
+		name, page, content, want string
 	}{
-		{"empty URL keeps the page", "<head>" + urlMetaTag + "</head>", "", "<head>" + urlMetaTag + "</head>"},
-		{"fills the tag", "<head>" + urlMetaTag + "</head>", "/api", `<head><meta name="storybot-graphql-url" content="/api" /></head>`},
+		{"empty content keeps the page", "<head>" + tag + "</head>", "", "<head>" + tag + "</head>"},
+		{"fills the tag", "<head>" + tag + "</head>", "/api", `<head><meta name="storybot-graphql-url" content="/api" /></head>`},
+		{"fills only the named tag", "<head>" + emptyMetaTag(oidcNameMeta) + tag + "</head>", "/api", "<head>" + emptyMetaTag(oidcNameMeta) + `<meta name="storybot-graphql-url" content="/api" /></head>`},
 		{"adds the tag to a head without it", "<html><head><title>x</title></head>", "/api", `<html><head><meta name="storybot-graphql-url" content="/api" /><title>x</title></head>`},
 		{"adds the tag to a page without a head", "<p>x</p>", "/api", `<meta name="storybot-graphql-url" content="/api" /><p>x</p>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(withGraphQLURL([]byte(tt.page), tt.url)); got != tt.want {
-				t.Errorf("withGraphQLURL(%q, %q)\n got %q\nwant %q", tt.page, tt.url, got, tt.want)
+			if got := string(withMeta([]byte(tt.page), urlMeta, tt.content)); got != tt.want {
+				t.Errorf("withMeta(%q, %q, %q)\n got %q\nwant %q", tt.page, urlMeta, tt.content, got, tt.want)
 			}
 		})
 	}
@@ -202,9 +225,12 @@ func TestEmbeddedBundle(t *testing.T) {
 		t.Fatalf("the bundle has an app but no playground: %v", err)
 	}
 
+	if !strings.Contains(string(index), emptyMetaTag(oidcNameMeta)) {
+		t.Error("the built app lost the tag that carries the OpenID Connect provider's name")
+	}
 	pages := map[string][]byte{"/": index, "/playground": playground}
 	for target, source := range pages {
-		if !strings.Contains(string(source), urlMetaTag) {
+		if !strings.Contains(string(source), emptyMetaTag(urlMeta)) {
 			t.Errorf("%s: the built page lost the tag that carries the GraphQL URL", target)
 		}
 		rec := serve(h, http.MethodGet, target, nil)
@@ -226,6 +252,156 @@ func TestEmbeddedBundle(t *testing.T) {
 			if got := asset.Header().Get("Cache-Control"); got != cacheImmutable {
 				t.Errorf("GET %s: Cache-Control %q, want %q", ref[1], got, cacheImmutable)
 			}
+		}
+	}
+}
+
+// csp splits a Content-Security-Policy into its directives' source lists.
+func csp(t *testing.T, policy string) map[string][]string {
+	t.Helper()
+	directives := map[string][]string{}
+	for _, d := range strings.Split(policy, ";") {
+		fields := strings.Fields(d)
+		if len(fields) == 0 {
+			continue
+		}
+		if _, dup := directives[fields[0]]; dup {
+			t.Errorf("directive %s appears twice in %q", fields[0], policy)
+		}
+		directives[fields[0]] = fields[1:]
+	}
+	return directives
+}
+
+func hasSource(sources []string, want string) bool {
+	for _, s := range sources {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":{}}`))
+	})
+	mux.Handle("/", newHandler(testBundle(), Options{}))
+	h := SecurityHeaders(mux)
+
+	for _, tt := range []struct{ method, target string }{
+		{http.MethodGet, "/"},
+		{http.MethodGet, "/s/share-token"},
+		{http.MethodGet, "/signin?error=access_denied"},
+		{http.MethodGet, "/playground"},
+		{http.MethodGet, "/assets/app-1a2b3c.js"},
+		{http.MethodGet, "/assets/app-000000.js"}, // a 404
+		{http.MethodPost, "/"},                    // a 405
+		{http.MethodPost, "/graphql"},
+	} {
+		rec := serve(h, tt.method, "http://storybot.example:8080"+tt.target, nil)
+		for header, want := range map[string]string{
+			"Referrer-Policy":        "no-referrer",
+			"X-Content-Type-Options": "nosniff",
+			"X-Frame-Options":        "DENY",
+		} {
+			if got := rec.Header().Get(header); got != want {
+				t.Errorf("%s %s (status %d): %s = %q, want %q", tt.method, tt.target, rec.Code, header, got, want)
+			}
+		}
+		policy := rec.Header().Get("Content-Security-Policy")
+		d := csp(t, policy)
+		for directive, want := range map[string][]string{
+			"default-src":     {"'self'"},
+			"script-src":      {"'self'"},
+			"worker-src":      {"'self'"},
+			"object-src":      {"'none'"},
+			"base-uri":        {"'none'"},
+			"frame-ancestors": {"'none'"},
+			"connect-src":     {"'self'", "ws://storybot.example:8080", "wss://storybot.example:8080"},
+		} {
+			if diff := strings.Join(d[directive], " "); diff != strings.Join(want, " ") {
+				t.Errorf("%s %s: %s is %q, want %q", tt.method, tt.target, directive, diff, strings.Join(want, " "))
+			}
+		}
+		if strings.Contains(policy, "unsafe-eval") {
+			t.Errorf("%s %s: the policy allows eval: %q", tt.method, tt.target, policy)
+		}
+		if wantInline := tt.target == "/playground"; hasSource(d["style-src"], "'unsafe-inline'") != wantInline {
+			t.Errorf("%s %s: style-src %q, inline styles wanted: %v", tt.method, tt.target, d["style-src"], wantInline)
+		}
+	}
+}
+
+func TestSecurityHeadersAllowTheAPIOrigin(t *testing.T) {
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	tests := []struct {
+		name, graphQLURL, host string
+		want, notWant          []string
+	}{
+		{"same origin", "", "stories.example.com", []string{"'self'", "ws://stories.example.com", "wss://stories.example.com"}, nil},
+		{"relative URL", "/api/graphql", "stories.example.com", []string{"'self'", "ws://stories.example.com", "wss://stories.example.com"}, nil},
+		{"https API elsewhere", "https://api.example.com/graphql", "stories.example.com", []string{"https://api.example.com", "wss://api.example.com"}, []string{"ws://api.example.com"}},
+		{"http API elsewhere, with a port", "http://127.0.0.1:9000/graphql", "localhost:5173", []string{"http://127.0.0.1:9000", "ws://127.0.0.1:9000", "ws://localhost:5173"}, nil},
+		{"IPv6 host", "", "[::1]:8080", []string{"ws://[::1]:8080", "wss://[::1]:8080"}, nil},
+		{"a Host that would break the policy is left out", "", "evil.example; script-src *", []string{"'self'"}, []string{"*", "script-src", "ws://evil.example;"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			SecurityHeadersFor(Options{GraphQLURL: tt.graphQLURL})(ok).ServeHTTP(rec, req)
+			d := csp(t, rec.Header().Get("Content-Security-Policy"))
+			for _, w := range tt.want {
+				if !hasSource(d["connect-src"], w) {
+					t.Errorf("connect-src %q lacks %s", d["connect-src"], w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if hasSource(d["connect-src"], w) {
+					t.Errorf("connect-src %q has %s", d["connect-src"], w)
+				}
+			}
+			if got := d["script-src"]; len(got) != 1 || got[0] != "'self'" {
+				t.Errorf("script-src = %q, want 'self' alone", got)
+			}
+		})
+	}
+}
+
+// The placeholder page keeps its inline style under the policy: its hash is allowed.
+func TestSecurityHeadersAllowThePlaceholderStyle(t *testing.T) {
+	rec := serve(SecurityHeaders(newHandler(fstest.MapFS{".keep": {}}, Options{})), http.MethodGet, "/", nil)
+	body := rec.Body.String()
+	start, end := strings.Index(body, "<style>"), strings.Index(body, "</style>")
+	if start < 0 || end < start+len("<style>")+1 {
+		t.Fatalf("the placeholder has no inline style:\n%s", body)
+	}
+	sum := sha256.Sum256([]byte(body[start+len("<style>") : end]))
+	want := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	if d := csp(t, rec.Header().Get("Content-Security-Policy")); !hasSource(d["style-src"], want) {
+		t.Errorf("style-src %q lacks the placeholder's style hash %s", d["style-src"], want)
+	}
+}
+
+// New's pages carry the policy of its options even when the server wraps nothing around it,
+// and a wrapper without the options does not take the API's origin away from them.
+func TestNewSetsSecurityHeadersForItsOptions(t *testing.T) {
+	opts := Options{GraphQLURL: "https://api.example.com/graphql"}
+	for name, h := range map[string]http.Handler{
+		"alone":                  New(opts),
+		"inside SecurityHeaders": SecurityHeaders(New(opts)),
+	} {
+		rec := serve(h, http.MethodGet, "/", nil)
+		d := csp(t, rec.Header().Get("Content-Security-Policy"))
+		if !hasSource(d["connect-src"], "https://api.example.com") || !hasSource(d["connect-src"], "wss://api.example.com") {
+			t.Errorf("%s: connect-src %q lacks the API's origins", name, d["connect-src"])
+		}
+		if got := rec.Header().Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%s: X-Frame-Options = %q", name, got)
 		}
 	}
 }

@@ -2,9 +2,10 @@ import type { ApolloLink } from '@apollo/client';
 import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { Subject } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { connection, fakeServer, prompt, renderWithApi, story, streamEvent } from './test/harness';
+import { SessionContext } from './graphql/session';
+import { connection, fakeServer, prompt, renderWithApi, story, streamEvent, viewer } from './test/harness';
 
 afterEach(() => {
   window.history.replaceState(null, '', '/');
@@ -18,6 +19,11 @@ describe('App', () => {
     const earlier = story('s-0', 'p-1', { status: 'COMPLETED', tokenCount: 12, text: 'An earlier tale.', createdAt: '2025-01-01T00:00:00Z' });
     const server = fakeServer((op) => {
       switch (op.operationName) {
+        case 'Viewer':
+        case 'Usage':
+          return { data: { viewer: viewer() } };
+        case 'Models':
+          return { data: { models: ['storyteller'] } };
         case 'Prompts':
           return { data: { prompts: connection('Prompt', [dragon]) } };
         case 'PromptWithStories':
@@ -73,5 +79,109 @@ describe('App', () => {
     expect(rows()[0]).toHaveTextContent('3 tokens');
     expect(server.named('StoryStream')).toHaveLength(1);
     expect(server.named('Prompts')).toHaveLength(1);
+  });
+});
+
+describe('App: accounts', () => {
+  // A fake server with a session: SignIn and SignUp start it, SignOut ends it.
+  function accountServer(initiallySignedIn: boolean) {
+    let signedIn = initiallySignedIn;
+    const secret = prompt('p-9', 'A secret only Ada may read');
+    const server = fakeServer((op) => {
+      switch (op.operationName) {
+        case 'Viewer':
+        case 'Usage':
+          return { data: { viewer: signedIn ? viewer() : null } };
+        case 'SignIn':
+          signedIn = true;
+          return { data: { signIn: { __typename: 'User', id: 'u-1', email: 'ada@example.com' } } };
+        case 'SignOut':
+          signedIn = false;
+          return { data: { signOut: true } };
+        case 'Prompts':
+          return signedIn
+            ? { data: { prompts: connection('Prompt', [secret]) } }
+            : { data: null, errors: [{ message: 'sign in', extensions: { code: 'UNAUTHENTICATED' } }] };
+        default:
+          return new Error(`unexpected ${op.operationName}`);
+      }
+    });
+    return server;
+  }
+
+  it('shows the sign-in page to a visitor who is not signed in, and the app once signed in', async () => {
+    const user = userEvent.setup();
+    const server = accountServer(false);
+    renderWithApi(<App />, server.client);
+
+    expect(await screen.findByRole('heading', { name: 'Sign in' })).toBeInTheDocument();
+    expect(server.named('Prompts')).toEqual([]);
+
+    await user.type(screen.getByLabelText('Email'), 'ada@example.com');
+    await user.type(screen.getByLabelText('Password'), 'correct horse');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+
+    expect(await screen.findByRole('button', { name: /^A secret only Ada may read/ })).toBeInTheDocument();
+    expect(server.named('SignIn')[0]?.variables).toEqual({ input: { email: 'ada@example.com', password: 'correct horse' } });
+    // The viewer was asked again after signing in, with the new cookie.
+    expect(server.named('Viewer').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('signs out: back at sign-in, with nothing of the user left on screen or in the cache', async () => {
+    const user = userEvent.setup();
+    window.history.replaceState(null, '', '/?prompt=p-9');
+    const server = accountServer(true);
+    renderWithApi(<App />, server.client);
+
+    await screen.findByRole('button', { name: /^A secret only Ada may read/ });
+    await user.click(screen.getByRole('button', { name: /Account/ }));
+    expect(screen.getByTestId('account-role')).toHaveTextContent('Administrator');
+    expect(screen.getByTestId('usage-tokens')).toHaveTextContent('1,234 (no limit)');
+    expect(screen.getByTestId('usage-running')).toHaveTextContent('0 of 3');
+    await user.click(screen.getByRole('button', { name: 'Sign out' }));
+
+    expect(await screen.findByRole('heading', { name: 'Sign in' })).toBeInTheDocument();
+    expect(window.location.pathname).toBe('/signin');
+    expect(screen.queryByText(/A secret only Ada/)).not.toBeInTheDocument();
+    expect(screen.queryByText('ada@example.com')).not.toBeInTheDocument();
+    expect(JSON.stringify(server.client.extract())).not.toMatch(/secret only Ada|ada@example\.com/);
+    expect(server.named('SignOut')).toHaveLength(1);
+  });
+
+  it('goes back to sign-in when the server no longer takes the session', async () => {
+    let expire: () => void = () => {};
+    const session = {
+      changed: vi.fn(),
+      onExpired(listener: () => void) {
+        expire = listener;
+        return () => {};
+      },
+    };
+    const server = accountServer(true);
+    renderWithApi(
+      <SessionContext.Provider value={session}>
+        <App />
+      </SessionContext.Provider>,
+      server.client,
+    );
+    await screen.findByRole('button', { name: /^A secret only Ada may read/ });
+
+    act(() => expire());
+
+    expect(await screen.findByText(/Your session has ended/)).toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Sign in' })).toBeInTheDocument();
+    expect(screen.queryByText(/A secret only Ada/)).not.toBeInTheDocument();
+    // The websocket starts over, so that it no longer carries the old session.
+    expect(session.changed).toHaveBeenCalled();
+  });
+
+  it('shows a share link to a visitor without asking who they are', async () => {
+    window.history.replaceState(null, '', '/s/gone-token');
+    const server = fakeServer((op) => (op.operationName === 'SharedStory' ? { data: { sharedStory: null } } : new Error(`unexpected ${op.operationName}`)));
+    renderWithApi(<App />, server.client);
+
+    expect(await screen.findByText(/This link does not share anything \(any more\)/)).toBeInTheDocument();
+    expect(server.named('SharedStory')[0]?.variables).toEqual({ token: 'gone-token' });
+    expect(server.named('Viewer')).toEqual([]);
   });
 });

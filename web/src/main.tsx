@@ -4,6 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { createApi } from './graphql/client';
 import { LiveStatusContext } from './graphql/live';
+import { SessionContext } from './graphql/session';
 import { resolveEndpoints } from './lib/config';
 import { StoryFollowers } from './stream/follow';
 import { ToastProvider } from './toast/toast';
@@ -17,11 +18,13 @@ createRoot(root).render(
   <StrictMode>
     <ApolloProvider client={api.client}>
       <LiveStatusContext.Provider value={api.live}>
-        <ToastProvider>
-          <StoryFollowers>
-            <App />
-          </StoryFollowers>
-        </ToastProvider>
+        <SessionContext.Provider value={api.session}>
+          <ToastProvider>
+            <StoryFollowers>
+              <App />
+            </StoryFollowers>
+          </ToastProvider>
+        </SessionContext.Provider>
       </LiveStatusContext.Provider>
     </ApolloProvider>
   </StrictMode>,

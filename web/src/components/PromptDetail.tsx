@@ -1,7 +1,7 @@
-import { useMutation, useQuery } from '@apollo/client/react';
-import { useState } from 'react';
+import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
+import { useId, useState } from 'react';
 import { addStory } from '../graphql/cacheUpdates';
-import { GENERATE_STORY, PAGE_SIZE, PROMPT_WITH_STORIES, nodesOf, type StorySummary } from '../graphql/operations';
+import { GENERATE_STORY, MODELS, PAGE_SIZE, PROMPT_WITH_STORIES, USAGE, nodesOf, type StorySummary } from '../graphql/operations';
 import { describeError } from '../lib/errors';
 import { useToast } from '../toast/toast';
 import { StoryList } from './StoryList';
@@ -18,10 +18,19 @@ function newestFirst(a: StorySummary, b: StorySummary): number {
   return b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 }
 
-/** The open prompt: its text, the Generate button, the open story and the prompt's earlier stories. */
+/**
+ * The open prompt: its text, the Generate button (with a choice of model when the server offers
+ * more than one), the open story and the prompt's earlier stories.
+ */
 export function PromptDetail({ promptId, storyId, onSelectStory }: PromptDetailProps) {
   const toast = useToast();
+  const client = useApolloClient();
+  const modelField = useId();
   const [loadingMore, setLoadingMore] = useState(false);
+  const models = useQuery(MODELS).data?.models ?? [];
+  const [chosenModel, setChosenModel] = useState<string | null>(null);
+  // The server's default is its first model; a choice only matters when there are several.
+  const model = models.length > 1 ? (chosenModel !== null && models.includes(chosenModel) ? chosenModel : models[0]) : undefined;
   const { data, loading, error, fetchMore } = useQuery(PROMPT_WITH_STORIES, {
     variables: { id: promptId, first: PAGE_SIZE },
     fetchPolicy: 'cache-and-network',
@@ -37,8 +46,10 @@ export function PromptDetail({ promptId, storyId, onSelectStory }: PromptDetailP
   async function generate() {
     if (starting) return;
     try {
-      const { data: result } = await generateStory({ variables: { promptID: promptId } });
+      const { data: result } = await generateStory({ variables: model ? { promptID: promptId, model } : { promptID: promptId } });
       if (result) onSelectStory(result.generateStory.id);
+      // One more story running counts against the user's limits.
+      client.query({ query: USAGE, fetchPolicy: 'network-only' }).catch(() => {});
     } catch (err) {
       toast.error('Could not start a story', err);
     }
@@ -67,7 +78,7 @@ export function PromptDetail({ promptId, storyId, onSelectStory }: PromptDetailP
     }
     return (
       <p className="inline-error" role="alert">
-        {error ? `Could not load the prompt: ${describeError(error).message}` : 'This prompt no longer exists.'}
+        {error && describeError(error).code !== 'NOT_FOUND' ? `Could not load the prompt: ${describeError(error).message}` : 'Prompt not found: it does not exist, or it is not yours.'}
       </p>
     );
   }
@@ -81,9 +92,23 @@ export function PromptDetail({ promptId, storyId, onSelectStory }: PromptDetailP
           Prompt
         </h2>
         <blockquote className="prompt-quote">{prompt.content}</blockquote>
-        <button type="button" className="button primary" onClick={() => void generate()} aria-disabled={starting || undefined}>
-          {starting ? 'Starting…' : 'Generate story'}
-        </button>
+        <div className="generate-row">
+          <button type="button" className="button primary" onClick={() => void generate()} aria-disabled={starting || undefined}>
+            {starting ? 'Starting…' : 'Generate story'}
+          </button>
+          {model !== undefined && (
+            <span className="model-choice">
+              <label htmlFor={modelField}>Model</label>
+              <select id={modelField} className="text-input" value={model} onChange={(e) => setChosenModel(e.target.value)}>
+                {models.map((m) => (
+                  <option key={m} value={m}>
+                    {m}
+                  </option>
+                ))}
+              </select>
+            </span>
+          )}
+        </div>
       </section>
       {storyId && <StoryViewer key={storyId} storyId={storyId} />}
       <StoryList

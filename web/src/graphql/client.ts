@@ -1,9 +1,12 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { ErrorLink } from '@apollo/client/link/error';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { isSubscriptionOperation, relayStylePagination } from '@apollo/client/utilities';
 import { createClient, type Client } from 'graphql-ws';
 import type { Endpoints } from '../lib/config';
-import { isTerminal, type StoryStatus } from './operations';
+import { describeError } from '../lib/errors';
+import { PUBLIC_OPERATIONS, isTerminal, type StoryStatus } from './operations';
+import type { Session } from './session';
 
 /** State of the websocket that carries story streams. */
 export type LiveState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
@@ -15,7 +18,7 @@ export interface LiveStatus {
 }
 
 // The types behind the Node interface; IDs are unique across them.
-const nodeTypes = ['Prompt', 'Story'];
+const nodeTypes = ['Prompt', 'Story', 'User', 'ApiToken'];
 
 /** The cache every storybot client uses: Relay connections merged page by page. */
 export function createCache(): InMemoryCache {
@@ -91,7 +94,8 @@ function createLiveStatus(): LiveStatus & { set(state: LiveState): void } {
 
 /** Creates the graphql-ws client for subscriptions; it reconnects by itself and re-subscribes. */
 export function createWsClient(url: string, status?: { set(state: LiveState): void }): Client {
-  // Set when the socket went away on its own (not a normal close by the lazy client).
+  // Set when the socket went away on its own (not a normal close by the lazy client, nor one
+  // that the app asked for after a sign-in or sign-out).
   let dropped = false;
   return createClient({
     url,
@@ -109,25 +113,49 @@ export function createWsClient(url: string, status?: { set(state: LiveState): vo
         status?.set('connected');
       },
       closed: (event) => {
-        dropped = (event as { code?: number } | undefined)?.code !== 1000;
+        const code = (event as { code?: number } | undefined)?.code;
+        dropped = code !== 1000 && code !== TERMINATED;
         status?.set(dropped ? 'reconnecting' : 'idle');
       },
     },
   });
 }
 
+// The close code of graphql-ws's terminate(): its subscriptions go on over a new socket.
+const TERMINATED = 4499;
+
 /** Everything the app needs to talk to storybot. */
 export interface Api {
   client: ApolloClient;
   live: LiveStatus;
+  session: Session;
 }
 
-/** Creates the Apollo client: queries and mutations over HTTP, subscriptions over graphql-ws. */
+/**
+ * Creates the Apollo client: queries and mutations over HTTP, subscriptions over graphql-ws.
+ * The browser sends the session cookie with both (same origin), so the app never holds a token.
+ */
 export function createApi(endpoints: Endpoints): Api {
   const live = createLiveStatus();
-  const wsLink = new GraphQLWsLink(createWsClient(endpoints.ws, live));
+  const ws = createWsClient(endpoints.ws, live);
+  const expired = new Set<() => void>();
+  const session: Session = {
+    // A websocket is signed in as whoever its handshake's cookie named: after a sign-in or a
+    // sign-out, running subscriptions go on over a new socket, which carries the new cookie.
+    changed: () => ws.terminate(),
+    onExpired(listener) {
+      expired.add(listener);
+      return () => expired.delete(listener);
+    },
+  };
+  const wsLink = new GraphQLWsLink(ws);
   const httpLink = new HttpLink({ uri: endpoints.http });
-  const link = ApolloLink.split(({ query }) => isSubscriptionOperation(query), wsLink, httpLink);
-  const client = new ApolloClient({ link, cache: createCache() });
-  return { client, live };
+  const transport = ApolloLink.split(({ query }) => isSubscriptionOperation(query), wsLink, httpLink);
+  const errorLink = new ErrorLink(({ error, operation }) => {
+    // A public operation, or a stream followed with a share token, says nothing of the session.
+    if (PUBLIC_OPERATIONS.has(operation.operationName ?? '') || operation.variables.shareToken) return;
+    if (describeError(error).code === 'UNAUTHENTICATED') expired.forEach((listener) => listener());
+  });
+  const client = new ApolloClient({ link: ApolloLink.from([errorLink, transport]), cache: createCache() });
+  return { client, live, session };
 }

@@ -51,7 +51,14 @@ export interface Story extends StorySummary {
   text: string;
   error: string | null;
   startedAt: string | null;
+  /** Set while the story is shared: the link /s/<shareToken> shows it to anyone. */
+  shareToken: string | null;
   prompt: { __typename: 'Prompt'; id: string };
+}
+
+/** A story as a share link shows it: with its prompt's text. */
+export interface SharedStory extends Omit<Story, 'prompt'> {
+  prompt: { __typename: 'Prompt'; id: string; content: string };
 }
 
 export interface StoryEvent {
@@ -88,6 +95,7 @@ export const STORY_FIELDS = gql`
     text
     error
     startedAt
+    shareToken
     prompt {
       id
     }
@@ -176,9 +184,9 @@ export const DELETE_PROMPT: TypedDocumentNode<{ deletePrompt: string }, { id: st
   }
 `;
 
-export const GENERATE_STORY: TypedDocumentNode<{ generateStory: Story }, { promptID: string }> = gql`
-  mutation GenerateStory($promptID: ID!) {
-    generateStory(input: { promptID: $promptID }) {
+export const GENERATE_STORY: TypedDocumentNode<{ generateStory: Story }, { promptID: string; model?: string | null }> = gql`
+  mutation GenerateStory($promptID: ID!, $model: String) {
+    generateStory(input: { promptID: $promptID, model: $model }) {
       ...StoryFields
     }
   }
@@ -194,9 +202,9 @@ export const CANCEL_STORY: TypedDocumentNode<{ cancelStory: Story }, { id: strin
   ${STORY_FIELDS}
 `;
 
-export const STORY_STREAM: TypedDocumentNode<{ storyStream: StoryEvent }, { storyID: string }> = gql`
-  subscription StoryStream($storyID: ID!) {
-    storyStream(storyID: $storyID) {
+export const STORY_STREAM: TypedDocumentNode<{ storyStream: StoryEvent }, { storyID: string; shareToken?: string }> = gql`
+  subscription StoryStream($storyID: ID!, $shareToken: String) {
+    storyStream(storyID: $storyID, shareToken: $shareToken) {
       storyID
       seq
       delta
@@ -205,4 +213,190 @@ export const STORY_STREAM: TypedDocumentNode<{ storyStream: StoryEvent }, { stor
       error
     }
   }
+`;
+
+/** The models generateStory accepts; the first is the server's default. */
+export const MODELS: TypedDocumentNode<{ models: string[] }, Record<string, never>> = gql`
+  query Models {
+    models
+  }
+`;
+
+export const SHARE_STORY: TypedDocumentNode<{ shareStory: Pick<Story, '__typename' | 'id' | 'shareToken'> }, { id: string }> = gql`
+  mutation ShareStory($id: ID!) {
+    shareStory(id: $id) {
+      id
+      shareToken
+    }
+  }
+`;
+
+export const UNSHARE_STORY: TypedDocumentNode<{ unshareStory: Pick<Story, '__typename' | 'id' | 'shareToken'> }, { id: string }> = gql`
+  mutation UnshareStory($id: ID!) {
+    unshareStory(id: $id) {
+      id
+      shareToken
+    }
+  }
+`;
+
+/** The story a share link shows; null when the token shares nothing (any more). */
+export const SHARED_STORY: TypedDocumentNode<{ sharedStory: SharedStory | null }, { token: string }> = gql`
+  query SharedStory($token: String!) {
+    sharedStory(token: $token) {
+      ...StoryFields
+      prompt {
+        id
+        content
+      }
+    }
+  }
+  ${STORY_FIELDS}
+`;
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+export type Role = 'USER' | 'ADMIN';
+
+/** A user's model usage today (UTC) and its limits; a null limit is no limit. */
+export interface Usage {
+  __typename: 'Usage';
+  tokensToday: number;
+  dailyTokenLimit: number | null;
+  storiesRunning: number;
+  maxRunning: number | null;
+}
+
+/** The signed-in user. */
+export interface Viewer {
+  __typename: 'User';
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  usage: Usage;
+}
+
+export const USAGE_FIELDS = gql`
+  fragment UsageFields on Usage {
+    tokensToday
+    dailyTokenLimit
+    storiesRunning
+    maxRunning
+  }
+`;
+
+/** Who is signed in: null without valid credentials. The app asks it first. */
+export const VIEWER: TypedDocumentNode<{ viewer: Viewer | null }, Record<string, never>> = gql`
+  query Viewer {
+    viewer {
+      id
+      email
+      name
+      role
+      usage {
+        ...UsageFields
+      }
+    }
+  }
+  ${USAGE_FIELDS}
+`;
+
+/** The signed-in user's usage alone, to refresh it. */
+export const USAGE: TypedDocumentNode<{ viewer: Pick<Viewer, '__typename' | 'id' | 'usage'> | null }, Record<string, never>> = gql`
+  query Usage {
+    viewer {
+      id
+      usage {
+        ...UsageFields
+      }
+    }
+  }
+  ${USAGE_FIELDS}
+`;
+
+/** What signUp and signIn answer; the app then asks VIEWER again, with the new cookie. */
+type SignedIn = Pick<Viewer, '__typename' | 'id' | 'email'>;
+
+export const SIGN_UP: TypedDocumentNode<{ signUp: SignedIn }, { input: { email: string; password: string; name?: string | null } }> = gql`
+  mutation SignUp($input: SignUpInput!) {
+    signUp(input: $input) {
+      id
+      email
+    }
+  }
+`;
+
+export const SIGN_IN: TypedDocumentNode<{ signIn: SignedIn }, { input: { email: string; password: string } }> = gql`
+  mutation SignIn($input: SignInInput!) {
+    signIn(input: $input) {
+      id
+      email
+    }
+  }
+`;
+
+export const SIGN_OUT: TypedDocumentNode<{ signOut: boolean }, Record<string, never>> = gql`
+  mutation SignOut {
+    signOut
+  }
+`;
+
+/** Operations that work without credentials, whose UNAUTHENTICATED answer says nothing about the session. */
+export const PUBLIC_OPERATIONS: ReadonlySet<string> = new Set(['Viewer', 'Usage', 'Models', 'SignUp', 'SignIn', 'SignOut', 'SharedStory']);
+
+/** A personal API token (never its secret, which only createApiToken's answer holds). */
+export interface ApiToken {
+  __typename: 'ApiToken';
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export const API_TOKEN_FIELDS = gql`
+  fragment ApiTokenFields on ApiToken {
+    id
+    name
+    createdAt
+    lastUsedAt
+    expiresAt
+    revokedAt
+  }
+`;
+
+export const API_TOKENS: TypedDocumentNode<{ apiTokens: ApiToken[] }, Record<string, never>> = gql`
+  query ApiTokens {
+    apiTokens {
+      ...ApiTokenFields
+    }
+  }
+  ${API_TOKEN_FIELDS}
+`;
+
+export const CREATE_API_TOKEN: TypedDocumentNode<
+  { createApiToken: { token: string; apiToken: ApiToken } },
+  { input: { name: string; expiresAt?: string | null } }
+> = gql`
+  mutation CreateApiToken($input: CreateApiTokenInput!) {
+    createApiToken(input: $input) {
+      token
+      apiToken {
+        ...ApiTokenFields
+      }
+    }
+  }
+  ${API_TOKEN_FIELDS}
+`;
+
+export const REVOKE_API_TOKEN: TypedDocumentNode<{ revokeApiToken: ApiToken }, { id: string }> = gql`
+  mutation RevokeApiToken($id: ID!) {
+    revokeApiToken(id: $id) {
+      ...ApiTokenFields
+    }
+  }
+  ${API_TOKEN_FIELDS}
 `;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveEndpoints } from './config';
+import { localPath, oidcLoginHref, resolveEndpoints, resolveOidcName } from './config';
 
 function page(metaContent?: string): Document {
   const doc = document.implementation.createHTMLDocument('t');
@@ -38,5 +38,27 @@ describe('resolveEndpoints', () => {
 
   it('resolves a relative URL against the page', () => {
     expect(resolveEndpoints(page('/api/graphql'), 'https://app.example.com/x/y', undefined).http).toBe('https://app.example.com/api/graphql');
+  });
+});
+
+describe('OpenID Connect', () => {
+  it('reads the provider name the server wrote into the page', () => {
+    const doc = document.implementation.createHTMLDocument('t');
+    expect(resolveOidcName(doc)).toBeNull();
+    const meta = doc.createElement('meta');
+    meta.name = 'storybot-oidc-name';
+    meta.content = '';
+    doc.head.append(meta);
+    expect(resolveOidcName(doc)).toBeNull();
+    meta.content = ' Acme SSO ';
+    expect(resolveOidcName(doc)).toBe('Acme SSO');
+  });
+
+  it('links to the login with a local next path only', () => {
+    expect(oidcLoginHref('/?prompt=p-1&story=s-2')).toBe('/auth/oidc/login?next=%2F%3Fprompt%3Dp-1%26story%3Ds-2');
+    for (const evil of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', '']) {
+      expect(localPath(evil)).toBe('/');
+    }
+    expect(localPath('/tokens')).toBe('/tokens');
   });
 });

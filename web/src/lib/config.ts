@@ -26,3 +26,25 @@ export function resolveEndpoints(
   ws.protocol = http.protocol === 'https:' ? 'wss:' : 'ws:';
   return { http: http.href, ws: ws.href };
 }
+
+/** Name of the meta tag that the Go handler fills with the OpenID Connect provider's name. */
+export const OIDC_NAME_META = 'storybot-oidc-name';
+
+/** The name of the server's OpenID Connect provider, for "Sign in with …"; null when it has none. */
+export function resolveOidcName(doc: Document = document): string | null {
+  return doc.querySelector<HTMLMetaElement>(`meta[name="${OIDC_NAME_META}"]`)?.content.trim() || null;
+}
+
+/** Where the server starts an OpenID Connect sign-in; it comes back to `next`, signed in. */
+export function oidcLoginHref(next: string): string {
+  return `/auth/oidc/login?${new URLSearchParams({ next: localPath(next) })}`;
+}
+
+/**
+ * A path of this site to come back to, or "/" for anything else: an absolute URL, a
+ * protocol-relative "//host" or a backslash trick must never become a redirect elsewhere.
+ */
+export function localPath(next: string | null | undefined): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return '/';
+  return next;
+}

@@ -21,9 +21,18 @@ describe('describeError', () => {
     expect(describeError(error)).toEqual({ message: 'The server ran into a problem.', code: 'INTERNAL', traceId: 'from-error' });
   });
 
-  it('explains rate limiting in plain words', () => {
+  it('explains rate limiting in plain words, with the wait the server asks for', () => {
     const error = new CombinedGraphQLErrors({ errors: [{ message: 'rate limited', extensions: { code: 'RATE_LIMITED' } }] });
-    expect(describeError(error).message).toMatch(/Too many requests/);
+    expect(describeError(error).message).toBe('Too many requests just now. Try again in a moment.');
+    const timed = new CombinedGraphQLErrors({ errors: [{ message: 'rate limited', extensions: { code: 'RATE_LIMITED', retryAfter: 12.2 } }] });
+    expect(describeError(timed)).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 13, message: 'Too many requests just now. Try again in 13 seconds.' });
+  });
+
+  it('explains a spent quota and an ended session', () => {
+    const quota = new CombinedGraphQLErrors({ errors: [{ message: 'daily token limit reached', extensions: { code: 'QUOTA_EXCEEDED' } }] });
+    expect(describeError(quota).message).toMatch(/reached your usage limit/);
+    const signedOut = new CombinedGraphQLErrors({ errors: [{ message: 'sign in', extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(describeError(signedOut).message).toMatch(/Sign in again/);
   });
 
   it('reads a non-2xx GraphQL response body, with the header as the fallback trace ID', () => {

@@ -8,6 +8,8 @@ export interface ErrorReport {
   code?: string;
   /** The request's trace ID, to quote to support. */
   traceId?: string;
+  /** Seconds to wait before trying again (extensions.retryAfter of RATE_LIMITED). */
+  retryAfter?: number;
 }
 
 function stringField(value: unknown, key: string): string | undefined {
@@ -16,9 +18,24 @@ function stringField(value: unknown, key: string): string | undefined {
   return typeof field === 'string' && field !== '' ? field : undefined;
 }
 
-const byCode: Record<string, string> = {
-  RATE_LIMITED: 'Too many requests just now. Wait a moment and try again.',
-  INTERNAL: 'The server ran into a problem.',
+function secondsField(value: unknown, key: string): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const field = Number((value as Record<string, unknown>)[key]);
+  return Number.isFinite(field) && field > 0 ? Math.ceil(field) : undefined;
+}
+
+/** "in 1 second", "in 30 seconds", or "in a moment" when the server did not say. */
+export function retryIn(seconds: number | undefined): string {
+  if (!seconds) return 'in a moment';
+  return seconds === 1 ? 'in 1 second' : `in ${seconds} seconds`;
+}
+
+// Plainer words for the codes whose server message is not meant for people.
+const byCode: Record<string, (retryAfter: number | undefined) => string> = {
+  RATE_LIMITED: (retryAfter) => `Too many requests just now. Try again ${retryIn(retryAfter)}.`,
+  INTERNAL: () => 'The server ran into a problem.',
+  UNAUTHENTICATED: () => 'You are not signed in (any more). Sign in again.',
+  QUOTA_EXCEEDED: () => "You have reached your usage limit. Your account menu shows today's usage.",
 };
 
 function fromErrors(
@@ -30,8 +47,9 @@ function fromErrors(
   const traceId =
     stringField(responseExtensions, 'traceId') ??
     errors.map((e) => stringField(e.extensions, 'traceId')).find((id) => id !== undefined);
-  const message = (code && byCode[code]) || first?.message || 'The request failed.';
-  return { message, code, traceId };
+  const retryAfter = secondsField(first?.extensions, 'retryAfter');
+  const message = (code && byCode[code]?.(retryAfter)) || first?.message || 'The request failed.';
+  return { message, code, traceId, retryAfter };
 }
 
 function parseBody(bodyText: string): unknown {

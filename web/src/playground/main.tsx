@@ -1,21 +1,28 @@
 import 'graphiql/setup-workers/vite';
 import 'graphiql/style.css';
-import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
-import { createClient } from 'graphql-ws';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { reconnectDelay } from '../graphql/client';
 import { resolveEndpoints } from '../lib/config';
+import { createPlaygroundFetcher } from './fetcher';
 
 // GraphiQL, its editor and its workers are all bundled by Vite: the playground loads nothing
 // from anywhere but the storybot that serves it, so it works on a machine with no internet.
 
 const defaultQuery = `# Welcome to the storybot playground.
 #
+# Signed in to storybot in this browser, you are signed in here too. Otherwise, create an
+# API token (storybot's "API tokens" page) and put it in the Headers tab below:
+#   {"Authorization": "Bearer <token>"}
+# Subscriptions send it over the websocket too.
+#
 # Run an operation with Ctrl-Enter (or the ▶ button). Try, in order:
 #   1. createPrompt, 2. generateStory with the prompt's id,
 #   3. storyStream with the story's id, and watch the events arrive.
+
+query Me {
+  viewer { email role usage { tokensToday dailyTokenLimit storiesRunning maxRunning } }
+}
 
 query Prompts {
   prompts(first: 10) {
@@ -45,16 +52,7 @@ subscription StoryStream($storyID: ID!) {
 }
 `;
 
-const endpoints = resolveEndpoints();
-const fetcher = createGraphiQLFetcher({
-  url: endpoints.http,
-  wsClient: createClient({
-    url: endpoints.ws,
-    lazy: true,
-    retryAttempts: 5,
-    retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, reconnectDelay(retries))),
-  }),
-});
+const fetcher = createPlaygroundFetcher(resolveEndpoints());
 
 // ?query=…&variables=… open the playground on a given operation (handy for links and tests).
 const params = new URLSearchParams(window.location.search);

@@ -89,6 +89,7 @@ export function story(id: string, promptId: string, overrides: Record<string, un
     text: '',
     error: null,
     startedAt: '2025-01-02T10:05:01Z',
+    shareToken: null,
     prompt: { __typename: 'Prompt' as const, id: promptId },
     ...overrides,
   };
@@ -97,4 +98,22 @@ export function story(id: string, promptId: string, overrides: Record<string, un
 /** A storyStream event as the API sends it. */
 export function streamEvent(storyID: string, seq: number, delta: string, status = 'GENERATING', tokenCount = seq, error: string | null = null) {
   return { data: { storyStream: { __typename: 'StoryEvent', storyID, seq, delta, status, tokenCount, error } } };
+}
+
+/** A signed-in user as the API returns it. */
+export function viewer(overrides: Record<string, unknown> = {}) {
+  return {
+    __typename: 'User' as const,
+    id: 'u-1',
+    email: 'ada@example.com',
+    name: 'Ada',
+    role: 'ADMIN',
+    usage: { __typename: 'Usage' as const, tokensToday: 1234, dailyTokenLimit: null, storiesRunning: 0, maxRunning: 3 },
+    ...overrides,
+  };
+}
+
+/** A GraphQL error answer with an extensions.code (and more extensions). */
+export function graphqlError(code: string, message = code.toLowerCase(), extensions: Record<string, unknown> = {}) {
+  return { data: null, errors: [{ message, extensions: { code, ...extensions } }] };
 }
