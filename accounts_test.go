@@ -359,6 +359,22 @@ func TestWebsocketCredentials(t *testing.T) {
 		if code(res.errors) != "UNAUTHENTICATED" || len(res.events) > 0 {
 			t.Errorf("an anonymous subscription: events %d, errors %v; want UNAUTHENTICATED", len(res.events), res.errors)
 		}
+		// A query that needs credentials gets an error message too; a
+		// public one answers.
+		if m := readMessage(t, c); m.Type != "complete" || m.ID != "1" {
+			t.Fatalf("after the refused subscription: %s %s; want its complete", m.Type, m.ID)
+		}
+		c.WriteJSON(wsMessage{ID: "q", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ prompts { totalCount } }"}`)})
+		if m := readMessage(t, c); m.Type != "error" || !strings.Contains(string(m.Payload), `"UNAUTHENTICATED"`) {
+			t.Errorf("an anonymous query over the socket: %s %s; want an error message with UNAUTHENTICATED", m.Type, m.Payload)
+		}
+		if m := readMessage(t, c); m.Type != "complete" || m.ID != "q" {
+			t.Fatalf("after the refused query: %s %s; want its complete", m.Type, m.ID)
+		}
+		c.WriteJSON(wsMessage{ID: "m", Type: "subscribe", Payload: json.RawMessage(`{"query":"{ models }"}`)})
+		if m := readMessage(t, c); m.Type != "next" || !strings.Contains(string(m.Payload), "storyteller") {
+			t.Errorf("a public query over the socket: %s %s", m.Type, m.Payload)
+		}
 	})
 
 	t.Run("revoking the token ends subscriptions and closes 4401", func(t *testing.T) {

@@ -229,11 +229,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		mux.Handle("GET /metrics", metrics.Handler())
 	}
 	// The bundle is large (GraphiQL's editor alone is megabytes): compress it.
-	mux.Handle("/", metrics.InstrumentHTTP("web", gzhttp.GzipHandler(
-		web.New(web.Options{GraphQLURL: cfg.PublicURL, DisablePlayground: !cfg.PlaygroundEnabled()}))))
+	pages := web.Options{GraphQLURL: cfg.PublicURL, DisablePlayground: !cfg.PlaygroundEnabled()}
+	if oidc != nil {
+		pages.OIDCName = oidc.Name()
+	}
+	mux.Handle("/", metrics.InstrumentHTTP("web", gzhttp.GzipHandler(web.New(pages))))
 
 	srv := &http.Server{
-		Handler:           telemetry.TraceMiddleware(mux),
+		// Every response, the API's too, carries the security headers.
+		Handler:           telemetry.TraceMiddleware(web.SecurityHeadersFor(pages)(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

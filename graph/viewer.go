@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -14,6 +15,7 @@ import (
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 	"github.com/storybot/storybot/internal/viewer"
+	"github.com/storybot/storybot/internal/websocket"
 )
 
 // RequireViewer is the gqlgen extension that keeps root fields for
@@ -45,12 +47,19 @@ func (RequireViewer) ExtensionName() string { return "RequireViewer" }
 func (RequireViewer) Validate(graphql.ExecutableSchema) error { return nil }
 
 // MutateOperationContext implements graphql.OperationContextMutator: it
-// refuses an anonymous subscription to a field that needs credentials.
+// refuses an anonymous operation on a field that needs credentials when it
+// is a subscription or comes over a websocket (where each refused operation
+// gets an `error` message). Over HTTP, a query's public fields still answer.
 func (RequireViewer) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation.Operation != ast.Subscription || viewer.FromContext(ctx) != nil {
+	op := oc.Operation.Operation
+	if viewer.FromContext(ctx) != nil || (op != ast.Subscription && !websocket.Over(ctx)) {
 		return nil
 	}
-	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Subscription"}) {
+	root := map[ast.Operation]string{ast.Query: "Query", ast.Mutation: "Mutation", ast.Subscription: "Subscription"}[op]
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{root}) {
+		if strings.HasPrefix(f.Name, "__") {
+			continue // introspection
+		}
 		if !public(f.Field, oc.Variables) {
 			err := gqlerror.Errorf("%s", auth.ErrUnauthenticated)
 			errcode.Set(err, CodeUnauthenticated)

@@ -469,3 +469,10 @@ func track(r *http.Request, c *conn) {
 		ref.mu.Unlock()
 	}
 }
+
+// Over reports whether ctx belongs to a websocket connection (one that
+// Track prepared).
+func Over(ctx context.Context) bool {
+	ref, _ := ctx.Value(connRefKey{}).(*connRef)
+	return ref != nil
+}
