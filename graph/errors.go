@@ -31,6 +31,9 @@ const (
 	// shutting down, or its database is away); retrying elsewhere or later
 	// may work.
 	CodeUnavailable = "UNAVAILABLE"
+	// CodeBadRequest says the HTTP request is not a GraphQL request
+	// storybot takes: a body that is not JSON, a form, a mutation by GET.
+	CodeBadRequest = "BAD_REQUEST"
 	// CodeUnauthenticated says the request has no valid credentials.
 	CodeUnauthenticated = "UNAUTHENTICATED"
 	// CodeForbidden says the signed-in user may not do this (only admins
@@ -54,6 +57,7 @@ var passThroughCodes = map[string]string{
 	CodeInternal:                CodeInternal,
 	CodeUnavailable:             CodeUnavailable,
 	CodeUnauthenticated:         CodeUnauthenticated,
+	CodeBadRequest:              CodeBadRequest,
 	CodeForbidden:               CodeForbidden,
 	CodeQuotaExceeded:           CodeQuotaExceeded,
 }
@@ -91,9 +95,13 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if code == "" {
 			// An error from gqlgen or entgql that carries no code and wraps
 			// nothing: its message is about the request itself.
-			if gqlErr.Err == nil {
+			switch {
+			case strings.HasPrefix(gqlErr.Message, "json request body could not be decoded"):
+				// gqlgen's message quotes the whole body back.
+				code, msg = CodeBadRequest, "the request body is not a GraphQL request in JSON"
+			case gqlErr.Err == nil:
 				code, msg = codeOf(gqlErr), gqlErr.Message
-			} else {
+			default:
 				code, msg = CodeInternal, "internal error"
 				logger.ErrorContext(ctx, "resolver failed",
 					slog.String("path", gqlErr.Path.String()), slog.Any("error", err))

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/storybot/storybot/internal/limits"
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // HandlerOptions configure the GraphQL HTTP handler.
@@ -54,6 +57,7 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	}
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(queryOnlyGET{})
+	srv.AddTransport(notGraphQL{})
 	// Parsing and validating a query costs more than running a small one:
 	// cache them by query text.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -97,24 +101,86 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 
 // queryOnlyGET is gqlgen's GET transport, except that a mutation sent by GET
 // gets 405 Method Not Allowed with "Allow: POST", as the GraphQL over HTTP
-// specification requires (gqlgen answers 406). Nothing is executed either way.
+// specification requires (gqlgen answers 406), and that every refusal
+// carries a code and the trace ID. Nothing is executed either way.
 type queryOnlyGET struct{ transport.GET }
 
 // Do implements graphql.Transport.
 func (t queryOnlyGET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	t.GET.Do(methodNotAllowed{w}, r, exec)
+	rw := &getRefusals{ResponseWriter: w}
+	t.GET.Do(rw, r, exec)
+	rw.finish(r)
 }
 
-// methodNotAllowed turns the GET transport's 406 into a 405.
-type methodNotAllowed struct{ http.ResponseWriter }
+// getRefusals holds back what the GET transport writes with an error
+// status, so that its refusals (a mutation, variables that are not JSON)
+// can be answered as storybot answers every refusal. Errors that went
+// through the error presenter already have a code and pass unchanged.
+type getRefusals struct {
+	http.ResponseWriter
+	status int // an error status held back, or 0
+	body   bytes.Buffer
+}
 
-func (w methodNotAllowed) WriteHeader(code int) {
+func (w *getRefusals) WriteHeader(code int) {
 	if code == http.StatusNotAcceptable {
-		w.Header().Set("Allow", http.MethodPost)
 		code = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	if code >= http.StatusBadRequest {
+		w.status = code
+		return
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
+func (w *getRefusals) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		return w.body.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// finish writes the response held back, if any.
+func (w *getRefusals) finish(r *http.Request) {
+	if w.status == 0 {
+		return
+	}
+	var resp struct {
+		Errors []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(w.body.Bytes(), &resp)
+	if len(resp.Errors) > 0 && resp.Errors[0].Extensions["code"] != nil {
+		w.ResponseWriter.WriteHeader(w.status)
+		_, _ = w.ResponseWriter.Write(w.body.Bytes())
+		return
+	}
+	msg := "the request is not a GraphQL query that GET can run"
+	switch {
+	case w.status == http.StatusMethodNotAllowed:
+		msg = "GET runs queries only: send mutations with POST"
+	case len(resp.Errors) > 0:
+		msg = resp.Errors[0].Message // the GET transport's own words, which never quote the request
+	}
+	telemetry.WriteGraphQLError(w.ResponseWriter, r, w.status, CodeBadRequest, msg)
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (w methodNotAllowed) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *getRefusals) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// notGraphQL is the last transport: it answers the requests that no other
+// takes (a POST that is not JSON, such as a form a page elsewhere submits;
+// another method) with 400 and an explanation.
+type notGraphQL struct{}
+
+// Supports implements graphql.Transport.
+func (notGraphQL) Supports(*http.Request) bool { return true }
+
+// Do implements graphql.Transport.
+func (notGraphQL) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	telemetry.WriteGraphQLError(w, r, http.StatusBadRequest, CodeBadRequest,
+		"send GraphQL as a POST with Content-Type: application/json, or a query by GET")
+}

@@ -46,9 +46,16 @@ var (
 	ErrNotFound = errors.New("not found")
 )
 
+// invalid returns an error about bad input, whose message is for the
+// client, and which matches ErrInvalidInput with errors.Is.
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidInput}, args...)...)
+	return &inputError{fmt.Sprintf(format, args...)}
 }
+
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string        { return e.msg }
+func (e *inputError) Is(target error) bool { return target == ErrInvalidInput }
 
 // SignupMode says who may create an account.
 type SignupMode string

@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,14 +81,9 @@ func (a *Accounts) refuseAuth(w http.ResponseWriter, r *http.Request, err error)
 	}
 }
 
-// refuse writes a GraphQL error response with the trace ID.
+// refuse answers a request refused for its credentials.
 func refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
-		"message":    msg,
-		"extensions": map[string]any{"code": code, "traceId": telemetry.TraceIDFromContext(r.Context())},
-	}}})
+	telemetry.WriteGraphQLError(w, r, status, code, msg)
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.
@@ -128,7 +121,7 @@ type jarKey struct{}
 
 // errNoCookies is returned when a session would start over a transport
 // that cannot set cookies (a websocket).
-var errNoCookies = fmt.Errorf("%w: sign in over HTTP POST; this transport cannot set the session cookie", ErrInvalidInput)
+var errNoCookies = invalid("sign in over HTTP POST: this transport cannot set the session cookie")
 
 // CanSetCookie returns an error when the request of ctx cannot carry a
 // session cookie back (it came over a websocket), before a session starts.

@@ -2,11 +2,12 @@ package limits
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // DefaultMaxBodyBytes is the request body limit storybot recommends:
@@ -35,7 +36,7 @@ func BodyLimit(maxBytes int64) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.ContentLength > maxBytes:
-				writeBodyError(w, http.StatusRequestEntityTooLarge, tooLargeMessage(maxBytes))
+				telemetry.WriteGraphQLError(w, r, http.StatusRequestEntityTooLarge, codeBadUserInput, tooLargeMessage(maxBytes))
 				return
 			case r.Body == nil || r.Body == http.NoBody || r.ContentLength >= 0:
 				// The server stops a body at its declared length.
@@ -47,10 +48,10 @@ func BodyLimit(maxBytes int64) func(http.Handler) http.Handler {
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
-				writeBodyError(w, http.StatusRequestEntityTooLarge, tooLargeMessage(maxBytes))
+				telemetry.WriteGraphQLError(w, r, http.StatusRequestEntityTooLarge, codeBadUserInput, tooLargeMessage(maxBytes))
 				return
 			case err != nil:
-				writeBodyError(w, http.StatusBadRequest, "the request body could not be read")
+				telemetry.WriteGraphQLError(w, r, http.StatusBadRequest, codeBadUserInput, "the request body could not be read")
 				return
 			}
 			r.Body = io.NopCloser(&buf)
@@ -62,31 +63,4 @@ func BodyLimit(maxBytes int64) func(http.Handler) http.Handler {
 
 func tooLargeMessage(maxBytes int64) string {
 	return "the request body is larger than the limit of " + strconv.FormatInt(maxBytes, 10) + " bytes"
-}
-
-// bodyError is the JSON body of a refused request, shaped like a GraphQL
-// response so that clients handle it as they handle other errors.
-type bodyError struct {
-	Errors []bodyErrorEntry `json:"errors"`
-}
-
-type bodyErrorEntry struct {
-	Message    string            `json:"message"`
-	Extensions map[string]string `json:"extensions"`
-}
-
-func writeBodyError(w http.ResponseWriter, status int, msg string) {
-	body, err := json.Marshal(bodyError{Errors: []bodyErrorEntry{{
-		Message:    msg,
-		Extensions: map[string]string{"code": codeBadUserInput},
-	}}})
-	if err != nil {
-		// A struct of strings always marshals.
-		panic(err)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

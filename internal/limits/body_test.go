@@ -110,7 +110,8 @@ func TestBodyLimit(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q, want application/json", ct)
 			}
-			want := `{"errors":[{"message":"the request body is larger than the limit of 1048576 bytes","extensions":{"code":"BAD_USER_INPUT"}}]}`
+			// No trace middleware runs here: the trace ID is empty.
+			want := `{"errors":[{"extensions":{"code":"BAD_USER_INPUT","traceId":""},"message":"the request body is larger than the limit of 1048576 bytes"}],"extensions":{"traceId":""}}`
 			if string(got) != want {
 				t.Errorf("body = %s, want %s", got, want)
 			}
@@ -130,7 +131,7 @@ func TestBodyLimitGraphQL(t *testing.T) {
 	if status != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB query: status %d, want 413", status)
 	}
-	wantErrs := `[{"message":"the request body is larger than the limit of 262144 bytes","extensions":{"code":"BAD_USER_INPUT"}}]`
+	wantErrs := `[{"message":"the request body is larger than the limit of 262144 bytes","extensions":{"code":"BAD_USER_INPUT","traceId":""}}]`
 	if got := mustJSON(t, resp.Errors); got != wantErrs {
 		t.Errorf("2 MiB query: errors %s, want %s", got, wantErrs)
 	}
