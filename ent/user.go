@@ -24,7 +24,7 @@ type User struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Normalised: trimmed and lower-cased.
 	Email string `json:"email,omitempty"`
-	// Name holds the value of the "name" field.
+	// At most 200 characters.
 	Name *string `json:"name,omitempty"`
 	// argon2id, in the PHC string format; null for accounts that sign in only with OpenID Connect.
 	PasswordHash *string `json:"-"`

@@ -213,7 +213,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "email", Type: field.TypeString, Unique: true, Size: 254},
-		{Name: "name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "name", Type: field.TypeString, Nullable: true, Size: 800},
 		{Name: "password_hash", Type: field.TypeString, Nullable: true},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"USER", "ADMIN"}, Default: "USER"},
 		{Name: "oidc_issuer", Type: field.TypeString, Nullable: true},

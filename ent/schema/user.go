@@ -34,7 +34,8 @@ func (User) Fields() []ent.Field {
 		field.String("name").
 			Optional().
 			Nillable().
-			MaxLen(200).
+			MaxLen(800). // bytes: 200 characters of up to four bytes each
+			Comment("At most 200 characters.").
 			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)),
 		field.String("password_hash").
 			Optional().
