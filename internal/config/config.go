@@ -150,15 +150,7 @@ func Settings() []Setting {
 		{"STORYBOT_PLAYGROUND", "playground", "", "serve GraphiQL at /playground (`true`/`false`); empty for on, except in production", optionalBool(func(c *Config) **bool { return &c.Playground })},
 		{"STORYBOT_PPROF_ADDR", "pprof-addr", "", "serve Go's /debug/pprof on this address (keep it private); empty for off", addr(func(c *Config) *string { return &c.PprofAddr })},
 
-		{"LLM_BASE_URL", "llm-base-url", "", "OpenAI-compatible API root (`https://api.openai.com/v1`, Ollama's `http://localhost:11434/v1`, ...); empty for the built-in offline storyteller", func(c *Config, v string) error {
-			if v != "" {
-				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return fmt.Errorf("%q is not an http(s) URL", v)
-				}
-			}
-			c.LLMBaseURL = v
-			return nil
-		}},
+		{"LLM_BASE_URL", "llm-base-url", "", "OpenAI-compatible API root (`https://api.openai.com/v1`, Ollama's `http://localhost:11434/v1`, ...); empty for the built-in offline storyteller", httpURL(func(c *Config) *string { return &c.LLMBaseURL })},
 		{"LLM_API_KEY", "llm-api-key", "", "API key sent as a bearer token (prefer the environment variable to the flag)", str(func(c *Config) *string { return &c.LLMAPIKey })},
 		{"LLM_MODEL", "llm-model", "gpt-4o-mini", "model to ask for when a request names none", str(func(c *Config) *string { return &c.LLMModel })},
 		{"LLM_SYSTEM_PROMPT", "llm-system-prompt", "", "system message sent before the prompt; empty for a built-in storytelling instruction", str(func(c *Config) *string { return &c.LLMSystemPrompt })},
@@ -206,25 +198,8 @@ func Settings() []Setting {
 		{"STORYBOT_SESSION_MAX_AGE", "session-max-age", "720h", "a session ends this long after sign-in, however much it is used", dur(func(c *Config) *time.Duration { return &c.SessionMaxAge })},
 		{"STORYBOT_AUTH_RECHECK", "auth-recheck", "30s", "how often the credentials of open websockets and share-link streams are checked again: revoked or expired ones end within this time", dur(func(c *Config) *time.Duration { return &c.AuthRecheck })},
 		{"SIGNIN_RATE_PER_MINUTE", "signin-rate-per-minute", "10", "sign-ins and sign-ups one client (IP address) may try per minute (each account is slowed too); 0 for no limit", count(func(c *Config) *int { return &c.SignInPerMinute })},
-		{"STORYBOT_PUBLIC_URL", "public-url", "", "the URL people reach storybot at (`https://stories.example.com`), for the OpenID Connect redirect; empty for the request's own host", func(c *Config, v string) error {
-			v = strings.TrimRight(v, "/")
-			if v != "" {
-				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return fmt.Errorf("%q is not an http(s) URL", v)
-				}
-			}
-			c.PublicBaseURL = v
-			return nil
-		}},
-		{"OIDC_ISSUER_URL", "oidc-issuer-url", "", "OpenID Connect provider (its issuer URL) for \"Sign in with ...\" and bearer access tokens; empty for none", func(c *Config, v string) error {
-			if v != "" {
-				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return fmt.Errorf("%q is not an http(s) URL", v)
-				}
-			}
-			c.OIDCIssuerURL = v
-			return nil
-		}},
+		{"STORYBOT_PUBLIC_URL", "public-url", "", "the URL people reach storybot at (`https://stories.example.com`), for the OpenID Connect redirect; empty for the request's own host", httpURL(func(c *Config) *string { return &c.PublicBaseURL })},
+		{"OIDC_ISSUER_URL", "oidc-issuer-url", "", "OpenID Connect provider (its issuer URL) for \"Sign in with ...\" and bearer access tokens; empty for none", httpURL(func(c *Config) *string { return &c.OIDCIssuerURL })},
 		{"OIDC_CLIENT_ID", "oidc-client-id", "", "storybot's client ID at the OpenID Connect provider (also the audience of access tokens)", str(func(c *Config) *string { return &c.OIDCClientID })},
 		{"OIDC_CLIENT_SECRET", "oidc-client-secret", "", "storybot's client secret at the provider (prefer the environment variable to the flag)", str(func(c *Config) *string { return &c.OIDCClientSecret })},
 		{"OIDC_NAME", "oidc-name", "", "the provider's name on the sign-in button (\"Sign in with NAME\"); empty for the issuer's host", str(func(c *Config) *string { return &c.OIDCName })},
@@ -306,6 +281,20 @@ func (c Config) Models() []string {
 		return c.LLMModels
 	}
 	return []string{c.LLMModel}
+}
+
+// httpURL parses an absolute http(s) URL, or nothing; a trailing slash is
+// kept (an OpenID Connect issuer may have one).
+func httpURL(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v != "" {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("%q is not an http(s) URL", v)
+			}
+		}
+		*field(c) = v
+		return nil
+	}
 }
 
 func str(field func(*Config) *string) func(*Config, string) error {
