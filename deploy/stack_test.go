@@ -26,6 +26,7 @@ import (
 
 	gws "github.com/gorilla/websocket"
 
+	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/database/dbtest"
 )
 
@@ -62,6 +63,7 @@ func TestStack(t *testing.T) {
 	prom := startPrometheus(t, dir, prometheusBin, promtool, replicas)
 
 	c := ng.client(t, nil)
+	ng.token = signUp(t, c, ng)
 	traffic := &trafficLog{}
 	t.Run("nginx", func(t *testing.T) { testNginx(t, ng, c, traffic) })
 	t.Run("logs", func(t *testing.T) { testLogs(t, logs, ng, replicas, traffic) })
@@ -259,6 +261,10 @@ type nginxServer struct {
 	accessLog           string
 	webroot             string
 	roots               *x509.CertPool
+	// token is the API token of the stack's first account, which the
+	// test's GraphQL requests carry through nginx (see signUp); "" for
+	// none.
+	token string
 }
 
 // startNginx renders the committed template as the nginx image does (the
@@ -416,7 +422,8 @@ type gqlResponse struct {
 	Extensions map[string]any `json:"extensions"`
 }
 
-// graphql posts one operation through nginx.
+// graphql posts one operation through nginx, with n's API token unless
+// header carries credentials of its own.
 func graphql(t *testing.T, c *http.Client, n *nginxServer, header http.Header, query string, vars map[string]any) (*http.Response, gqlResponse) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
@@ -427,6 +434,9 @@ func graphql(t *testing.T, c *http.Client, n *nginxServer, header http.Header, q
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if req.Header.Get("Authorization") == "" && req.Header.Get("Cookie") == "" {
+		n.authorize(req.Header)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -457,6 +467,55 @@ func mustData(t *testing.T, c *http.Client, n *nginxServer, header http.Header, 
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// authorize adds n's API token to a request's header, if n has one.
+func (n *nginxServer) authorize(h http.Header) {
+	if n.token != "" {
+		h.Set("Authorization", "Bearer "+n.token)
+	}
+}
+
+// anonymous returns n without an API token, for requests that carry no
+// credentials.
+func (n *nginxServer) anonymous() *nginxServer {
+	anon := *n
+	anon.token = ""
+	return &anon
+}
+
+// firstAccount is the stack's first account: on an empty database it
+// becomes the admin, whatever STORYBOT_SIGNUP says.
+const firstAccount = "first@example.com"
+
+// signUp signs the first account up through nginx as a visitor does (the
+// session cookie comes back through the proxy), then creates an API token
+// with that cookie, and returns the token.
+func signUp(t *testing.T, c *http.Client, n *nginxServer) string {
+	t.Helper()
+	anon := n.anonymous()
+	var u struct{ SignUp struct{ Email, Role string } }
+	resp := mustData(t, c, anon, nil, `mutation($in: SignUpInput!) { signUp(input: $in) { email role } }`,
+		map[string]any{"in": map[string]any{"email": firstAccount, "password": "correct horse battery staple"}}, &u)
+	if u.SignUp.Email != firstAccount || u.SignUp.Role != "ADMIN" {
+		t.Errorf("the first account signed up as %+v, want %s as ADMIN", u.SignUp, firstAccount)
+	}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == auth.SessionCookie && ck.Value != "" {
+			session = ck
+		}
+	}
+	if session == nil {
+		t.Fatalf("signUp through nginx set no session cookie: Set-Cookie %q", resp.Header.Values("Set-Cookie"))
+	}
+	cookie := http.Header{"Cookie": {(&http.Cookie{Name: session.Name, Value: session.Value}).String()}}
+	var tok struct{ CreateAPIToken struct{ Token string } }
+	mustData(t, c, anon, cookie, `mutation { createApiToken(input: {name: "deploy stack test"}) { token } }`, nil, &tok)
+	if tok.CreateAPIToken.Token == "" {
+		t.Fatal("createApiToken returned no token")
+	}
+	return tok.CreateAPIToken.Token
 }
 
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -508,7 +567,8 @@ type wsMessage struct {
 }
 
 // dialWS opens a graphql-transport-ws connection through nginx with the
-// given Origin, and returns it with the handshake's response.
+// given Origin and n's API token in the handshake, and returns it with the
+// handshake's response.
 func dialWS(t *testing.T, n *nginxServer, origin string) (*gws.Conn, *http.Response, error) {
 	t.Helper()
 	d := gws.Dialer{
@@ -521,6 +581,7 @@ func dialWS(t *testing.T, n *nginxServer, origin string) (*gws.Conn, *http.Respo
 	if origin != "" {
 		h.Set("Origin", origin)
 	}
+	n.authorize(h)
 	conn, resp, err := d.Dial(fmt.Sprintf("wss://localhost:%d/graphql", n.httpsPort), h)
 	if resp != nil {
 		resp.Body.Close()
@@ -649,6 +710,27 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 		}
 	})
 
+	t.Run("credentials pass through nginx", func(t *testing.T) {
+		// The API token names its account on whichever replica answers.
+		var v struct{ Viewer *struct{ Email string } }
+		mustData(t, c, n, nil, `{ viewer { email } }`, nil, &v)
+		if v.Viewer == nil || v.Viewer.Email != firstAccount {
+			t.Errorf("viewer with the API token: %+v, want %s", v.Viewer, firstAccount)
+		}
+		// Without credentials, fields that need an account are refused.
+		_, r := graphql(t, c, n.anonymous(), nil, `{ prompts(first: 1) { totalCount } }`, nil)
+		if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "UNAUTHENTICATED" {
+			t.Errorf("prompts without credentials: errors %v, want UNAUTHENTICATED", r.Errors)
+		}
+		// A token shaped like an API token but unknown gets 401, with a
+		// trace ID.
+		resp, _ := graphql(t, c, n, http.Header{"Authorization": {"Bearer sbt_" + strings.Repeat("A", 43)}}, `{ viewer { email } }`, nil)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") || !hex32.MatchString(resp.Header.Get("X-Trace-Id")) {
+			t.Errorf("an unknown API token: %s, WWW-Authenticate %q, X-Trace-Id %q; want 401 with a Bearer challenge and a trace ID",
+				resp.Status, resp.Header.Get("WWW-Authenticate"), resp.Header.Get("X-Trace-Id"))
+		}
+	})
+
 	t.Run("query with a trace ID", func(t *testing.T) {
 		traffic.queryTraceID = "deploy-query-" + randomHex(8)
 		var d struct{ Prompts struct{ TotalCount int } }
@@ -687,14 +769,22 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 	t.Run("subscriptions over graphql-transport-ws", func(t *testing.T) {
 		// Two stories on two connections at once: least_conn puts the
 		// connections on different replicas, and each story is written by
-		// whichever replica took its mutation.
+		// whichever replica took its mutation. The first connection sends
+		// the API token in connection_init's payload, as browsers' clients
+		// (Apollo's graphql-ws) do; the second in the handshake's
+		// Authorization header, as other programs may.
 		traffic.storyTraceID = "deploy-story-" + randomHex(8)
 		var wg sync.WaitGroup
 		results := make([][]storyEvent, 2)
 		errs := make([]error, 2)
 		ids := make([]string, 2)
 		for i := range 2 {
-			conn, resp, err := dialWS(t, n, "http://localhost:3000")
+			dialer, init := n, json.RawMessage(`{}`)
+			if i == 0 {
+				dialer = n.anonymous()
+				init, _ = json.Marshal(map[string]string{"authorization": "Bearer " + n.token})
+			}
+			conn, resp, err := dialWS(t, dialer, "http://localhost:3000")
 			if err != nil {
 				t.Fatalf("websocket through nginx: %v (%v)", err, resp)
 			}
@@ -702,7 +792,7 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 				t.Fatalf("negotiated %q", conn.Subprotocol())
 			}
 			connID := resp.Header.Get("X-Trace-Id")
-			if err := conn.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)}); err != nil {
+			if err := conn.WriteJSON(wsMessage{Type: "connection_init", Payload: init}); err != nil {
 				t.Fatal(err)
 			}
 			ack, err := readWS(conn)
@@ -759,6 +849,7 @@ func testNginx(t *testing.T, n *nginxServer, c *http.Client, traffic *trafficLog
 		req, _ := http.NewRequest(http.MethodPost, n.httpsURL("/graphql"), strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "text/event-stream")
+		n.authorize(req.Header)
 		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
