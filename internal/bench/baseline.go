@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -15,25 +17,96 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
 
 // baselineSQL is the statement Ent runs for
 // prompts(first: 20) { edges { node { id content createdAt } } }: the
-// fields asked for, newest first, one row more than asked to learn whether
-// there is a next page. The harness checks it against pg_stat_activity.
-const baselineSQL = `SELECT "prompts"."id", "prompts"."content", "prompts"."created_at" FROM "prompts" ORDER BY "prompts"."created_at" DESC, "prompts"."id" DESC LIMIT 21`
+// fields asked for, of the viewer's own prompts (storybot's privacy
+// rules), newest first, one row more than asked to learn whether there is
+// a next page. The harness checks it against pg_stat_activity.
+const baselineSQL = `SELECT "prompts"."id", "prompts"."content", "prompts"."created_at" FROM "prompts" WHERE "prompts"."user_id" = $1 ORDER BY "prompts"."created_at" DESC, "prompts"."id" DESC LIMIT 21`
+
+// baselineAllSQL is the same query over every prompt, for a request with
+// no viewer: only the in-process BenchmarkPromptsQuery sends those, as it
+// gives storybot's handler its viewer without the accounts middleware.
+const baselineAllSQL = `SELECT "prompts"."id", "prompts"."content", "prompts"."created_at" FROM "prompts" ORDER BY "prompts"."created_at" DESC, "prompts"."id" DESC LIMIT 21`
+
+// baselineTokenSQL and baselineUserSQL are the statements storybot's
+// accounts middleware runs to check an API token (Ent's query of the token
+// by its hash, with its user); the harness checks them against
+// pg_stat_activity too. storybot also writes the token's last use, at most
+// once a minute: too rare to matter here, and left out.
+const (
+	baselineTokenSQL = `SELECT "api_tokens"."id", "api_tokens"."user_id", "api_tokens"."name", "api_tokens"."token_hash", "api_tokens"."created_at", "api_tokens"."last_used_at", "api_tokens"."expires_at", "api_tokens"."revoked_at" FROM "api_tokens" WHERE "api_tokens"."token_hash" = $1 LIMIT 2`
+	baselineUserSQL  = `SELECT "users"."id", "users"."created_at", "users"."updated_at", "users"."email", "users"."name", "users"."password_hash", "users"."role", "users"."oidc_issuer", "users"."oidc_subject", "users"."daily_token_limit" FROM "users" WHERE "users"."id" IN ($1)`
+)
 
 // baselinePageSize is the page the baseline returns, as first: 20 asks.
 const baselinePageSize = 20
 
 // baselineHandler is the plain net/http handler storybot's query path is
-// compared with: it reads the same JSON request, runs the same SQL through
-// the same driver and pool size, and writes the same JSON answer (with a
-// trace ID in extensions and X-Trace-Id, as storybot does), with nothing
-// else.
+// compared with: behind baselineAuth, it reads the same JSON request, runs
+// the same SQL through the same driver and pool size, and writes the same
+// JSON answer (with a trace ID in extensions and X-Trace-Id, as storybot
+// does), with nothing else.
 type baselineHandler struct{ db *sql.DB }
+
+// baselineUserKey is the context key of the user baselineAuth found.
+type baselineUserKey struct{}
+
+// baselineAuth checks a request's API token as storybot's accounts
+// middleware does, with the same statements (baselineTokenSQL, then
+// baselineUserSQL), and passes the token's user on to next. A request
+// without a valid token gets 401.
+type baselineAuth struct {
+	db   *sql.DB
+	next http.Handler
+}
+
+func (a baselineAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		http.Error(w, `{"errors":[{"message":"sign in first"}]}`, http.StatusUnauthorized)
+		return
+	}
+	userID, err := a.user(r.Context(), token)
+	if err != nil {
+		http.Error(w, `{"errors":[{"message":"invalid credentials"}]}`, http.StatusUnauthorized)
+		return
+	}
+	a.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), baselineUserKey{}, userID)))
+}
+
+// user returns the id of the user whose valid API token token is. It scans
+// every column, as Ent does.
+func (a baselineAuth) user(ctx context.Context, token string) (string, error) {
+	sum := sha256.Sum256([]byte(token))
+	var (
+		id, userID, name                 string
+		hash                             []byte
+		createdAt                        time.Time
+		lastUsedAt, expiresAt, revokedAt *time.Time
+	)
+	if err := a.db.QueryRowContext(ctx, baselineTokenSQL, sum[:]).Scan(
+		&id, &userID, &name, &hash, &createdAt, &lastUsedAt, &expiresAt, &revokedAt); err != nil {
+		return "", err
+	}
+	if subtle.ConstantTimeCompare(hash, sum[:]) != 1 || revokedAt != nil || (expiresAt != nil && !time.Now().Before(*expiresAt)) {
+		return "", errors.New("the API token is revoked or expired")
+	}
+	var (
+		uid, email, role                         string
+		created, updated                         time.Time
+		uname, password, oidcIssuer, oidcSubject *string
+		dailyLimit                               *int64
+	)
+	err := a.db.QueryRowContext(ctx, baselineUserSQL, userID).Scan(
+		&uid, &created, &updated, &email, &uname, &password, &role, &oidcIssuer, &oidcSubject, &dailyLimit)
+	return uid, err
+}
 
 type baselinePrompt struct {
 	ID        string    `json:"id"`
@@ -70,7 +143,13 @@ func (h baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errors":[{"message":"bad request"}]}`, http.StatusBadRequest)
 		return
 	}
-	rows, err := h.db.QueryContext(r.Context(), baselineSQL)
+	var rows *sql.Rows
+	var err error
+	if userID, ok := r.Context().Value(baselineUserKey{}).(string); ok {
+		rows, err = h.db.QueryContext(r.Context(), baselineSQL, userID)
+	} else {
+		rows, err = h.db.QueryContext(r.Context(), baselineAllSQL)
+	}
 	if err != nil {
 		http.Error(w, `{"errors":[{"message":"database"}]}`, http.StatusInternalServerError)
 		return
@@ -122,7 +201,7 @@ func serveBaseline(addr, dbURL string, stderr io.Writer) error {
 		return fmt.Errorf("baseline: %w", err)
 	}
 	mux := http.NewServeMux()
-	queries, streams := baselineHandler{db: db}, newHub()
+	queries, streams := baselineAuth{db: db, next: baselineHandler{db: db}}, newHub()
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.Header.Get("Upgrade") != "" {
 			streams.ServeHTTP(w, r)

@@ -6,10 +6,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"sync"
 	"time"
 )
@@ -17,13 +19,15 @@ import (
 // gqlClient sends GraphQL operations over HTTP, for setting a scenario up
 // and reading results back (never for the measured load).
 type gqlClient struct {
-	url  string
-	http *http.Client
+	url   string
+	token string // API token sent as "Authorization: Bearer"; "" for none
+	http  *http.Client
 }
 
-func newGQLClient(addr string) *gqlClient {
+func newGQLClient(addr, token string) *gqlClient {
 	return &gqlClient{
-		url: "http://" + addr + "/graphql",
+		url:   "http://" + addr + "/graphql",
+		token: token,
 		http: &http.Client{
 			Timeout: 60 * time.Second,
 			Transport: &http.Transport{
@@ -51,6 +55,9 @@ func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, o
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
@@ -74,6 +81,35 @@ func (c *gqlClient) do(ctx context.Context, query string, vars map[string]any, o
 		return json.Unmarshal(r.Data, out)
 	}
 	return nil
+}
+
+// benchEmail is the account the harness plays every viewer with: one for
+// the bench database, its first and so its admin.
+const benchEmail = "bench@example.com"
+
+// signUp signs benchEmail up on the storybot at addr, as the README's
+// "Using the API" does (the session cookie signUp sets, then an API token
+// made with it), and returns the token.
+func signUp(ctx context.Context, addr string) (string, error) {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return "", err
+	}
+	c := newGQLClient(addr, "")
+	c.http.Jar = jar
+	err = c.do(ctx, `mutation($in: SignUpInput!) { signUp(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"email": benchEmail, "password": "correct horse battery staple"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("signing up: %w", err)
+	}
+	var out struct{ CreateAPIToken struct{ Token string } }
+	if err := c.do(ctx, `mutation { createApiToken(input: {name: "bench"}) { token } }`, nil, &out); err != nil {
+		return "", fmt.Errorf("creating an API token: %w", err)
+	}
+	if out.CreateAPIToken.Token == "" {
+		return "", errors.New("createApiToken returned no token")
+	}
+	return out.CreateAPIToken.Token, nil
 }
 
 // createPrompt stores a prompt and returns its id.

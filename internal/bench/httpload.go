@@ -71,6 +71,7 @@ type httpLoad struct {
 	addr    string // host:port
 	path    string
 	body    []byte
+	token   string // API token sent as "Authorization: Bearer"; "" for none
 	clients int
 	server  *child // for its CPU time
 	// backends lists the Postgres backends whose CPU time to count.
@@ -81,8 +82,12 @@ type httpLoad struct {
 
 // run warms up for warmup, then measures for window.
 func (l *httpLoad) run(ctx context.Context, warmup, window time.Duration) (loadResult, error) {
-	req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		l.path, l.addr, len(l.body), l.body)
+	auth := ""
+	if l.token != "" {
+		auth = "Authorization: Bearer " + l.token + "\r\n"
+	}
+	req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s",
+		l.path, l.addr, auth, len(l.body), l.body)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -39,6 +39,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -214,6 +215,10 @@ type bench struct {
 	db      *benchDB
 	model   *fakeModel
 	procs   children
+	// token is the API token of benchEmail, which every request to
+	// storybot carries: made on the first storybot started, valid on all
+	// of them (they share the bench database).
+	token string
 }
 
 // run is the harness's main: parse flags, set up, run the scenarios,
@@ -382,14 +387,19 @@ func (b *bench) startStorybot(ctx context.Context, name string, extra ...string)
 		"LOG_LEVEL=warn",
 		"LLM_BASE_URL=" + b.model.baseURL(),
 		"LLM_MODEL=" + modelName(b.cfg.fanoutRate),
+		"LLM_MODELS=" + b.models(),
 		// Streams wait at the model server's gate while subscribers connect.
 		"LLM_FIRST_TOKEN_TIMEOUT=10m",
 		"STORY_MAX_TOKENS_LIMIT=100000",
-		// One harness plays every viewer: it may start as many stories as
-		// a scenario needs, and one replica generates them all at once.
+		// One harness plays every viewer, with one account: it may start
+		// as many stories as a scenario needs, and one replica generates
+		// them all at once, with no per-user cap or daily token budget.
 		// Websockets keep the per-client cap: the harness spreads them
 		// over loopback addresses instead (loopbackSource).
 		"STORY_RATE_PER_MINUTE=0",
+		"STORY_USER_MAX_RUNNING=0",
+		"STORY_USER_DAILY_TOKENS=0",
+		"SIGNIN_RATE_PER_MINUTE=0",
 		fmt.Sprintf("STORY_MAX_RUNNING=%d", b.maxStories()),
 		fmt.Sprintf("STORY_MAX_QUEUED=%d", b.maxStories()),
 	}
@@ -412,7 +422,29 @@ func (b *bench) startStorybot(ctx context.Context, name string, extra ...string)
 		b.stopChild(c)
 		return nil, err
 	}
+	if b.token == "" {
+		if b.token, err = signUp(ctx, addr); err != nil {
+			b.stopChild(c)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return c, nil
+}
+
+// client returns a GraphQL client of the storybot c, with the bench's API
+// token.
+func (b *bench) client(c *child) *gqlClient { return newGQLClient(c.addr, b.token) }
+
+// models lists the fake model's names for every rate the scenarios stream
+// at, the default (LLM_MODEL) first: generateStory accepts only these.
+func (b *bench) models() string {
+	var names []string
+	for _, rate := range []int{b.cfg.fanoutRate, b.cfg.writeRate, b.cfg.liveRate} {
+		if name := modelName(rate); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // maxStories is the most stories any scenario runs at once.
@@ -427,7 +459,7 @@ func (b *bench) startBaseline(ctx context.Context) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := startChild("baseline", b.self, []string{"-serve-baseline", addr, "-baseline-database", b.db.url}, nil,
+	c, err := startChild("baseline", b.self, []string{"-serve-baseline", addr, "-baseline-database", b.db.baselineURL()}, nil,
 		filepath.Join(b.tmp, "baseline.log"))
 	if err != nil {
 		return nil, err

@@ -184,17 +184,42 @@ func (b *benchDB) stories(ctx context.Context, ids []string) (map[string]storedS
 	return out, nil
 }
 
-// promptsSQL returns the statement a storybot connection last ran on the
-// prompts table, as pg_stat_activity shows it: the SQL the baseline must
-// match.
-func (b *benchDB) promptsSQL(ctx context.Context) (string, error) {
-	var q string
-	err := b.db.QueryRowContext(ctx, `
+// baselineApplication is the application_name of the baseline's database
+// connections, which lastSQL leaves out.
+const baselineApplication = "storybot-bench-baseline"
+
+// statements returns the statement each connection to the bench database
+// but the baseline's runs or ran last, as pg_stat_activity shows them (the
+// harness's own read no table of storybot's).
+func (b *benchDB) statements(ctx context.Context) ([]string, error) {
+	rows, err := b.db.QueryContext(ctx, `
 SELECT query FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid()
-  AND query LIKE 'SELECT%FROM "prompts"%ORDER BY%' AND query NOT LIKE '%pg_stat_activity%'
-LIMIT 1`).Scan(&q)
-	return q, err
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> $1`, baselineApplication)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// baselineURL is the bench database's URL for the baseline's connections.
+func (b *benchDB) baselineURL() string {
+	u, err := url.Parse(b.url)
+	if err != nil {
+		return b.url // createDB made it from a parsed URL
+	}
+	q := u.Query()
+	q.Set("application_name", baselineApplication)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // backends returns the process ids of the Postgres backends connected to

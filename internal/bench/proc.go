@@ -261,7 +261,7 @@ func startChild(name, path string, args, env []string, logPath string) (*child, 
 
 // cleanEnv drops the settings of storybot and of the harness's user that
 // would change what a run measures (a model server, a database, log
-// shipping); the harness sets its own.
+// shipping, an OpenID Connect provider, limits); the harness sets its own.
 func cleanEnv(env []string) []string {
 	var out []string
 	for _, kv := range env {
@@ -269,7 +269,8 @@ func cleanEnv(env []string) []string {
 		switch {
 		case strings.HasPrefix(k, "STORYBOT_"), strings.HasPrefix(k, "LLM_"), strings.HasPrefix(k, "STORY_"),
 			strings.HasPrefix(k, "STORYTELLER_"), strings.HasPrefix(k, "LOG_"), strings.HasPrefix(k, "LOGSTASH_"),
-			strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "WS_"), k == "DATABASE_URL", k == "CORS_ALLOWED_ORIGINS",
+			strings.HasPrefix(k, "OPENAI_"), strings.HasPrefix(k, "WS_"), strings.HasPrefix(k, "OIDC_"), strings.HasPrefix(k, "SIGNIN_"),
+			k == "DATABASE_URL", k == "CORS_ALLOWED_ORIGINS",
 			k == "TRUSTED_PROXIES", k == "GOGC", k == "GOMEMLIMIT":
 			continue
 		}

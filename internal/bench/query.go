@@ -30,8 +30,7 @@ type queryReport struct {
 	results   map[string]loadResult // by label
 	sameJSON  bool                  // every target answered with the same data
 	answer    string                // what differed, when not the same
-	sql       string                // the SQL storybot ran, from pg_stat_activity
-	sqlSame   bool                  // it is the baseline's
+	sql       []sqlCheck            // storybot's statements against the baseline's
 	prompts   int
 	clients   int
 	rounds    int
@@ -67,7 +66,7 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 	defer b.stopChild(base)
 
 	b.progress("query: storing %d prompts", b.cfg.prompts)
-	if err := newGQLClient(on.addr).seedPrompts(ctx, b.cfg.prompts); err != nil {
+	if err := b.client(on).seedPrompts(ctx, b.cfg.prompts); err != nil {
 		return nil, err
 	}
 	targets := []queryTarget{{labelBaseline, base}, {storybotTimings, on}, {labelNoTimings, off}}
@@ -78,7 +77,7 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 	for _, t := range targets {
 		rep.targets = append(rep.targets, t.label)
 	}
-	rep.sameJSON, rep.answer, err = sameAnswers(ctx, targets)
+	rep.sameJSON, rep.answer, err = sameAnswers(ctx, targets, b.token)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +85,7 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 	body, _ := json.Marshal(map[string]string{"query": promptsQuery})
 	for round := range b.cfg.queryRounds {
 		for _, t := range targets {
-			load := &httpLoad{addr: t.c.addr, path: "/graphql", body: body, clients: b.cfg.queryClients, server: t.c, backends: b.db.backends}
+			load := &httpLoad{addr: t.c.addr, path: "/graphql", body: body, token: b.token, clients: b.cfg.queryClients, server: t.c, backends: b.db.backends}
 			var profile sync.WaitGroup
 			if round == 0 && t.c.pprof != "" {
 				load.onMeasure = func() {
@@ -96,7 +95,16 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 			b.progress("query: round %d of %d, %s: %s warm-up, %s measured", round+1, b.cfg.queryRounds, t.label, rep.warmup, rep.windowPer)
 			var xactsBefore int64
 			load.onMeasure = chain(load.onMeasure, func() { xactsBefore, _ = b.db.transactions(ctx) })
+			var sqlSeen chan []sqlCheck
+			if round == 0 && t.c == on {
+				// During the warm-up, which runs the same load unmeasured.
+				sqlSeen = make(chan []sqlCheck, 1)
+				go func() { sqlSeen <- b.watchSQL(ctx, rep.warmup) }()
+			}
 			res, err := load.run(ctx, rep.warmup, rep.windowPer)
+			if sqlSeen != nil {
+				rep.sql = <-sqlSeen
+			}
 			if xacts, err := b.db.transactions(ctx); err == nil {
 				res.transactions = xacts - xactsBefore
 			}
@@ -107,12 +115,6 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 			if round == 0 && t.c.pprof != "" {
 				// Allocations since start: almost all of them this load's.
 				b.captureProfile(ctx, t.c, t.c.name, "heap", 0)
-			}
-			if round == 0 && t.c == on {
-				if rep.sql, err = b.db.promptsSQL(ctx); err != nil {
-					rep.sql = "(not seen in pg_stat_activity: " + err.Error() + ")"
-				}
-				rep.sqlSame = normalizeSQL(rep.sql) == normalizeSQL(baselineSQL)
 			}
 			r := rep.results[t.label]
 			r.merge(res)
@@ -134,18 +136,70 @@ func chain(f, g func()) func() {
 	}
 }
 
+// sqlCheck is one statement of the query's path: what storybot ran, as
+// pg_stat_activity shows it, and what the baseline runs.
+type sqlCheck struct {
+	what  string
+	table string // the statement is a SELECT from this table
+	want  string // the baseline's
+	got   string // storybot's: want once seen, else the first other SELECT from table
+}
+
+func (c sqlCheck) same() bool { return normalizeSQL(c.got) == normalizeSQL(c.want) }
+
+// watchSQL looks at the statements of storybot's database connections
+// until it has seen the baseline's statement for each table of the query's
+// path (the API token, its user, the prompts) or d has passed. It runs
+// beside the load: a request's last statement is the prompts', so the idle
+// connections afterwards show only that one. A table read only by other
+// statements (or by none) is reported with the first of them.
+func (b *bench) watchSQL(ctx context.Context, d time.Duration) []sqlCheck {
+	checks := []sqlCheck{
+		{what: "the API token", table: "api_tokens", want: baselineTokenSQL},
+		{what: "its user", table: "users", want: baselineUserSQL},
+		{what: "the prompts", table: "prompts", want: baselineSQL},
+	}
+	deadline := time.Now().Add(d)
+	for pending := len(checks); pending > 0 && time.Now().Before(deadline) && ctx.Err() == nil; {
+		statements, _ := b.db.statements(ctx)
+		pending = 0
+		for i, c := range checks {
+			for _, q := range statements {
+				if c.same() || !strings.HasPrefix(q, "SELECT") || !strings.Contains(q, `FROM "`+c.table+`"`) {
+					continue
+				}
+				if c.got == "" || normalizeSQL(q) == normalizeSQL(c.want) {
+					c.got = q
+				}
+			}
+			if !c.same() {
+				pending++
+			}
+			checks[i] = c
+		}
+		settle(ctx, 10*time.Millisecond)
+	}
+	for i := range checks {
+		if checks[i].got == "" {
+			checks[i].got = "(not seen in pg_stat_activity)"
+		}
+	}
+	return checks
+}
+
 // normalizeSQL folds whitespace, so that statements compare by content.
 func normalizeSQL(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// sameAnswers asks every target the query once and compares the data of
-// the answers (trace IDs differ by design).
-func sameAnswers(ctx context.Context, targets []queryTarget) (bool, string, error) {
+// sameAnswers asks every target the query once, with the API token, and
+// compares the data of the answers (trace IDs differ by design).
+func sameAnswers(ctx context.Context, targets []queryTarget, token string) (bool, string, error) {
 	body, _ := json.Marshal(map[string]string{"query": promptsQuery})
 	var first any
 	var firstLen int
 	for i, t := range targets {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+t.c.addr+"/graphql", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false, "", fmt.Errorf("%s: %w", t.label, err)

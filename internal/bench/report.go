@@ -77,10 +77,13 @@ func (r *results) tables() []*table {
 		} else {
 			t.note("The answers differ: %s.", q.answer)
 		}
-		if q.sqlSame {
-			t.note("storybot's SQL (from pg_stat_activity) is the baseline's: `%s`.", baselineSQL)
-		} else {
-			t.note("storybot ran `%s`; the baseline runs `%s`.", normalizeSQL(q.sql), baselineSQL)
+		t.note("Requests carry the API token of one account, which owns every prompt; storybot and the baseline check it, then read that account's prompts.")
+		for _, c := range q.sql {
+			if c.same() {
+				t.note("storybot's SQL for %s (from pg_stat_activity) is the baseline's: `%s`.", c.what, c.want)
+			} else {
+				t.note("For %s, storybot ran `%s`; the baseline runs `%s`.", c.what, normalizeSQL(c.got), c.want)
+			}
 		}
 		for _, label := range q.targets {
 			if f := q.results[label].firstFail; f != "" {

@@ -90,6 +90,7 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	b.progress("%s: connecting %d subscribers", spec.name, spec.subscribers)
 	env := &subscriberEnv{
 		url:     "ws://" + spec.sub.addr + "/graphql",
+		init:    connectionInit(b.token),
 		dialSem: make(chan struct{}, 64),
 		latency: &sharedHistogram{},
 	}
@@ -232,7 +233,7 @@ func (b *bench) startStories(ctx context.Context, spec streamSpec) ([]string, er
 	if spec.hub {
 		return hubClient{spec.gen.addr}.startStories(ctx, b.model.baseURL(), spec.stories, spec.tokens, spec.rate)
 	}
-	gen := newGQLClient(spec.gen.addr)
+	gen := b.client(spec.gen)
 	promptID, err := gen.createPrompt(ctx, "A choir of ten thousand listeners, hearing one story at once")
 	if err != nil {
 		return nil, fmt.Errorf("creating the prompt: %w", err)

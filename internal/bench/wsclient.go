@@ -47,6 +47,7 @@ type subscriber struct {
 // subscriberEnv is what every subscriber of a scenario shares.
 type subscriberEnv struct {
 	url         string // ws://127.0.0.1:port/graphql
+	init        []byte // the connection_init message (connectionInit)
 	dialSem     chan struct{}
 	latency     *sharedHistogram
 	subscribe   sync.WaitGroup // Done when a subscriber got its first event or failed
@@ -101,7 +102,7 @@ func (s *subscriber) follow(ctx context.Context, env *subscriberEnv, subscribed 
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 
-	err = s.handshake(c)
+	err = s.handshake(c, env.init)
 	<-env.dialSem
 	if err != nil {
 		return err
@@ -138,10 +139,23 @@ func (s *subscriber) follow(ctx context.Context, env *subscriberEnv, subscribed 
 	}
 }
 
-// handshake sends connection_init and waits for connection_ack.
-func (s *subscriber) handshake(c *gws.Conn) error {
+// connectionInit is the connection_init message of a subscriber: the API
+// token in its payload, as browsers' graphql-ws clients send it (they
+// cannot set headers on the handshake). The hub ignores it.
+func connectionInit(token string) []byte {
+	payload := map[string]string{}
+	if token != "" {
+		payload["authorization"] = "Bearer " + token
+	}
+	msg, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": payload})
+	return msg
+}
+
+// handshake sends the connection_init message init and waits for
+// connection_ack.
+func (s *subscriber) handshake(c *gws.Conn, init []byte) error {
 	c.SetReadDeadline(time.Now().Add(60 * time.Second))
-	if err := c.WriteMessage(gws.TextMessage, []byte(`{"type":"connection_init","payload":{}}`)); err != nil {
+	if err := c.WriteMessage(gws.TextMessage, init); err != nil {
 		return fmt.Errorf("connection_init: %w", err)
 	}
 	for {
