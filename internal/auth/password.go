@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -45,14 +46,15 @@ type hasher struct {
 	params Argon2Params
 	slots  chan struct{}
 	// dummy is verified against when an account does not exist, so that
-	// an unknown email takes as long to refuse as a wrong password.
-	dummy string
+	// an unknown email takes as long to refuse as a wrong password. It is
+	// made on first need: a hash takes params.Memory, which a server that
+	// nobody signs in to should not hold from its start.
+	dummy     string
+	dummyOnce sync.Once
 }
 
 func newHasher(params Argon2Params, concurrency int) *hasher {
-	h := &hasher{params: params, slots: make(chan struct{}, max(concurrency, 1))}
-	h.dummy, _ = h.hash(context.Background(), "storybot dummy password")
-	return h
+	return &hasher{params: params, slots: make(chan struct{}, max(concurrency, 1))}
 }
 
 // checkPassword says what is wrong with a new password, if anything.
@@ -104,6 +106,7 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 func (h *hasher) verify(ctx context.Context, encoded, password string) (bool, error) {
 	target := encoded
 	if target == "" {
+		h.dummyOnce.Do(func() { h.dummy, _ = h.hash(context.WithoutCancel(ctx), "storybot dummy password") })
 		target = h.dummy
 	}
 	var (
