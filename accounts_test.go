@@ -258,6 +258,15 @@ func TestAPITokens(t *testing.T) {
 	if !found {
 		t.Fatalf("apiTokens lacks the new token: %+v", list)
 	}
+	var byNode struct {
+		Node struct {
+			Name string
+		}
+	}
+	s.mustGQL(`query($id: ID!) { node(id: $id) { ... on ApiToken { name } } }`, map[string]any{"id": id}, &byNode)
+	if byNode.Node.Name != "ci" {
+		t.Errorf("node(the token's id) = %+v", byNode)
+	}
 
 	// A revoked token is refused with 401 and UNAUTHENTICATED.
 	s.mustGQL(`mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }`, map[string]any{"id": id}, nil)
