@@ -337,7 +337,7 @@ func TestWebsocketCredentials(t *testing.T) {
 		if m := readMessage(t, c); m.Type != "connection_ack" {
 			t.Fatalf("got %s, want connection_ack", m.Type)
 		}
-		res := wsSubscribe(t, c, "subscribe", "next", st.ID, func(streamEvent) { c.WriteJSON(wsMessage{ID: "1", Type: "complete"}) })
+		res := wsSubscribe(t, c, "subscribe", "next", storyOp(st.ID), func(streamEvent) { c.WriteJSON(wsMessage{ID: "1", Type: "complete"}) })
 		if len(res.errors) > 0 || len(res.events) == 0 {
 			// the subscription completes after our complete, or gives events
 			t.Logf("events %d errors %v", len(res.events), res.errors)
@@ -364,7 +364,7 @@ func TestWebsocketCredentials(t *testing.T) {
 		if m := readMessage(t, c); m.Type != "connection_ack" {
 			t.Fatalf("got %s, want connection_ack", m.Type)
 		}
-		res := wsSubscribe(t, c, "subscribe", "next", st.ID, nil)
+		res := wsSubscribe(t, c, "subscribe", "next", storyOp(st.ID), nil)
 		if code(res.errors) != "UNAUTHENTICATED" || len(res.events) > 0 {
 			t.Errorf("an anonymous subscription: events %d, errors %v; want UNAUTHENTICATED", len(res.events), res.errors)
 		}

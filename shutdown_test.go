@@ -73,7 +73,7 @@ func TestSIGTERMDuringSubscriptions(t *testing.T) {
 	c.WriteJSON(wsMessage{ID: "1", Type: "subscribe", Payload: payload})
 
 	sseDone := make(chan streamResult, 1)
-	go func() { sseDone <- subscribeSSE(t, s, sseStory.ID, nil) }()
+	go func() { sseDone <- streamSSE(t, s, storyOp(sseStory.ID), nil) }()
 
 	var wsEvents []streamEvent
 	for len(wsEvents) < 3 {

@@ -22,6 +22,7 @@ type streamEvent struct {
 	Status     string  `json:"status"`
 	TokenCount int     `json:"tokenCount"`
 	Error      *string `json:"error"`
+	Cursor     string  `json:"cursor"`
 }
 
 // streamResult is everything one subscription received.
@@ -51,9 +52,32 @@ const streamQuery = `subscription($id: ID!) { storyStream(storyID: $id) { storyI
 type subscriber func(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult
 
 var transports = map[string]subscriber{
-	"graphql-transport-ws": subscribeTransportWS,
-	"graphql-ws":           subscribeLegacyWS,
-	"sse":                  subscribeSSE,
+	"graphql-transport-ws": func(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult {
+		return streamTransportWS(t, s, storyOp(storyID), onEvent)
+	},
+	"graphql-ws": func(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult {
+		return streamLegacyWS(t, s, storyOp(storyID), onEvent)
+	},
+	"sse": func(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult {
+		return streamSSE(t, s, storyOp(storyID), onEvent)
+	},
+}
+
+// streamOp is one storyStream subscription: its document and variables.
+type streamOp struct {
+	query string
+	vars  map[string]any
+}
+
+func storyOp(storyID string) streamOp {
+	return streamOp{streamQuery, map[string]any{"id": storyID}}
+}
+
+// opTransports run any storyStream operation over each transport.
+var opTransports = map[string]func(t *testing.T, s *server, op streamOp, onEvent func(streamEvent)) streamResult{
+	"graphql-transport-ws": streamTransportWS,
+	"graphql-ws":           streamLegacyWS,
+	"sse":                  streamSSE,
 }
 
 func dial(t *testing.T, s *server, subprotocol string) *gws.Conn {
@@ -86,29 +110,29 @@ func readMessage(t *testing.T, c *gws.Conn) wsMessage {
 	return m
 }
 
-func subscribeTransportWS(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult {
+func streamTransportWS(t *testing.T, s *server, op streamOp, onEvent func(streamEvent)) streamResult {
 	t.Helper()
 	c := dial(t, s, "graphql-transport-ws")
 	c.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)})
 	if m := readMessage(t, c); m.Type != "connection_ack" {
 		t.Fatalf("got %s, want connection_ack", m.Type)
 	}
-	return wsSubscribe(t, c, "subscribe", "next", storyID, onEvent)
+	return wsSubscribe(t, c, "subscribe", "next", op, onEvent)
 }
 
-func subscribeLegacyWS(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult {
+func streamLegacyWS(t *testing.T, s *server, op streamOp, onEvent func(streamEvent)) streamResult {
 	t.Helper()
 	c := dial(t, s, "graphql-ws")
 	c.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)})
 	if m := readMessage(t, c); m.Type != "connection_ack" {
 		t.Fatalf("got %s, want connection_ack", m.Type)
 	}
-	return wsSubscribe(t, c, "start", "data", storyID, onEvent)
+	return wsSubscribe(t, c, "start", "data", op, onEvent)
 }
 
-func wsSubscribe(t *testing.T, c *gws.Conn, start, data, storyID string, onEvent func(streamEvent)) streamResult {
+func wsSubscribe(t *testing.T, c *gws.Conn, start, data string, op streamOp, onEvent func(streamEvent)) streamResult {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"query": streamQuery, "variables": map[string]any{"id": storyID}})
+	payload, _ := json.Marshal(map[string]any{"query": op.query, "variables": op.vars})
 	c.WriteJSON(wsMessage{ID: "1", Type: start, Payload: payload})
 	var res streamResult
 	for {
@@ -148,9 +172,9 @@ func wsSubscribe(t *testing.T, c *gws.Conn, start, data, storyID string, onEvent
 	}
 }
 
-func subscribeSSE(t *testing.T, s *server, storyID string, onEvent func(streamEvent)) streamResult {
+func streamSSE(t *testing.T, s *server, op streamOp, onEvent func(streamEvent)) streamResult {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": streamQuery, "variables": map[string]any{"id": storyID}})
+	body, _ := json.Marshal(map[string]any{"query": op.query, "variables": op.vars})
 	req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")

@@ -148,6 +148,7 @@ type ComplexityRoot struct {
 	}
 
 	StoryEvent struct {
+		Cursor     func(childComplexity int) int
 		Delta      func(childComplexity int) int
 		Error      func(childComplexity int) int
 		Seq        func(childComplexity int) int
@@ -157,7 +158,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		StoryStream func(childComplexity int, storyID pulid.ID, shareToken *string) int
+		StoryStream func(childComplexity int, storyID pulid.ID, after *string, shareToken *string) int
 	}
 
 	Usage struct {
@@ -210,7 +211,7 @@ type QueryResolver interface {
 	Users(ctx context.Context) ([]*ent.User, error)
 }
 type SubscriptionResolver interface {
-	StoryStream(ctx context.Context, storyID pulid.ID, shareToken *string) (<-chan *story.Event, error)
+	StoryStream(ctx context.Context, storyID pulid.ID, after *string, shareToken *string) (<-chan *story.Event, error)
 }
 type UserResolver interface {
 	Usage(ctx context.Context, obj *ent.User) (*model.Usage, error)
@@ -743,6 +744,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StoryEdge.Node(childComplexity), true
 
+	case "StoryEvent.cursor":
+		if e.ComplexityRoot.StoryEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryEvent.Cursor(childComplexity), true
 	case "StoryEvent.delta":
 		if e.ComplexityRoot.StoryEvent.Delta == nil {
 			break
@@ -790,7 +797,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.StoryStream(childComplexity, args["storyID"].(pulid.ID), args["shareToken"].(*string)), true
+		return e.ComplexityRoot.Subscription.StoryStream(childComplexity, args["storyID"].(pulid.ID), args["after"].(*string), args["shareToken"].(*string)), true
 
 	case "Usage.dailyTokenLimit":
 		if e.ComplexityRoot.Usage.DailyTokenLimit == nil {
@@ -1153,6 +1160,8 @@ func (ec *executionContext) childFields_StoryEvent(ctx context.Context, field gr
 		return ec.fieldContext_StoryEvent_tokenCount(ctx, field)
 	case "error":
 		return ec.fieldContext_StoryEvent_error(ctx, field)
+	case "cursor":
+		return ec.fieldContext_StoryEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StoryEvent", field.Name)
 }
@@ -1734,14 +1743,22 @@ func (ec *executionContext) field_Subscription_storyStream_args(ctx context.Cont
 		return nil, err
 	}
 	args["storyID"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "shareToken",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["shareToken"] = arg1
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "shareToken",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["shareToken"] = arg2
 	return args, nil
 }
 
@@ -4072,6 +4089,29 @@ func (ec *executionContext) fieldContext_StoryEvent_error(_ context.Context, fie
 	return graphql.NewScalarFieldContext("StoryEvent", field, false, false, "String")
 }
 
+func (ec *executionContext) _StoryEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *story.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StoryEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryEvent", field, true, false, "String")
+}
+
 func (ec *executionContext) _Subscription_storyStream(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -4082,7 +4122,7 @@ func (ec *executionContext) _Subscription_storyStream(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().StoryStream(ctx, fc.Args["storyID"].(pulid.ID), fc.Args["shareToken"].(*string))
+			return ec.Resolvers.Subscription().StoryStream(ctx, fc.Args["storyID"].(pulid.ID), fc.Args["after"].(*string), fc.Args["shareToken"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *story.Event) graphql.Marshaler {
@@ -8279,6 +8319,11 @@ func (ec *executionContext) _StoryEvent(ctx context.Context, sel ast.SelectionSe
 		case "error":
 			out.Values[i] = ec._StoryEvent_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._StoryEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

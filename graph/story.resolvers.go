@@ -24,12 +24,12 @@ func (r *mutationResolver) CancelStory(ctx context.Context, id pulid.ID) (*ent.S
 }
 
 // StoryStream is the resolver for the storyStream field.
-func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID, shareToken *string) (<-chan *story.Event, error) {
+func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID, after *string, shareToken *string) (<-chan *story.Event, error) {
 	noteStreamField(ctx)
 	if shareToken != nil {
-		return r.followShared(ctx, storyID, *shareToken)
+		return r.followShared(ctx, storyID, *shareToken, deref(after))
 	}
-	return r.stories.Subscribe(ctx, storyID)
+	return r.stories.Resume(ctx, storyID, deref(after))
 }
 
 // Subscription returns SubscriptionResolver implementation.

@@ -121,7 +121,7 @@ func startSession[In any](ctx context.Context, start func(context.Context, In) (
 
 // followShared streams a story for whoever holds its share token; the
 // stream ends when the story is unshared.
-func (r *subscriptionResolver) followShared(ctx context.Context, storyID pulid.ID, token string) (<-chan *story.Event, error) {
+func (r *subscriptionResolver) followShared(ctx context.Context, storyID pulid.ID, token, after string) (<-chan *story.Event, error) {
 	st, err := r.stories.Shared(ctx, token)
 	if err != nil {
 		return nil, err
@@ -132,9 +132,17 @@ func (r *subscriptionResolver) followShared(ctx context.Context, storyID pulid.I
 	ctx, cancel := context.WithCancel(ctx)
 	stop := r.watcher.WatchShare(st.ID, token, cancel)
 	context.AfterFunc(ctx, stop)
-	events, err := r.stories.Subscribe(ctx, storyID)
+	events, err := r.stories.Resume(ctx, storyID, after)
 	if err != nil {
 		cancel()
 	}
 	return events, err
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -20,6 +20,8 @@ type Event struct {
 	Status     entstory.Status `json:"status"`
 	TokenCount int             `json:"tokenCount"`
 	Error      *string         `json:"error"`
+	// End is the byte offset in the story's text after Delta (Cursor).
+	End int `json:"-"`
 }
 
 // subscriber is one local subscription to a view. Only its fan-out's
@@ -61,8 +63,12 @@ func newFanout(s *Service, id pulid.ID, v *view) *fanout {
 
 // join adds a subscriber that lives until ctx ends or the story ends, and
 // returns its channel. onLeave runs once it has left.
-func (f *fanout) join(ctx context.Context, onLeave func()) <-chan *Event {
-	sub := &subscriber{ch: make(chan *Event, 1), onLeave: onLeave}
+//
+// The subscriber has the text up to byte offset from already (0: none): its
+// first event holds what follows. An offset beyond the text so far (a
+// cursor from a replica that is ahead) waits for the text to reach it.
+func (f *fanout) join(ctx context.Context, from int, onLeave func()) <-chan *Event {
+	sub := &subscriber{ch: make(chan *Event, 1), sent: from, onLeave: onLeave}
 	sub.stop = context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		sub.gone = true
@@ -140,13 +146,21 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 		if sub.seq > 0 && len(snap.text) == sub.sent && snap.status == sub.status && !final {
 			continue // nothing new
 		}
+		delta := ""
+		switch {
+		case sub.sent <= len(snap.text):
+			delta = snap.text[sub.sent:]
+		case !isTerminal(snap.status) && !final:
+			continue // resumed ahead of this replica's copy: wait for the text to reach it
+		}
 		ev := &Event{
-			StoryID: f.id, Seq: sub.seq + 1, Delta: snap.text[sub.sent:],
+			StoryID: f.id, Seq: sub.seq + 1, Delta: delta,
 			Status: snap.status, TokenCount: snap.tokens, Error: snap.errMsg,
+			End: max(sub.sent, len(snap.text)),
 		}
 		select {
 		case sub.ch <- ev:
-			sub.seq, sub.sent, sub.status = ev.Seq, len(snap.text), snap.status
+			sub.seq, sub.sent, sub.status = ev.Seq, ev.End, snap.status
 			if isTerminal(snap.status) || final {
 				close(sub.ch)
 				sub.stop()

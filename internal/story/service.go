@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/storybot/storybot/ent"
 	"github.com/storybot/storybot/ent/prompt"
@@ -343,13 +344,35 @@ func (s *Service) get(ctx context.Context, id pulid.ID) (*ent.Story, error) {
 // ones what follows, the last one a final status; then the channel closes.
 // It also closes when ctx is done.
 func (s *Service) Subscribe(ctx context.Context, id pulid.ID) (<-chan *Event, error) {
+	return s.subscribe(ctx, id, "")
+}
+
+// Resume streams a story after cursor, the Cursor of an event a client
+// received: the first event holds only what followed it. A cursor that is
+// malformed or of another story is ErrInvalidInput.
+func (s *Service) Resume(ctx context.Context, id pulid.ID, cursor string) (<-chan *Event, error) {
+	return s.subscribe(ctx, id, cursor)
+}
+
+func (s *Service) subscribe(ctx context.Context, id pulid.ID, cursor string) (<-chan *Event, error) {
 	st, err := s.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	from := 0
+	if cursor != "" {
+		if from, err = decodeCursor(id, cursor); err != nil {
+			return nil, err
+		}
+		// The stored text may trail a running story's (a cursor from the
+		// generating replica's copy); a finished story's is all of it.
+		if from > len(st.Text) && isTerminal(st.Status) || from < len(st.Text) && !utf8.RuneStart(st.Text[from]) {
+			return nil, invalid("after is not a position in this story")
+		}
+	}
 	if isTerminal(st.Status) {
 		out := make(chan *Event, 1)
-		out <- &Event{StoryID: id, Seq: 1, Delta: st.Text, Status: st.Status, TokenCount: st.TokenCount, Error: st.Error}
+		out <- &Event{StoryID: id, Seq: 1, Delta: st.Text[from:], Status: st.Status, TokenCount: st.TokenCount, Error: st.Error, End: len(st.Text)}
 		close(out)
 		return out, nil
 	}
@@ -360,14 +383,14 @@ func (s *Service) Subscribe(ctx context.Context, id pulid.ID) (<-chan *Event, er
 		return nil, ErrShuttingDown
 	}
 	if r := s.runs[id]; r != nil {
-		return r.view.fan.join(ctx, func() {}), nil
+		return r.view.fan.join(ctx, from, func() {}), nil
 	}
 	rm := s.remotes[id]
 	if rm == nil {
 		rm = s.follow(st)
 	}
 	rm.refs++
-	return rm.view.fan.join(ctx, func() { s.release(rm) }), nil
+	return rm.view.fan.join(ctx, from, func() { s.release(rm) }), nil
 }
 
 // DeletePrompt stops the generations of a prompt's stories on this replica
