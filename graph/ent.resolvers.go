@@ -20,7 +20,13 @@ func (r *queryResolver) Node(ctx context.Context, id pulid.ID) (ent.Noder, error
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []pulid.ID) ([]ent.Noder, error) {
-	return r.client.Noders(ctx, ids, ent.WithNodeType(nodeType))
+	nodes, err := r.client.Noders(ctx, ids, ent.WithNodeType(nodeType))
+	if len(ids) == 1 && ent.IsNotFound(err) {
+		// Ent looks one ID up as node does; a list answers null for it,
+		// as for any of several IDs.
+		return []ent.Noder{nil}, nil
+	}
+	return nodes, err
 }
 
 // Prompts is the resolver for the prompts field.
