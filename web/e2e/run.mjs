@@ -9,7 +9,9 @@
 // per person: Ada (who signs up first and so becomes the admin), Bob, and a visitor without an
 // account. No browser is downloaded and every request that leaves the test server is blocked:
 // the app and the playground must work offline. Every page is watched for Content Security
-// Policy violations. Screenshots go to e2e/screenshots/. Exits non-zero on any failure.
+// Policy violations. Toward the end a second storybot, with a tight per-client story rate
+// (STORY_RATE_PER_MINUTE, STORY_RATE_BURST), is started for the rate-limit steps on a phone-width
+// screen. Screenshots go to e2e/screenshots/. Exits non-zero on any failure.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -99,14 +101,18 @@ async function freePort() {
   return port;
 }
 
-async function startStorybot(workDir) {
-  let bin = process.env.STORYBOT_BIN;
-  if (!bin) {
-    bin = path.join(workDir, 'storybot');
-    run('go', ['build', '-o', bin, '.'], repoRoot);
+// The storybot binary, built once for every server the test starts.
+let storybotBin = process.env.STORYBOT_BIN || '';
+
+// Starts a storybot with its own data directory and log file; env overrides the defaults below.
+async function startStorybot(workDir, name = 'server', extraEnv = {}) {
+  if (!storybotBin) {
+    storybotBin = path.join(workDir, 'storybot');
+    run('go', ['build', '-o', storybotBin, '.'], repoRoot);
   }
+  const bin = storybotBin;
   const port = await freePort();
-  const dataDir = path.join(workDir, 'data');
+  const dataDir = path.join(workDir, `data-${name}`);
   mkdirSync(dataDir);
   const env = {
     ...process.env,
@@ -121,11 +127,12 @@ async function startStorybot(workDir) {
     STORYBOT_SIGNUP: 'open',
   };
   // No OpenID Connect provider: the sign-in page offers email and password only.
-  for (const name of ['OIDC_ISSUER_URL', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_NAME', 'STORY_USER_DAILY_TOKENS']) delete env[name];
+  for (const name of ['OIDC_ISSUER_URL', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_NAME', 'STORY_USER_DAILY_TOKENS', 'STORY_RATE_BURST']) delete env[name];
   // The embedded SQLite database and the offline storyteller: nothing outside this machine.
   delete env.DATABASE_URL;
   delete env.LLM_BASE_URL;
-  const logFile = createWriteStream(path.join(shotsDir, 'server.log'));
+  Object.assign(env, extraEnv);
+  const logFile = createWriteStream(path.join(shotsDir, `${name}.log`));
   await once(logFile, 'open');
   const server = spawn(path.resolve(bin), [], { cwd: workDir, env, stdio: ['ignore', logFile, logFile] });
   let exited = false;
@@ -164,11 +171,11 @@ async function startStorybot(workDir) {
 
 // Sends a GraphQL request as someone: { cookie } (a browser context's session), { token } (an
 // API token) or {} (no credentials). Answers the whole response: status, data and errors.
-async function gqlAs(auth, query, variables = {}) {
+async function gqlAs(auth, query, variables = {}, origin = base) {
   const headers = { 'Content-Type': 'application/json' };
   if (auth.cookie) headers.Cookie = auth.cookie;
   if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
-  const res = await fetch(`${base}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${origin}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
   return { status: res.status, ...(await res.json()) };
 }
 
@@ -278,10 +285,10 @@ function watchCsp() {
 
 // A fresh browser context for a person: offline but for storybot, websockets routed through the
 // test, the clipboard allowed, every page watched for errors and CSP violations.
-async function newPerson(browser, who) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+async function newPerson(browser, who, { origin = base, viewport = { width: 1280, height: 860 } } = {}) {
+  const context = await browser.newContext({ viewport });
   cleanups.push(() => context.close());
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   await context.addInitScript(watchCsp);
   await context.routeWebSocket(/\/graphql$/, (ws) => {
     sockets.push({ who, ws, server: ws.connectToServer() });
@@ -289,7 +296,7 @@ async function newPerson(browser, who) {
   // Offline: anything but the storybot under test is refused, so a CDN reference fails loudly.
   await context.route('**/*', (route) => {
     const url = route.request().url();
-    if (url.startsWith(base) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    if (url.startsWith(origin) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
     offsite.push(url);
     return route.abort();
   });
@@ -305,8 +312,8 @@ async function newPerson(browser, who) {
 }
 
 // Signs up on the sign-in page that a visitor without a session sees.
-async function signUp(page, person) {
-  await page.goto(base);
+async function signUp(page, person, origin = base) {
+  await page.goto(origin);
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   await page.getByRole('link', { name: 'Create one' }).click();
   await page.getByRole('heading', { name: 'Create your account' }).waitFor();
@@ -315,7 +322,7 @@ async function signUp(page, person) {
   if (person.name) await page.getByLabel(/Name/).fill(person.name);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: /^Prompts/ }).waitFor();
-  person.cookie = await cookieHeader(page.context());
+  person.cookie = (await page.context().cookies(origin)).map((c) => `${c.name}=${c.value}`).join('; ');
 }
 
 async function openAccountMenu(page) {
@@ -347,7 +354,7 @@ async function expectPlaygroundStream(pg) {
 // ---------------------------------------------------------------------------------------------
 // The scenario
 
-async function scenario(browser) {
+async function scenario(browser, workDir) {
   const adaContext = await newPerson(browser, 'ada');
   const page = await adaContext.newPage();
   const createPromptRequests = [];
@@ -643,6 +650,7 @@ async function scenario(browser) {
     await page.getByRole('button', { name: 'Add prompt' }).click();
     await page.getByRole('button', { name: new RegExp(`^${doomed}`) }).waitFor();
     await page.getByRole('button', { name: `Delete prompt: ${doomed}` }).click();
+    await page.getByRole('dialog', { name: 'Delete this prompt?' }).getByRole('button', { name: 'Delete prompt', exact: true }).click();
     await expectToast(page, 'Prompt deleted.');
     await page.getByRole('button', { name: new RegExp(`^${doomed}`) }).waitFor({ state: 'detached' });
     const { prompts } = await gql('{ prompts(first: 100) { edges { node { content } } } }');
@@ -660,6 +668,7 @@ async function scenario(browser) {
     await gql('mutation($id: ID!) { deletePrompt(id: $id) }', { id });
     const response = page.waitForResponse((res) => res.url().startsWith(`${base}/graphql`) && (res.request().postData() ?? '').includes('DeletePrompt'));
     await page.getByRole('button', { name: `Delete prompt: ${ghost}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: /^Delete prompt/ }).click();
     const headerTraceId = (await response).headers()['x-trace-id'];
     const toast = page.locator('[data-testid="toast"]', { hasText: 'Could not delete the prompt' });
     await toast.waitFor({ timeout: 10_000 });
@@ -673,16 +682,203 @@ async function scenario(browser) {
     await page.getByRole('button', { name: new RegExp(`^${ghost}`) }).waitFor({ state: 'detached' });
   });
 
+  await step('deleting asks first, naming the stories that go too; a double-click deletes nothing, and rows do not slide under the pointer', page, async () => {
+    const doomed = 'A prompt with two stories, about to go';
+    const neighbour = 'A neighbour of the prompt about to go';
+    for (const text of [neighbour, doomed]) {
+      await page.getByLabel('New prompt').fill(text);
+      await page.getByRole('button', { name: 'Add prompt' }).click();
+      await page.getByRole('button', { name: new RegExp(`^${text}`) }).waitFor();
+    }
+    // Two stories, started behind the page's back: the question reads the count again.
+    const { prompts } = await gql('{ prompts(first: 100) { edges { node { id content } } } }');
+    const id = prompts.edges.find((e) => e.node.content === doomed).node.id;
+    const storyIds = [];
+    for (let i = 0; i < 2; i++) {
+      const { generateStory } = await gql('mutation($id: ID!) { generateStory(input: { promptID: $id }) { id } }', { id });
+      await gql('mutation($id: ID!) { cancelStory(id: $id) { id } }', { id: generateStory.id });
+      storyIds.push(generateStory.id);
+    }
+    const deletes = [];
+    const onRequest = (req) => {
+      if ((req.postData() ?? '').includes('DeletePrompt')) deletes.push(req);
+    };
+    page.on('request', onRequest);
+    try {
+      const button = page.getByRole('button', { name: `Delete prompt: ${doomed}` });
+      // A double-click: the first click asks, the second lands on the question and answers nothing.
+      await button.dblclick();
+      const dialog = page.getByRole('dialog', { name: 'Delete this prompt and its 2 stories?' });
+      await dialog.waitFor();
+      await dialog.getByText(doomed).waitFor();
+      await shot(page, '13a-delete-confirmation');
+      await sleep(400);
+      assert(deletes.length === 0, 'a double-click on Delete sent deletePrompt');
+      assert(await dialog.isVisible(), 'the question closed by itself');
+      await dialog.getByRole('button', { name: 'Keep it' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      assert((await gql('query($id: ID!) { node(id: $id) { id } }', { id })).node?.id === id, 'the prompt went although it was kept');
+
+      // Confirmed with the pointer: the deleted row's space stays while the pointer is over the list.
+      const box = await button.boundingBox();
+      const spot = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+      await button.click();
+      await dialog.getByRole('button', { name: 'Delete prompt and 2 stories' }).click();
+      await page.mouse.move(spot.x, spot.y);
+      await expectToast(page, 'Prompt deleted.');
+      await page.getByRole('button', { name: new RegExp(`^${doomed}`) }).waitFor({ state: 'detached' });
+      const under = await page.evaluate(({ x, y }) => {
+        const el = document.elementFromPoint(x, y);
+        return el?.closest('[data-testid="deleted-gap"]') ? 'gap' : (el?.closest('button')?.getAttribute('aria-label') ?? el?.tagName ?? 'nothing');
+      }, spot);
+      assert(under === 'gap', `after the delete, the pointer is over ${under}, not the deleted row's kept space`);
+      await shot(page, '13b-deleted-row-space-kept');
+      await page.mouse.move(1200, 20);
+      await page.getByTestId('deleted-gap').waitFor({ state: 'detached' });
+      assert(deletes.length === 1, `expected one deletePrompt, saw ${deletes.length}`);
+    } finally {
+      page.off('request', onRequest);
+    }
+    await page.getByRole('button', { name: new RegExp(`^${neighbour}`) }).waitFor();
+    const gone = await gqlAs(ada, 'query($p: ID!, $a: ID!, $b: ID!) { p: node(id: $p) { id } a: node(id: $a) { id } b: node(id: $b) { id } }', { p: id, a: storyIds[0], b: storyIds[1] });
+    assert(!gone.data?.p && !gone.data?.a && !gone.data?.b, `the prompt or its stories are still stored: ${JSON.stringify(gone.data)}`);
+  });
+
+  await step('a prompt deleted in one tab disappears from another when it generates for it, with a readable message', page, async () => {
+    const stale = 'A prompt deleted in the other tab';
+    await page.getByLabel('New prompt').fill(stale);
+    await page.getByRole('button', { name: 'Add prompt' }).click();
+    await page.locator('.prompt-quote', { hasText: stale }).waitFor();
+    const staleId = new URL(page.url()).searchParams.get('prompt');
+    const other = await adaContext.newPage();
+    await other.goto(`${base}/?${new URLSearchParams({ prompt: staleId })}`);
+    await other.locator('.prompt-quote', { hasText: stale }).waitFor();
+    const countBefore = Number(await other.locator('#prompts-heading .count').textContent());
+
+    // Deleted in the first tab, after its question.
+    await page.getByRole('button', { name: `Delete prompt: ${stale}` }).click();
+    await page.getByRole('dialog', { name: 'Delete this prompt?' }).getByRole('button', { name: 'Delete prompt', exact: true }).click();
+    await expectToast(page, 'Prompt deleted.');
+
+    // The second tab still shows it, until it tries to use it.
+    await other.getByRole('button', { name: 'Generate story' }).click();
+    const toast = other.locator('[data-testid="toast"]', { hasText: 'Could not start a story' });
+    await toast.waitFor({ timeout: 10_000 });
+    const message = (await toast.locator('.toast-message').textContent()) ?? '';
+    assert(message.startsWith('Could not start a story: This prompt no longer exists'), `the message reads: ${message}`);
+    assert(!/input:|generateStory/.test(message), `the message carries the server's location prefix: ${message}`);
+    await other.getByRole('button', { name: new RegExp(`^${stale}`) }).waitFor({ state: 'detached' });
+    await other.getByRole('heading', { name: 'Write a prompt, get a story' }).waitFor();
+    const countAfter = Number(await other.locator('#prompts-heading .count').textContent());
+    assert(countAfter === countBefore - 1, `the other tab counts ${countAfter} prompts, expected ${countBefore - 1}`);
+    assert(!new URL(other.url()).searchParams.has('prompt'), `the other tab still has the prompt open: ${other.url()}`);
+    await shot(other, '13c-stale-prompt-gone');
+    await other.close();
+  });
+
+  await step('a prompt is edited in place; an empty one and one the server refuses are explained under the field', page, async () => {
+    await page.getByRole('button', { name: new RegExp(`^${promptText}`) }).click();
+    await page.locator('.prompt-quote', { hasText: promptText }).waitFor();
+    const detail = page.locator('.prompt-detail');
+    await detail.getByRole('button', { name: 'Edit' }).click();
+    const field = page.getByLabel('Prompt text');
+    assert((await field.inputValue()) === promptText, 'the editor does not start from the prompt');
+    await field.fill('   ');
+    await detail.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('edit-error').getByText('cannot be empty').waitFor();
+    // A control character: the server refuses it with BAD_USER_INPUT, said as it said it.
+    await field.fill('A bell \u0007 that rings');
+    await detail.getByRole('button', { name: 'Save' }).click();
+    const refusal = (await page.getByTestId('edit-error').filter({ hasText: 'Not saved' }).textContent()) ?? '';
+    assert(/^Not saved: Invalid content: must not contain the control character/.test(refusal), `the refusal reads: ${refusal}`);
+    assert(!refusal.includes('input:'), `the refusal carries a location prefix: ${refusal}`);
+    await shot(page, '13d-edit-refused');
+    const edited = `${promptText}, and lends them to strangers`;
+    await field.fill(edited);
+    await field.press('Control+Enter');
+    await expectToast(page, 'Prompt saved.');
+    await page.locator('.prompt-quote', { hasText: edited }).waitFor();
+    await page.getByRole('button', { name: new RegExp(`^${edited}`) }).waitFor();
+    const { node } = await gql('query($id: ID!) { node(id: $id) { ... on Prompt { content } } }', { id: promptId });
+    assert(node.content === edited, `stored content: ${node.content}`);
+    // Back as it was, for the steps that follow.
+    await detail.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Prompt text').fill(promptText);
+    await detail.getByRole('button', { name: 'Save' }).click();
+    await page.locator('.prompt-quote', { hasText: promptText }).filter({ hasNotText: 'strangers' }).waitFor();
+  });
+
+  await step('the prompt box counts, warns before the limit, and says so when a paste was cut', page, async () => {
+    const field = page.getByLabel('New prompt');
+    const counter = page.locator('form[aria-label="Add a prompt"]').getByTestId('char-counter');
+    await field.fill('x'.repeat(3700));
+    assert((await counter.getAttribute('data-level')) === 'near', `the counter does not warn at 3,700: ${await counter.textContent()}`);
+    assert((await counter.textContent()).includes('3,700 / 4,000 characters · 300 left'), `counter: ${await counter.textContent()}`);
+    await field.fill('');
+    const pasted = `${'A very long paste. '.repeat(263)}The end.`.slice(0, 5000);
+    await page.evaluate((text) => navigator.clipboard.writeText(text), pasted);
+    await field.focus();
+    await page.keyboard.press('Control+V');
+    const warning = page.getByTestId('cut-warning');
+    await warning.waitFor();
+    const said = (await warning.textContent()) ?? '';
+    assert(said.includes('only its first 4,000 of 5,000 characters were added'), `the warning reads: ${said}`);
+    assert((await field.inputValue()).length === 4000, `the field holds ${(await field.inputValue()).length} characters`);
+    assert((await counter.textContent()).includes('4,000 / 4,000 characters · limit reached'), `counter: ${await counter.textContent()}`);
+    await shot(page, '13e-paste-cut');
+    await field.fill('');
+    await warning.waitFor({ state: 'detached' });
+  });
+
   await step('the app fits a phone-width screen', page, async () => {
     const phone = await adaContext.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${base}/?${new URLSearchParams({ prompt: promptId, story: completedId })}`);
     await phone.locator('article.story[data-status="COMPLETED"]').waitFor();
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    // The page scrolls inside its frame (above the toast dock): neither may scroll sideways.
+    const overflow = await phone.evaluate(() => {
+      const frame = document.querySelector('.frame-content');
+      return Math.max(document.documentElement.scrollWidth - window.innerWidth, frame ? frame.scrollWidth - frame.clientWidth : 0);
+    });
     assert(overflow <= 0, `the page is ${overflow}px wider than a phone screen`);
     await expectAccessible(phone, 'a phone-width screen');
     await shot(phone, '14-phone');
     await phone.close();
+  });
+
+  await step('a page that fails to render shows the error boundary, with the trace ID and a way back', page, async () => {
+    // Made to fail on a crafted server answer: the story comes back with a status this app does
+    // not know (what a page older than its server would meet), and StatusBadge throws.
+    const broken = await adaContext.newPage();
+    const traceIds = new Set();
+    broken.on('response', (res) => {
+      const id = res.headers()['x-trace-id'];
+      if (id) traceIds.add(id);
+    });
+    await broken.route(`${base}/graphql`, async (route) => {
+      const op = route.request().postDataJSON()?.operationName;
+      if (op !== 'Story' && op !== 'PromptWithStories') return route.continue();
+      const res = await route.fetch();
+      const body = (await res.text()).replaceAll('"status":"COMPLETED"', '"status":"FROM_THE_FUTURE"');
+      return route.fulfill({ response: res, body });
+    });
+    await broken.goto(`${base}/?${new URLSearchParams({ prompt: promptId, story: completedId })}`);
+    const boundary = broken.getByTestId('error-boundary');
+    await boundary.getByRole('heading', { name: 'Something went wrong' }).waitFor();
+    await boundary.getByText('older than the server').waitFor();
+    const traceId = (await boundary.locator('[data-testid="boundary-trace"] code').textContent())?.trim();
+    assert(traceId && traceIds.has(traceId), `the boundary quotes trace ID ${traceId}, which no answer carried (${[...traceIds].join(', ')})`);
+    // The frame stays: the navigation is still there.
+    await broken.getByRole('navigation', { name: 'Pages' }).waitFor();
+    await shot(broken, '14a-error-boundary');
+    await expectAccessible(broken, 'the error boundary');
+    await broken.unroute(`${base}/graphql`);
+    await boundary.getByRole('button', { name: 'Back to the prompts' }).click();
+    await broken.getByRole('button', { name: new RegExp(`^${promptText}`) }).waitFor();
+    await boundary.waitFor({ state: 'detached' });
+    assert(new URL(broken.url()).search === '', `back at ${broken.url()}`);
+    log(`       boundary trace ID: ${traceId}`);
+    await broken.close();
   });
 
   await step('GraphiQL at /playground, signed in by the cookie, runs a subscription and shows its events', page, async () => {
@@ -815,6 +1011,124 @@ async function scenario(browser) {
     ada.cookie = await cookieHeader(adaContext);
   });
 
+  await step('on a phone-width screen under rate limits: Generate counts down, and a burst of errors leaves at most three toasts, merged, clear of the prompt list, then gone', page, async () => {
+    // A second storybot that lets a client start one story at once and six a minute.
+    const limited = await startStorybot(workDir, 'server-rate-limited', { STORY_RATE_PER_MINUTE: '6', STORY_RATE_BURST: '1' });
+    const carol = { email: 'carol@example.com', password: 'yet another password', name: '', cookie: '' };
+    const context = await newPerson(browser, 'carol', { origin: limited, viewport: { width: 360, height: 740 } });
+    const narrow = await context.newPage();
+    await signUp(narrow, carol, limited);
+    const texts = ['A phone-width prompt about rain', 'A phone-width prompt about snow', 'A phone-width prompt about wind'];
+    for (const text of texts) {
+      await narrow.getByLabel('New prompt').fill(text);
+      await narrow.getByRole('button', { name: 'Add prompt' }).click();
+      await narrow.getByRole('button', { name: new RegExp(`^${text}`) }).waitFor();
+    }
+    await narrow.locator('.prompt-quote', { hasText: texts[2] }).waitFor();
+    const generate = narrow.getByRole('button', { name: 'Generate story' });
+    await generate.click();
+    await narrow.locator('article.story[data-status="GENERATING"]').waitFor({ timeout: 20_000 });
+
+    // The second story is one too many: the server says RATE_LIMITED with retryAfter.
+    await generate.click();
+    const limitedToast = narrow.locator('[data-testid="toast"]', { hasText: 'Could not start a story: Too many requests just now. Try again in' });
+    await limitedToast.waitFor({ timeout: 10_000 });
+    const retryAfter = Number(((await limitedToast.textContent()) ?? '').match(/in (\d+) seconds?/)?.[1]);
+    assert(retryAfter > 0, `the toast names no wait: ${await limitedToast.textContent()}`);
+    assert((await generate.getAttribute('aria-disabled')) === 'true', 'Generate is not disabled while rate-limited');
+    const countdown = narrow.getByTestId('generate-cooldown');
+    const secondsShown = async () => Number(((await countdown.textContent()) ?? '').match(/in (\d+) s/)?.[1]);
+    const first = await secondsShown();
+    assert(Math.abs(first - retryAfter) <= 1, `the countdown shows ${first} s, the server asked for ${retryAfter} s`);
+    await shot(narrow, '23-rate-limited-countdown');
+    const generated = [];
+    narrow.on('request', (req) => {
+      if ((req.postData() ?? '').includes('GenerateStory')) generated.push(req);
+    });
+    // force: Playwright itself waits for an aria-disabled button to be enabled before clicking.
+    await generate.click({ force: true });
+    await sleep(1_500);
+    assert(generated.length === 0, 'a click on the counting-down Generate sent generateStory');
+    const later = await secondsShown();
+    assert(later < first, `the countdown did not count down: ${first} s, then ${later} s`);
+    log(`       retryAfter ${retryAfter} s; countdown ${first} s → ${later} s`);
+
+    // A burst of rate-limit errors, from what the page does next: each answered with the body the
+    // server gives a rate-limited client (read now, from this server, as the same client).
+    const promptID = new URL(narrow.url()).searchParams.get('prompt');
+    const real = await gqlAs(carol, 'mutation($id: ID!) { generateStory(input: { promptID: $id }) { id } }', { id: promptID }, limited);
+    assert(errorCode(real) === 'RATE_LIMITED' && real.errors[0].extensions.retryAfter > 0, `the server did not rate-limit: ${JSON.stringify(real)}`);
+    const burstOps = new Set(['CreatePrompt', 'ShareStory', 'CancelStory', 'DeletePrompt']);
+    await narrow.route(`${limited}/graphql`, (route) => {
+      if (!burstOps.has(route.request().postDataJSON()?.operationName)) return route.continue();
+      return route.fulfill({ status: real.status, contentType: 'application/json', body: JSON.stringify({ errors: real.errors, data: null, extensions: real.extensions }) });
+    });
+
+    // The prompt list's lower edge at the bottom of the page's part of the window: exactly where
+    // toasts laid over the page would cover it.
+    const expectToastsClear = async (label) => {
+      await narrow.evaluate(() => document.querySelector('.prompt-list')?.scrollIntoView({ block: 'end' }));
+      const seen = await narrow.evaluate(() => {
+        const frame = document.querySelector('.frame-content').getBoundingClientRect();
+        const list = document.querySelector('.prompt-list').getBoundingClientRect();
+        const shown = { left: list.left, right: list.right, top: Math.max(list.top, frame.top), bottom: Math.min(list.bottom, frame.bottom) };
+        const toasts = [...document.querySelectorAll('[data-testid="toast"]')].map((t) => t.getBoundingClientRect());
+        const overlapping = toasts.filter((t) => t.left < shown.right && t.right > shown.left && t.top < shown.bottom && t.bottom > shown.top).length;
+        const covered = toasts.filter((t) => !document.elementFromPoint(t.left + t.width / 2, t.top + t.height / 2)?.closest('[data-testid="toast"]')).length;
+        const listPoint = document.elementFromPoint(shown.left + 20, shown.bottom - 5);
+        return {
+          toasts: toasts.length,
+          overlapping,
+          covered,
+          listOnTop: Boolean(listPoint?.closest('.prompt-list')),
+          listShown: shown.bottom - shown.top,
+          frameBottom: frame.bottom,
+          dockTop: document.querySelector('[data-testid="toasts"]').getBoundingClientRect().top,
+        };
+      });
+      assert(seen.toasts <= 3, `${label}: ${seen.toasts} toasts at once`);
+      assert(seen.listShown > 40, `${label}: the prompt list is not in view (${seen.listShown}px)`);
+      assert(seen.overlapping === 0 && seen.listOnTop, `${label}: a toast covers the prompt list (${JSON.stringify(seen)})`);
+      assert(seen.frameBottom <= seen.dockTop + 0.5, `${label}: the page reaches under the toasts (${JSON.stringify(seen)})`);
+      return seen.toasts;
+    };
+
+    const counts = [await expectToastsClear('after the rate-limited Generate')];
+    // While the story is still being written (it takes about 20 s).
+    await narrow.getByRole('button', { name: 'Share', exact: true }).click();
+    await narrow.locator('[data-testid="toast"]', { hasText: 'Could not share the story' }).waitFor();
+    counts.push(await expectToastsClear('after a refused share'));
+    await narrow.getByRole('button', { name: 'Cancel story', exact: true }).click();
+    await narrow.locator('[data-testid="toast"]', { hasText: 'Could not cancel the story' }).waitFor();
+    counts.push(await expectToastsClear('after a refused cancel'));
+    for (const text of ['One more about fog', 'One more about hail', 'One more about frost']) {
+      await narrow.getByLabel('New prompt').fill(text);
+      await narrow.getByRole('button', { name: 'Add prompt' }).click();
+      await narrow.locator('[data-testid="toast"]', { hasText: 'Could not add the prompt' }).waitFor();
+      counts.push(await expectToastsClear('after a refused prompt'));
+    }
+    const merged = narrow.locator('[data-testid="toast"]', { hasText: 'Could not add the prompt' });
+    await narrow.waitForFunction(() => document.querySelector('[data-testid="toast"][data-count="3"]'), null, { timeout: 5_000 });
+    assert((await merged.count()) === 1 && (await merged.getAttribute('data-count')) === '3', 'three refused prompts are not one toast counted ×3');
+    await narrow.getByRole('button', { name: `Delete prompt: ${texts[0]}` }).click();
+    await narrow.getByRole('dialog').getByRole('button', { name: /^Delete prompt/ }).click();
+    await narrow.locator('[data-testid="toast"]', { hasText: 'Could not delete the prompt' }).waitFor();
+    counts.push(await expectToastsClear('after a refused delete'));
+    assert(Math.max(...counts) === 3, `the burst never filled the stack: ${counts.join(', ')}`);
+    await shot(narrow, '24-toast-burst-phone');
+    log(`       toasts on screen through the burst: ${counts.join(', ')}`);
+    await narrow.unroute(`${limited}/graphql`);
+
+    // Away from the toasts (the pointer on one keeps it), they all expire; Generate comes back.
+    await narrow.mouse.move(5, 5);
+    const started = Date.now();
+    await narrow.waitForFunction(() => document.querySelectorAll('[data-testid="toast"]').length === 0, null, { timeout: 20_000 });
+    log(`       the last toasts expired ${Date.now() - started} ms after the burst`);
+    await countdown.waitFor({ state: 'detached', timeout: 15_000 });
+    assert((await generate.getAttribute('aria-disabled')) === null, 'Generate stays disabled after the countdown');
+    await narrow.close();
+  });
+
   await step('no Content Security Policy violations in any page', page, async () => {
     assert(cspViolations.length === 0, `CSP violations:\n    ${cspViolations.join('\n    ')}`);
   });
@@ -849,7 +1163,7 @@ async function main() {
 
   let lastPage = null;
   try {
-    await scenario(browser);
+    await scenario(browser, workDir);
   } catch {
     // The failing step has logged itself; the summary below counts it.
   }

@@ -185,3 +185,45 @@ describe('App: accounts', () => {
     expect(server.named('Viewer')).toEqual([]);
   });
 });
+
+describe('App: errors while showing a page', () => {
+  it('keeps the frame and offers a way back when a page fails to render', async () => {
+    const user = userEvent.setup();
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    window.history.replaceState(null, '', '/?prompt=p-1&story=s-1');
+    const dragon = prompt('p-1', 'A dragon who collects teacups');
+    // A status this app does not know: what a page older than its server would get.
+    const strange = story('s-1', 'p-1', { status: 'FROM_THE_FUTURE', text: 'Tea' });
+    const server = fakeServer((op) => {
+      switch (op.operationName) {
+        case 'Viewer':
+        case 'Usage':
+          return { data: { viewer: viewer() } };
+        case 'Models':
+          return { data: { models: ['storyteller'] } };
+        case 'Prompts':
+          return { data: { prompts: connection('Prompt', [dragon]) } };
+        case 'PromptWithStories':
+          return { data: { node: { ...dragon, stories: connection('Story', []) } } };
+        case 'Story':
+          return { data: { node: strange } };
+        case 'StoryStream':
+          return new Subject<ApolloLink.Result>();
+        default:
+          return new Error(`unexpected ${op.operationName}`);
+      }
+    });
+    renderWithApi(<App />, server.client);
+
+    expect(await screen.findByRole('heading', { name: 'Something went wrong' })).toBeInTheDocument();
+    expect(screen.getByTestId('error-boundary')).toHaveTextContent('older than the server');
+    // The navigation is still there.
+    expect(screen.getByRole('navigation', { name: 'Pages' })).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Back to the prompts' }));
+    expect(window.location.search).toBe('');
+    expect(await screen.findByRole('button', { name: /^A dragon who collects teacups/ })).toBeInTheDocument();
+    expect(screen.queryByTestId('error-boundary')).not.toBeInTheDocument();
+    vi.restoreAllMocks();
+  });
+});

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react'
 import { AccountMenu } from './account/AccountMenu';
 import { AuthPage } from './account/AuthPage';
 import { TokensPage } from './account/TokensPage';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { VIEWER, type Viewer } from './graphql/operations';
 import { useSession } from './graphql/session';
 import { describeError } from './lib/errors';
@@ -25,7 +26,13 @@ export function App() {
     setNotice(why === 'expired' ? 'Your session has ended. Sign in again to go on.' : null);
     setSessions((n) => n + 1);
   }, []);
-  if (route.page === 'shared') return <SharedStoryPage token={route.token} />;
+  if (route.page === 'shared') {
+    return (
+      <ErrorBoundary key="shared" scope="page">
+        <SharedStoryPage token={route.token} />
+      </ErrorBoundary>
+    );
+  }
   return <SignedInApp key={sessions} route={route} notice={notice} onSessionForgotten={onSessionForgotten} />;
 }
 
@@ -121,7 +128,10 @@ function Shell({ viewer, route, onSignedOut, children }: { viewer: Viewer; route
         </nav>
         <AccountMenu viewer={viewer} onSignedOut={onSignedOut} />
       </header>
-      {children}
+      {/* A page that fails to render leaves the frame and its navigation in place. */}
+      <ErrorBoundary key={route.page} scope="page" onBack={() => navigate('/')}>
+        {children}
+      </ErrorBoundary>
     </div>
   );
 }

@@ -117,7 +117,7 @@ describe('sign-up', () => {
 
   it.each([
     ['BAD_USER_INPUT', 'email already taken', 'An account with this email already exists.'],
-    ['BAD_USER_INPUT', 'email: not a valid address', 'Check what you entered: email: not a valid address'],
+    ['BAD_USER_INPUT', 'email: not a valid address', 'Check what you entered: Email: not a valid address.'],
     ['FORBIDDEN', 'sign-up is by invitation', 'This server does not take sign-ups: its accounts are by invitation.'],
   ])('explains %s "%s"', async (code, serverMessage, message) => {
     const user = userEvent.setup();

@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { PAGE_SIZE, PROMPTS } from '../graphql/operations';
 import { connection, fakeServer, prompt, renderWithApi } from '../test/harness';
+import { MAX_PROMPT_LENGTH, PROMPT_WARN_AT, charCount } from './PromptField';
 import { PromptForm } from './PromptForm';
 
 describe('PromptForm', () => {
@@ -79,8 +80,72 @@ describe('PromptForm', () => {
     await user.type(screen.getByLabelText('New prompt'), 'Once');
     await user.click(screen.getByRole('button', { name: 'Add prompt' }));
 
-    await waitFor(() => expect(screen.getByText(/Could not add the prompt: content is too long/)).toBeInTheDocument());
+    await waitFor(() => expect(screen.getByText(/Could not add the prompt: Content is too long\./)).toBeInTheDocument());
     expect(screen.getByText('4bf92f3577b34da6a3ce929d0e0e4736')).toBeInTheDocument();
     expect(screen.getByLabelText('New prompt')).toHaveValue('Once');
+  });
+
+  it('counts the characters and warns before the limit', async () => {
+    const user = userEvent.setup();
+    const server = fakeServer(() => new Error('nothing should be sent'));
+    renderWithApi(<PromptForm onCreated={() => {}} />, server.client);
+    const field = screen.getByLabelText('New prompt');
+    const counter = screen.getByTestId('char-counter');
+    expect(counter).toHaveTextContent('0 / 4,000 characters');
+    expect(field.getAttribute('aria-describedby')).toContain(counter.parentElement!.id);
+
+    await user.type(field, 'A 🐉');
+    // Characters as the server counts them: the dragon is one, not two.
+    expect(counter).toHaveTextContent('3 / 4,000 characters');
+    expect(counter).toHaveAttribute('data-level', 'ok');
+
+    await user.click(field);
+    await user.paste('x'.repeat(PROMPT_WARN_AT - 3));
+    expect(counter).toHaveTextContent('3,600 / 4,000 characters · 400 left');
+    expect(counter).toHaveAttribute('data-level', 'near');
+    expect(screen.getByText('Fewer than 400 characters left.')).toBeInTheDocument();
+    expect(screen.queryByTestId('cut-warning')).not.toBeInTheDocument();
+  });
+
+  it('cuts a paste that does not fit, and says how much of it was added', async () => {
+    const user = userEvent.setup();
+    const server = fakeServer(() => new Error('nothing should be sent'));
+    renderWithApi(<PromptForm onCreated={() => {}} />, server.client);
+    const field = screen.getByLabelText<HTMLTextAreaElement>('New prompt');
+
+    await user.type(field, 'Begin: ');
+    await user.paste('y'.repeat(5000));
+
+    expect(charCount(field.value)).toBe(MAX_PROMPT_LENGTH);
+    expect(field.value.startsWith('Begin: yyy')).toBe(true);
+    const warning = screen.getByTestId('cut-warning');
+    expect(warning).toHaveAttribute('role', 'alert');
+    expect(warning).toHaveTextContent('The pasted text was too long, so it was cut: only its first 3,993 of 5,000 characters were added. A prompt may have at most 4,000.');
+    expect(field.getAttribute('aria-describedby')).toContain(warning.id);
+    expect(screen.getByTestId('char-counter')).toHaveTextContent('4,000 / 4,000 characters · limit reached');
+
+    // A paste into a full prompt adds nothing, and says so.
+    await user.paste('more');
+    expect(charCount(field.value)).toBe(MAX_PROMPT_LENGTH);
+    expect(screen.getByTestId('cut-warning')).toHaveTextContent(/Nothing was pasted/);
+
+    // The warning goes with the next edit.
+    await user.type(field, '{Backspace}');
+    expect(screen.queryByTestId('cut-warning')).not.toBeInTheDocument();
+    expect(screen.getByTestId('char-counter')).toHaveTextContent('3,999 / 4,000');
+  });
+
+  it('keeps the text around the cursor when a paste into the middle is cut', async () => {
+    const user = userEvent.setup();
+    const server = fakeServer(() => new Error('nothing should be sent'));
+    renderWithApi(<PromptForm onCreated={() => {}} />, server.client);
+    const field = screen.getByLabelText<HTMLTextAreaElement>('New prompt');
+    await user.type(field, 'start end');
+    await user.keyboard('{ArrowLeft}{ArrowLeft}{ArrowLeft}');
+    await user.paste('z'.repeat(4500));
+    expect(field.value.startsWith('start z')).toBe(true);
+    expect(field.value.endsWith('zend')).toBe(true);
+    expect(charCount(field.value)).toBe(MAX_PROMPT_LENGTH);
+    expect(field.selectionStart).toBe(MAX_PROMPT_LENGTH - 3);
   });
 });

@@ -3,9 +3,7 @@ import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'rea
 import { addPrompt } from '../graphql/cacheUpdates';
 import { CREATE_PROMPT, type Prompt } from '../graphql/operations';
 import { useToast } from '../toast/toast';
-
-/** The longest prompt the API accepts. */
-export const MAX_PROMPT_LENGTH = 4000;
+import { PromptField } from './PromptField';
 
 /** The form that adds a prompt. An empty prompt gets a warning and is not sent. */
 export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
@@ -13,7 +11,7 @@ export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
   const [content, setContent] = useState('');
   const [warning, setWarning] = useState<string | null>(null);
   const textarea = useRef<HTMLTextAreaElement>(null);
-  const ids = { field: useId(), hint: useId(), warning: useId() };
+  const ids = { field: useId(), warning: useId() };
   const [createPrompt, { loading }] = useMutation(CREATE_PROMPT, {
     update(cache, { data }) {
       if (data) addPrompt(cache, data.createPrompt);
@@ -45,36 +43,30 @@ export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) void submit(event);
   }
 
-  const describedBy = warning ? `${ids.hint} ${ids.warning}` : ids.hint;
-
   return (
     <form className="card prompt-form" onSubmit={submit} noValidate aria-label="Add a prompt">
       <label htmlFor={ids.field} className="field-label">
         New prompt
       </label>
-      <textarea
+      <PromptField
         id={ids.field}
-        ref={textarea}
+        textareaRef={textarea}
         value={content}
-        rows={3}
-        maxLength={MAX_PROMPT_LENGTH}
-        placeholder="A lighthouse keeper finds a letter addressed to the sea…"
-        aria-invalid={warning ? true : undefined}
-        aria-describedby={describedBy}
-        onChange={(event) => {
-          setContent(event.target.value);
-          if (warning && event.target.value.trim() !== '') setWarning(null);
+        onChange={(next) => {
+          setContent(next);
+          if (warning && next.trim() !== '') setWarning(null);
         }}
+        placeholder="A lighthouse keeper finds a letter addressed to the sea…"
+        invalid={warning !== null}
+        describedBy={warning ? ids.warning : undefined}
         onKeyDown={onKeyDown}
+        hint="Ctrl+Enter adds it"
+        actions={
+          <button type="submit" className="button primary" aria-disabled={loading || undefined}>
+            {loading ? 'Adding…' : 'Add prompt'}
+          </button>
+        }
       />
-      <div className="form-row">
-        <span id={ids.hint} className="hint">
-          {content.length}/{MAX_PROMPT_LENGTH} · Ctrl+Enter adds it
-        </span>
-        <button type="submit" className="button primary" aria-disabled={loading || undefined}>
-          {loading ? 'Adding…' : 'Add prompt'}
-        </button>
-      </div>
       {warning && (
         <p id={ids.warning} className="warning" role="alert">
           {warning}

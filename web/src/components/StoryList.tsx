@@ -1,6 +1,6 @@
 import { isTerminal, type StorySummary } from '../graphql/operations';
 import { useFollowStory } from '../stream/follow';
-import { formatTime, plural } from '../lib/format';
+import { excerpt, formatTime, plural } from '../lib/format';
 import { StatusBadge } from './StatusBadge';
 
 /** Props of StoryList. */
@@ -39,7 +39,18 @@ export function StoryList({ stories, total, selectedId, onSelect, hasMore, loadi
   );
 }
 
-// One story of the list; while it is being written its status and token count stay live.
+/**
+ * What tells a story apart from its siblings: its title once stories have one, until then the
+ * first words of its text (live while it is being written).
+ */
+export function storyLabel(story: Pick<StorySummary, 'title' | 'text' | 'status'>): string {
+  if (story.title?.trim()) return story.title.trim();
+  if (story.text?.trim()) return excerpt(story.text, 72);
+  return isTerminal(story.status) ? 'No text' : 'Waiting for the first words…';
+}
+
+// One story of the list; while it is being written its status, token count and first words
+// stay live.
 function StoryRow({ story, selected, onSelect }: { story: StorySummary; selected: boolean; onSelect(id: string): void }) {
   useFollowStory(story.id, !isTerminal(story.status));
   return (
@@ -51,10 +62,13 @@ function StoryRow({ story, selected, onSelect }: { story: StorySummary; selected
         onClick={() => onSelect(story.id)}
       >
         <StatusBadge status={story.status} />
-        <span>{plural(story.tokenCount, 'token')}</span>
-        <time className="muted small" dateTime={story.createdAt}>
-          {formatTime(story.createdAt)}
-        </time>
+        <span className={story.text?.trim() || story.title?.trim() ? 'story-label' : 'story-label muted'} data-testid="story-label">
+          {storyLabel(story)}
+        </span>
+        <span className="story-row-meta muted small">
+          <span>{plural(story.tokenCount, 'token')}</span>
+          <time dateTime={story.createdAt}>{formatTime(story.createdAt)}</time>
+        </span>
       </button>
     </li>
   );

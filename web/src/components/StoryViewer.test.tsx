@@ -3,8 +3,8 @@ import { act, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { STORY } from '../graphql/operations';
-import { fakeServer, renderWithApi, story, streamEvent } from '../test/harness';
+import { PAGE_SIZE, PROMPT_WITH_STORIES, STORY } from '../graphql/operations';
+import { connection, fakeServer, graphqlError, prompt, renderWithApi, story, streamEvent } from '../test/harness';
 import { StoryViewer } from './StoryViewer';
 
 function setup(initial: ReturnType<typeof story>, extra: Record<string, (vars: Record<string, unknown>) => ApolloLink.Result> = {}) {
@@ -133,5 +133,23 @@ describe('StoryViewer', () => {
     );
     expect(await screen.findByText(/Live updates stopped: Too many requests/)).toBeInTheDocument();
     expect(screen.getByText('ws-trace-77')).toBeInTheDocument();
+  });
+
+  it('says a story is gone, and takes it out of its prompt\'s list, when the server no longer finds it', async () => {
+    const server = fakeServer((op) => (op.operationName === 'Story' ? graphqlError('NOT_FOUND', 'story not found') : new Error(`unexpected ${op.operationName}`)));
+    const { prompt: _p, error: _e, startedAt: _s, shareToken: _t, ...gone } = story('s-9', 'p-1', { status: 'COMPLETED', text: 'Gone' });
+    server.client.writeQuery({
+      query: PROMPT_WITH_STORIES,
+      variables: { id: 'p-1', first: PAGE_SIZE },
+      data: { node: { ...prompt('p-1', 'Dragons', undefined, 1), stories: connection('Story', [gone]) } as never },
+    });
+    renderWithApi(<StoryViewer storyId="s-9" />, server.client);
+    expect(await screen.findByText(/Story not found/)).toBeInTheDocument();
+    await waitFor(() => {
+      const cached = server.client.readQuery({ query: PROMPT_WITH_STORIES, variables: { id: 'p-1', first: PAGE_SIZE } });
+      expect(cached?.node?.stories.edges).toEqual([]);
+      expect(cached?.node?.stories.totalCount).toBe(0);
+    });
+    expect(server.named('Story')).toHaveLength(1);
   });
 });

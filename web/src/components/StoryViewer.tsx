@@ -1,5 +1,6 @@
-import { useMutation, useQuery } from '@apollo/client/react';
-import { useRef } from 'react';
+import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
+import { useEffect, useRef } from 'react';
+import { removeStory } from '../graphql/cacheUpdates';
 import { CANCEL_STORY, STORY, isTerminal } from '../graphql/operations';
 import { describeError } from '../lib/errors';
 import { ShareControls } from '../share/ShareControls';
@@ -13,10 +14,17 @@ import { StoryArticle } from './StoryArticle';
  */
 export function StoryViewer({ storyId }: { storyId: string }) {
   const toast = useToast();
+  const client = useApolloClient();
   const heading = useRef<HTMLHeadingElement>(null);
   const { data, loading, error } = useQuery(STORY, { variables: { id: storyId } });
   const story = data?.node?.__typename === 'Story' ? data.node : null;
   const active = story !== null && !isTerminal(story.status);
+  const gone = !story && !loading && (!error || describeError(error).code === 'NOT_FOUND');
+
+  // A story that is not found any more (deleted with its prompt, in another tab) leaves the lists.
+  useEffect(() => {
+    if (gone) removeStory(client.cache, storyId);
+  }, [gone, client, storyId]);
 
   useFollowStory(storyId, active);
 
@@ -30,6 +38,7 @@ export function StoryViewer({ storyId }: { storyId: string }) {
       heading.current?.focus();
     } catch (err) {
       toast.error('Could not cancel the story', err);
+      if (describeError(err).code === 'NOT_FOUND') removeStory(client.cache, storyId);
     }
   }
 
@@ -37,7 +46,7 @@ export function StoryViewer({ storyId }: { storyId: string }) {
     if (loading) return <p className="muted" role="status">Loading story…</p>;
     return (
       <p className="inline-error" role="alert">
-        {error && describeError(error).code !== 'NOT_FOUND' ? `Could not load the story: ${describeError(error).message}` : 'Story not found: it does not exist, or it is not yours.'}
+        {gone ? 'Story not found: it does not exist (any more), or it is not yours.' : `Could not load the story: ${describeError(error).message}`}
       </p>
     );
   }

@@ -1,5 +1,6 @@
 import type { ApolloCache, Reference } from '@apollo/client';
 import type { Modifier, ModifierDetails } from '@apollo/client/cache';
+import { gql } from '@apollo/client';
 import { PROMPT_FIELDS, STORY_SUMMARY_FIELDS, type Prompt, type Story, type StoryEvent } from './operations';
 
 // These helpers keep Apollo's normalized cache in step with each mutation and stream event,
@@ -98,6 +99,61 @@ export function removePrompt(cache: ApolloCache, id: string): void {
   });
   for (const storyId of storyIds) cache.evict({ id: cache.identify({ __typename: 'Story', id: storyId }) });
   cache.evict({ id: promptRef });
+  cache.gc();
+}
+
+const STORY_PROMPT_ID = gql`
+  fragment StoryPromptId on Story {
+    prompt {
+      id
+    }
+  }
+`;
+
+/**
+ * Removes a story that is gone (deleted, or NOT_FOUND for this user) from the cache and from
+ * every list holding it; its prompt's story counts drop by one, loaded page or not.
+ */
+export function removeStory(cache: ApolloCache, id: string): void {
+  const storyRef = cache.identify({ __typename: 'Story', id });
+  if (!storyRef) return;
+  const drop = onConnection((existing, { readField }) => withoutNode(existing, id, readField));
+
+  // The prompt it belongs to: from the cached story, or else from a list that holds it.
+  const promptKeys = Object.keys(cache.extract() as Record<string, unknown>).filter((key) => key.startsWith('Prompt:'));
+  const promptOf = cache.readFragment<{ prompt?: { id: string } | null }>({
+    id: storyRef,
+    fragment: STORY_PROMPT_ID,
+  })?.prompt?.id;
+  let owner = promptOf ? cache.identify({ __typename: 'Prompt', id: promptOf }) : undefined;
+  for (const key of promptKeys) {
+    if (owner) break;
+    cache.modify({
+      id: key,
+      fields: {
+        stories: onConnection((existing, { readField }) => {
+          if (existing.edges.some((e) => e.node && readField('id', e.node) === id)) owner = key;
+          return existing;
+        }),
+      },
+    });
+  }
+
+  if (owner) {
+    cache.modify({
+      id: owner,
+      fields: {
+        stories: onConnection((existing, { readField, storeFieldName, fieldName }) => {
+          const without = withoutNode(existing, id, readField);
+          if (without !== existing || !isUnfiltered(storeFieldName, fieldName)) return without;
+          // A list whose loaded pages do not hold the story still counted it.
+          return { ...existing, totalCount: Math.max(0, (existing.totalCount ?? existing.edges.length) - 1) };
+        }),
+      },
+    });
+  }
+  cache.modify({ fields: { stories: drop } });
+  cache.evict({ id: storyRef });
   cache.gc();
 }
 

@@ -7,6 +7,7 @@ import type { Endpoints } from '../lib/config';
 import { describeError } from '../lib/errors';
 import { PUBLIC_OPERATIONS, isTerminal, type StoryStatus } from './operations';
 import type { Session } from './session';
+import { createTraceLog, type TraceLog } from './trace';
 
 /** State of the websocket that carries story streams. */
 export type LiveState = 'idle' | 'connecting' | 'connected' | 'reconnecting';
@@ -129,6 +130,8 @@ export interface Api {
   client: ApolloClient;
   live: LiveStatus;
   session: Session;
+  /** The trace ID of the latest HTTP answer. */
+  traces: TraceLog;
 }
 
 /**
@@ -150,12 +153,14 @@ export function createApi(endpoints: Endpoints): Api {
   };
   const wsLink = new GraphQLWsLink(ws);
   const httpLink = new HttpLink({ uri: endpoints.http });
-  const transport = ApolloLink.split(({ query }) => isSubscriptionOperation(query), wsLink, httpLink);
+  // Only HTTP answers are remembered: every event of a stream carries a trace ID of its own.
+  const traces = createTraceLog();
+  const transport = ApolloLink.split(({ query }) => isSubscriptionOperation(query), wsLink, traces.link.concat(httpLink));
   const errorLink = new ErrorLink(({ error, operation }) => {
     // A public operation, or a stream followed with a share token, says nothing of the session.
     if (PUBLIC_OPERATIONS.has(operation.operationName ?? '') || operation.variables.shareToken) return;
     if (describeError(error).code === 'UNAUTHENTICATED') expired.forEach((listener) => listener());
   });
   const client = new ApolloClient({ link: ApolloLink.from([errorLink, transport]), cache: createCache() });
-  return { client, live, session };
+  return { client, live, session, traces: { last: traces.last } };
 }

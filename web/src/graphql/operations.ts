@@ -35,6 +35,8 @@ export interface Prompt {
   id: string;
   content: string;
   createdAt: string;
+  /** How many stories the prompt has (its stories connection's totalCount alone). */
+  storyCount: { __typename?: 'StoryConnection'; totalCount: number };
 }
 
 export interface StorySummary {
@@ -45,10 +47,13 @@ export interface StorySummary {
   model: string;
   createdAt: string;
   finishedAt: string | null;
+  /** The text so far: a list row shows its first words, to tell stories apart. */
+  text: string;
+  /** Not in the schema yet: a row shows it instead of the first words once it is. */
+  title?: string | null;
 }
 
 export interface Story extends StorySummary {
-  text: string;
   error: string | null;
   startedAt: string | null;
   /** Set while the story is shared: the link /s/<shareToken> shows it to anyone. */
@@ -70,11 +75,17 @@ export interface StoryEvent {
   error: string | null;
 }
 
+// storyCount is an alias: PROMPT_WITH_STORIES also selects stories, with other arguments.
+// first: 0 asks for the count alone, which the server's complexity limit costs as one field
+// (without first, each prompt of a page would cost a full page of stories).
 export const PROMPT_FIELDS = gql`
   fragment PromptFields on Prompt {
     id
     content
     createdAt
+    storyCount: stories(first: 0) {
+      totalCount
+    }
   }
 `;
 
@@ -86,6 +97,7 @@ export const STORY_SUMMARY_FIELDS = gql`
     model
     createdAt
     finishedAt
+    text
   }
 `;
 
@@ -176,6 +188,32 @@ export const CREATE_PROMPT: TypedDocumentNode<{ createPrompt: Prompt }, { conten
     }
   }
   ${PROMPT_FIELDS}
+`;
+
+export const UPDATE_PROMPT: TypedDocumentNode<{ updatePrompt: Prompt }, { id: string; content: string }> = gql`
+  mutation UpdatePrompt($id: ID!, $content: String!) {
+    updatePrompt(id: $id, input: { content: $content }) {
+      ...PromptFields
+    }
+  }
+  ${PROMPT_FIELDS}
+`;
+
+/** A prompt's number of stories, read again before asking whether to delete them all. */
+export const PROMPT_STORY_COUNT: TypedDocumentNode<
+  { node: Pick<Prompt, '__typename' | 'id' | 'storyCount'> | null },
+  { id: string }
+> = gql`
+  query PromptStoryCount($id: ID!) {
+    node(id: $id) {
+      id
+      ... on Prompt {
+        storyCount: stories(first: 0) {
+          totalCount
+        }
+      }
+    }
+  }
 `;
 
 export const DELETE_PROMPT: TypedDocumentNode<{ deletePrompt: string }, { id: string }> = gql`

@@ -2,9 +2,9 @@ import { CombinedGraphQLErrors, ServerError, ServerParseError } from '@apollo/cl
 
 /** What a person needs to know about a failed request. */
 export interface ErrorReport {
-  /** A sentence for the toast. */
+  /** A sentence for a reader: a toast, or an inline error. */
   message: string;
-  /** The server's extensions.code (BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, INTERNAL), when known. */
+  /** The server's extensions.code (BAD_USER_INPUT, NOT_FOUND, RATE_LIMITED, INTERNAL, …), when known. */
   code?: string;
   /** The request's trace ID, to quote to support. */
   traceId?: string;
@@ -30,16 +30,67 @@ export function retryIn(seconds: number | undefined): string {
   return seconds === 1 ? 'in 1 second' : `in ${seconds} seconds`;
 }
 
-// Plainer words for the codes whose server message is not meant for people.
-const byCode: Record<string, (retryAfter: number | undefined) => string> = {
-  RATE_LIMITED: (retryAfter) => `Too many requests just now. Try again ${retryIn(retryAfter)}.`,
-  INTERNAL: () => 'The server ran into a problem.',
-  UNAUTHENTICATED: () => 'You are not signed in (any more). Sign in again.',
+// gqlgen's gqlerror.Error.Error() writes "input:LINE:COL: PATH MESSAGE". The server no longer
+// puts that into messages, but an older one (or another GraphQL server) may: the location goes,
+// and so does the path when the error names it, since both mean nothing to a reader.
+const locationPrefix = /^input(?::\d+:\d+)?:\s*/;
+
+function pathString(path: unknown): string {
+  if (!Array.isArray(path)) return '';
+  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '');
+}
+
+/** A server message without gqlgen's "input:1:2: field.path " prefix. */
+export function withoutLocation(message: string, path?: unknown): string {
+  if (!locationPrefix.test(message)) return message;
+  let rest = message.replace(locationPrefix, '');
+  const where = pathString(path);
+  if (where && rest.startsWith(`${where} `)) rest = rest.slice(where.length + 1);
+  return rest;
+}
+
+/** A server message as a sentence: a capital first letter and a full stop. */
+function asSentence(message: string): string {
+  const trimmed = message.trim();
+  if (!trimmed) return trimmed;
+  const capital = trimmed[0]!.toUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}
+
+// "prompt not found" → "prompt": what the server says is gone, when it says so plainly.
+function missingThing(message: string): string | undefined {
+  return /^(prompt|story|user|api token|token|shared story)\b.*\bnot found\b/i.exec(message.trim())?.[1]?.toLowerCase();
+}
+
+interface Details {
+  message: string;
+  retryAfter?: number;
+  traceId?: string;
+}
+
+// A sentence a reader understands, for each code the server sends. BAD_USER_INPUT, and codes this
+// app does not know, keep the server's own message: it is written for people.
+const byCode: Record<string, (details: Details) => string> = {
+  NOT_FOUND: ({ message }) => {
+    const thing = missingThing(message);
+    return thing
+      ? `This ${thing} no longer exists: it may have been deleted, perhaps in another tab.`
+      : 'It no longer exists: it may have been deleted, perhaps in another tab.';
+  },
+  RATE_LIMITED: ({ retryAfter }) => `Too many requests just now. Try again ${retryIn(retryAfter)}.`,
+  UNAVAILABLE: () => 'storybot is busy or restarting just now. Try again in a moment.',
   QUOTA_EXCEEDED: () => "You have reached your usage limit. Your account menu shows today's usage.",
+  UNAUTHENTICATED: () => 'You are not signed in (any more). Sign in again.',
+  FORBIDDEN: () => 'Your account is not allowed to do that.',
+  BAD_USER_INPUT: ({ message }) => asSentence(message) || 'The server did not accept what was sent.',
+  INTERNAL: ({ traceId }) =>
+    traceId
+      ? `The server ran into a problem. If it keeps happening, report it with trace ID ${traceId}.`
+      : 'The server ran into a problem. If it keeps happening, report it.',
 };
 
 function fromErrors(
-  errors: ReadonlyArray<{ message: string; extensions?: unknown }>,
+  errors: ReadonlyArray<{ message: string; path?: unknown; extensions?: unknown }>,
   responseExtensions: unknown,
 ): ErrorReport {
   const first = errors[0];
@@ -48,8 +99,14 @@ function fromErrors(
     stringField(responseExtensions, 'traceId') ??
     errors.map((e) => stringField(e.extensions, 'traceId')).find((id) => id !== undefined);
   const retryAfter = secondsField(first?.extensions, 'retryAfter');
-  const message = (code && byCode[code]?.(retryAfter)) || first?.message || 'The request failed.';
-  return { message, code, traceId, retryAfter };
+  const serverMessage = withoutLocation(first?.message ?? '', first?.path);
+  const explain = code ? byCode[code] : undefined;
+  const message = explain?.({ message: serverMessage, retryAfter, traceId }) || asSentence(serverMessage) || 'The request failed.';
+  const report: ErrorReport = { message };
+  if (code) report.code = code;
+  if (traceId) report.traceId = traceId;
+  if (retryAfter) report.retryAfter = retryAfter;
+  return report;
 }
 
 function parseBody(bodyText: string): unknown {
@@ -70,9 +127,13 @@ export function describeError(error: unknown): ErrorReport {
     const body = parseBody(error.bodyText) as { errors?: unknown; extensions?: unknown } | undefined;
     if (body && Array.isArray(body.errors) && body.errors.length > 0) {
       const report = fromErrors(body.errors as Array<{ message: string; extensions?: unknown }>, body.extensions);
-      return { ...report, traceId: report.traceId ?? header };
+      if (report.traceId || !header) return report;
+      // The trace ID came in the header alone: INTERNAL's sentence names it too.
+      return report.code === 'INTERNAL' ? { ...report, traceId: header, message: byCode.INTERNAL!({ message: '', traceId: header }) } : { ...report, traceId: header };
     }
-    return { message: `The server answered with status ${error.statusCode}.`, traceId: header };
+    const report: ErrorReport = { message: `The server answered with status ${error.statusCode}.` };
+    if (header) report.traceId = header;
+    return report;
   }
   if (error instanceof TypeError) {
     return { message: 'Could not reach the server. Check your connection and try again.' };

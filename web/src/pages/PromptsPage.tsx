@@ -41,6 +41,12 @@ export function PromptsPage() {
     });
   }
 
+  // The open prompt is gone (deleted in another tab): close it; the toast says why.
+  function onGone() {
+    select({ promptId: null, storyId: null });
+    requestAnimationFrame(() => document.getElementById('prompts-heading')?.focus());
+  }
+
   return (
     <main id="main" className="layout">
       <div className="pane pane-prompts">
@@ -54,6 +60,7 @@ export function PromptsPage() {
             promptId={selection.promptId}
             storyId={selection.storyId}
             onSelectStory={(storyId) => select({ promptId: selection.promptId, storyId })}
+            onGone={onGone}
           />
         ) : (
           <section className="card empty-state" aria-labelledby="welcome-heading">

@@ -1,4 +1,6 @@
-import { useMutation } from '@apollo/client/react';
+import { useApolloClient, useMutation } from '@apollo/client/react';
+import { removeStory } from '../graphql/cacheUpdates';
+import { describeError } from '../lib/errors';
 import { SHARE_STORY, UNSHARE_STORY, type Story } from '../graphql/operations';
 import { sharePath } from '../lib/route';
 import { CopyField } from '../components/CopyField';
@@ -15,6 +17,12 @@ export function shareLink(token: string, origin: string = window.location.origin
  */
 export function ShareControls({ story }: { story: Pick<Story, 'id' | 'shareToken'> }) {
   const toast = useToast();
+  const client = useApolloClient();
+  // A story that is not found any more leaves the lists (and the viewer says so).
+  const failed = (context: string, err: unknown) => {
+    toast.error(context, err);
+    if (describeError(err).code === 'NOT_FOUND') removeStory(client.cache, story.id);
+  };
   const [shareStory, { loading: sharing }] = useMutation(SHARE_STORY);
   const [unshareStory, { loading: unsharing }] = useMutation(UNSHARE_STORY);
 
@@ -24,7 +32,7 @@ export function ShareControls({ story }: { story: Pick<Story, 'id' | 'shareToken
       await shareStory({ variables: { id: story.id } });
       toast.success('Story shared: anyone with the link can read it.');
     } catch (err) {
-      toast.error('Could not share the story', err);
+      failed('Could not share the story', err);
     }
   }
 
@@ -34,7 +42,7 @@ export function ShareControls({ story }: { story: Pick<Story, 'id' | 'shareToken
       await unshareStory({ variables: { id: story.id } });
       toast.success('Story no longer shared: its link shows nothing now.');
     } catch (err) {
-      toast.error('Could not stop sharing the story', err);
+      failed('Could not stop sharing the story', err);
     }
   }
 

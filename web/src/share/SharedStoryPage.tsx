@@ -1,6 +1,7 @@
 import { useQuery } from '@apollo/client/react';
 import { SHARED_STORY, isTerminal } from '../graphql/operations';
 import { describeError } from '../lib/errors';
+import { PromptQuote } from '../components/LongText';
 import { StoryArticle } from '../components/StoryArticle';
 import { useFollowStory } from '../stream/follow';
 
@@ -20,7 +21,7 @@ export function SharedStoryPage({ token }: { token: string }) {
       <div className="detail">
         <section className="card prompt-detail" aria-labelledby="shared-prompt-heading">
           <h2 id="shared-prompt-heading">Prompt</h2>
-          <blockquote className="prompt-quote">{story.prompt.content}</blockquote>
+          <PromptQuote text={story.prompt.content} />
         </section>
         <StoryArticle story={story} />
       </div>

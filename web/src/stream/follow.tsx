@@ -1,6 +1,7 @@
 import { useApolloClient, useSubscription } from '@apollo/client/react';
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { applyStreamEvent } from '../graphql/cacheUpdates';
+import { applyStreamEvent, removeStory } from '../graphql/cacheUpdates';
+import { describeError } from '../lib/errors';
 import { reconnectDelay } from '../graphql/client';
 import { SHARED_STORY, STORY, STORY_STREAM, USAGE, isTerminal } from '../graphql/operations';
 import { useToast } from '../toast/toast';
@@ -117,7 +118,11 @@ function StoryFollower({ storyId, shareToken }: { storyId: string; shareToken: s
       reread().then((story) => story && again(), again);
     },
     onError: (error) => {
-      if (!shareToken) return toast.error('Live updates stopped', error);
+      if (!shareToken) {
+        // The story is gone (deleted with its prompt, in another tab): it leaves the lists.
+        if (describeError(error).code === 'NOT_FOUND') return removeStory(client.cache, storyId);
+        return toast.error('Live updates stopped', error);
+      }
       // A withdrawn share link ends its streams: the page says so once the read comes back null.
       reread().then((story) => story && toast.error('Live updates stopped', error), () => toast.error('Live updates stopped', error));
     },

@@ -4,6 +4,7 @@ import { render, type RenderResult } from '@testing-library/react';
 import type { ReactElement } from 'react';
 import { Observable, Subject } from 'rxjs';
 import { createCache } from '../graphql/client';
+import { CooldownProvider } from '../lib/cooldown';
 import { StoryFollowers } from '../stream/follow';
 import { ToastProvider } from '../toast/toast';
 
@@ -51,15 +52,17 @@ export function renderWithApi(ui: ReactElement, client: ApolloClient): RenderRes
   return render(
     <ApolloProvider client={client}>
       <ToastProvider>
-        <StoryFollowers>{ui}</StoryFollowers>
+        <CooldownProvider>
+          <StoryFollowers>{ui}</StoryFollowers>
+        </CooldownProvider>
       </ToastProvider>
     </ApolloProvider>,
   );
 }
 
 /** A prompt as the API returns it. */
-export function prompt(id: string, content: string, createdAt = '2025-01-02T10:00:00Z') {
-  return { __typename: 'Prompt' as const, id, content, createdAt };
+export function prompt(id: string, content: string, createdAt = '2025-01-02T10:00:00Z', stories = 0) {
+  return { __typename: 'Prompt' as const, id, content, createdAt, storyCount: { __typename: 'StoryConnection' as const, totalCount: stories } };
 }
 
 /** A page of a connection as the API returns it; each cursor names its node. */

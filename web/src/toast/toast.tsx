@@ -7,9 +7,13 @@ export interface Toast {
   kind: 'success' | 'error';
   message: string;
   traceId?: string;
+  /** What makes two toasts the same: a repeat raises count instead of adding a toast. */
+  key: string;
+  /** How many times it was shown; a repeat also starts its time on screen over. */
+  count: number;
 }
 
-/** Shows toasts: successes fade after a few seconds, errors stay until dismissed. */
+/** Shows toasts; they fade by themselves, errors after a longer time. */
 export interface Toaster {
   success(message: string): void;
   /** Shows what went wrong with a request, with its trace ID when the server sent one. */
@@ -21,39 +25,53 @@ const ToastContext = createContext<Toaster | null>(null);
 /** How long a success toast stays on screen. */
 export const SUCCESS_TOAST_MS = 4_000;
 
-// At most this many success toasts show at once; older ones make way.
-const MAX_SUCCESS_TOASTS = 3;
+/** How long an error toast stays on screen: long enough to read it and note its trace ID. */
+export const ERROR_TOAST_MS = 12_000;
 
-/** Provides useToast() to its children and renders the toast stack. */
+/** At most this many toasts show at once; the oldest makes way for a new one. */
+export const MAX_TOASTS = 3;
+
+/**
+ * Provides useToast() to its children and shows the toasts in a dock below them. The dock is a
+ * row of its own at the bottom of the window: the page above scrolls in what is left, so a toast
+ * never covers the page on any screen width.
+ */
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const nextId = useRef(1);
 
   const dismiss = useCallback((id: number) => setToasts((all) => all.filter((t) => t.id !== id)), []);
 
-  const toaster = useMemo<Toaster>(
-    () => ({
+  const toaster = useMemo<Toaster>(() => {
+    const show = (toast: Omit<Toast, 'id' | 'count'>) =>
+      setToasts((all) => {
+        const same = all.find((t) => t.key === toast.key);
+        // A repeat: one toast, counted, with the newest words (a new wait, a new trace ID), and
+        // a new id so that its time on screen starts over.
+        if (same) return all.map((t) => (t === same ? { ...toast, id: nextId.current++, count: same.count + 1 } : t));
+        return [...all, { ...toast, id: nextId.current++, count: 1 }].slice(-MAX_TOASTS);
+      });
+    return {
       success(message) {
-        const id = nextId.current++;
-        setToasts((all) => {
-          const successes = all.filter((t) => t.kind === 'success');
-          const dropped = new Set(successes.slice(0, Math.max(0, successes.length - MAX_SUCCESS_TOASTS + 1)).map((t) => t.id));
-          return [...all.filter((t) => !dropped.has(t.id)), { id, kind: 'success', message }];
-        });
+        show({ kind: 'success', message, key: `success ${message}` });
       },
       error(context, error) {
-        const id = nextId.current++;
         const report = describeError(error);
-        setToasts((all) => [...all, { id, kind: 'error', message: `${context}: ${report.message}`, traceId: report.traceId }]);
+        // Rate limits repeat with a different wait each time; they are still the same news.
+        const what = report.code === 'RATE_LIMITED' ? report.code : report.message;
+        const toast: Omit<Toast, 'id' | 'count'> = { kind: 'error', message: `${context}: ${report.message}`, key: `error ${context} ${what}` };
+        if (report.traceId) toast.traceId = report.traceId;
+        show(toast);
       },
-    }),
-    [],
-  );
+    };
+  }, []);
 
   return (
     <ToastContext.Provider value={toaster}>
-      {children}
-      <ToastStack toasts={toasts} onDismiss={dismiss} />
+      <div className="frame">
+        <div className="frame-content">{children}</div>
+        <ToastStack toasts={toasts} onDismiss={dismiss} />
+      </div>
     </ToastContext.Provider>
   );
 }
@@ -69,7 +87,7 @@ function ToastStack({ toasts, onDismiss }: { toasts: Toast[]; onDismiss(id: numb
   // Two live regions that exist before any toast does, so screen readers announce new ones:
   // polite for successes, assertive for errors.
   return (
-    <div className="toasts">
+    <div className={toasts.length ? 'toasts has-toasts' : 'toasts'} data-testid="toasts">
       <div role="status" aria-live="polite" className="toast-region">
         {toasts.filter((t) => t.kind === 'success').map((t) => (
           <ToastItem key={t.id} toast={t} onDismiss={onDismiss} />
@@ -85,17 +103,38 @@ function ToastStack({ toasts, onDismiss }: { toasts: Toast[]; onDismiss(id: numb
 }
 
 function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss(id: number): void }) {
+  // The time on screen stops while the pointer or the keyboard focus is on the toast (someone
+  // is reading it, or copying its trace ID) and starts over when they leave.
+  const [held, setHeld] = useState(false);
   useEffect(() => {
-    if (toast.kind !== 'success') return;
-    const timer = setTimeout(() => onDismiss(toast.id), SUCCESS_TOAST_MS);
+    if (held) return;
+    const timer = setTimeout(() => onDismiss(toast.id), toast.kind === 'error' ? ERROR_TOAST_MS : SUCCESS_TOAST_MS);
     return () => clearTimeout(timer);
-  }, [toast, onDismiss]);
+  }, [toast, onDismiss, held]);
 
   return (
-    <div className={`toast toast-${toast.kind}`} data-testid="toast">
+    <div
+      className={`toast toast-${toast.kind}`}
+      data-testid="toast"
+      data-count={toast.count}
+      onPointerEnter={() => setHeld(true)}
+      onPointerLeave={() => setHeld(false)}
+      onFocus={() => setHeld(true)}
+      onBlur={(event) => {
+        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setHeld(false);
+      }}
+    >
       <div className="toast-body">
-        <p className="toast-message">{toast.message}</p>
-        {toast.traceId && (
+        <p className="toast-message">
+          {toast.message}
+          {toast.count > 1 && (
+            <span className="toast-count">
+              <span aria-hidden="true">×{toast.count}</span>
+              <span className="sr-only">({toast.count} times)</span>
+            </span>
+          )}
+        </p>
+        {toast.traceId && !toast.message.includes(toast.traceId) && (
           <p className="toast-trace">
             Trace ID: <code>{toast.traceId}</code>
           </p>
