@@ -44,8 +44,8 @@ const tokensPerSecond = process.env.STORYTELLER_TOKENS_PER_SECOND || '30';
 
 const cleanups = [];
 const results = [];
-// Every websocket the pages open, routed through the test so that it can cut one; each is
-// tagged with the browser context (the person) that opened it.
+// Every websocket the pages open, routed through the test so that it can cut one and read what
+// went over it; each is tagged with the browser context (the person) that opened it.
 const sockets = [];
 // Uncaught errors and Content Security Policy violations of every page of every context.
 const pageErrors = [];
@@ -272,6 +272,116 @@ async function expectToast(page, text) {
   await page.locator('[data-testid="toast"]', { hasText: text }).first().waitFor({ timeout: 10_000 });
 }
 
+// A graphql-ws message as the test keeps it: parsed, with the time it passed.
+function wsMessage(frame) {
+  try {
+    return { at: Date.now(), ...JSON.parse(typeof frame === 'string' ? frame : frame.toString('utf8')) };
+  } catch {
+    return { at: Date.now(), type: 'unparsed' };
+  }
+}
+
+// Waits until check() answers something truthy, polling often; answers it.
+async function until(check, what, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    assert(Date.now() < deadline, `timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+// The storyStream subscribe messages a socket carried for a story.
+const streamSubscribes = (socket, storyID) =>
+  socket.sent.filter((m) => m.type === 'subscribe' && m.payload?.operationName === 'StoryStream' && m.payload.variables?.storyID === storyID);
+
+// The events a socket carried for the subscription with that id.
+const streamEvents = (socket, id) => socket.received.filter((m) => m.type === 'next' && m.id === id).map((m) => ({ at: m.at, ...m.payload.data.storyStream }));
+
+// Records in the page, as it renders them, every text the story shows (each DOM change, and a
+// look every 20 ms besides), until stopStoryTextRecorder. Runs through the DevTools protocol,
+// which the page's CSP does not cover.
+async function startStoryTextRecorder(page) {
+  await page.evaluate(() => {
+    const samples = [];
+    const record = () => {
+      const text = document.querySelector('[data-testid="story-text"]')?.textContent;
+      if (text != null && text !== samples.at(-1)?.text) samples.push({ at: Date.now(), text });
+    };
+    const observer = new MutationObserver(record);
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+    const timer = setInterval(record, 20);
+    record();
+    window.__storyTexts = { samples, stop: () => (observer.disconnect(), clearInterval(timer), samples) };
+  });
+}
+
+const stopStoryTextRecorder = (page) => page.evaluate(() => window.__storyTexts.stop());
+
+// Cuts the websocket that carries story `id` to `who`'s page in the middle of the story (close
+// 1012, as a storybot replica restarting), and proves that the page goes on where it was: the
+// new socket carries one storyStream subscription for it, made after the cursor of the last
+// event the page showed (and with shareToken, if given) and none from the beginning; every text
+// the page showed, during and after the reconnect, is a prefix of the stored story and of every
+// later one (never shorter, never started over, nothing twice, nothing missing); the text at the
+// cut plus the resumed subscription's deltas is exactly the stored text, which the page ends on.
+async function expectResumeAfterCut(page, who, id, { shareToken, notice = false } = {}) {
+  const live = await until(() => sockets.findLast((s) => s.who === who && !s.cut && streamSubscribes(s, id).length), `${who}'s socket following ${id}`);
+  const first = streamSubscribes(live, id).at(-1);
+  assert(first.payload.variables.after === undefined, `the first subscription already had after: ${JSON.stringify(first.payload.variables)}`);
+  await startStoryTextRecorder(page);
+  await until(() => streamEvents(live, first.id).length >= 3, 'a few events before the cut');
+  await sleep(700);
+  assert((await storyStatus(page)) === 'GENERATING', 'the story ended before the cut: nothing left to resume');
+
+  const cutAt = Date.now();
+  live.cut = true;
+  await live.ws.close({ code: 1012, reason: 'e2e: connection cut' });
+  await live.server.close();
+  if (notice) await page.getByText('Connection lost. Reconnecting').waitFor({ timeout: 5_000 });
+
+  // Storybot goes on writing meanwhile; the page subscribes again on a new socket.
+  const next = await until(() => sockets.find((s) => s.who === who && s.opened >= cutAt && streamSubscribes(s, id).length), `a new socket carrying ${id}`);
+  const resumed = streamSubscribes(next, id)[0];
+  await waitForStatus(page, 'COMPLETED', 60_000);
+  const samples = await stopStoryTextRecorder(page);
+  const stored = await expectTextMatchesServer(page, id);
+
+  // The text shown at the join (the last before the resumed events came) is what the old
+  // socket's events add up to at some event: the last shown. Its cursor is the one to resume after.
+  const resumedEvents = streamEvents(next, resumed.id);
+  assert(resumedEvents.length > 0, 'the resumed subscription brought no events');
+  const joinAt = resumedEvents[0].at;
+  const atJoin = samples.filter((x) => x.at < joinAt).at(-1)?.text ?? '';
+  let held = '';
+  let shownCursor = null;
+  for (const event of streamEvents(live, first.id)) {
+    held += event.delta;
+    if (held === atJoin) shownCursor = event.cursor;
+  }
+  assert(shownCursor, `the text shown at the join (${atJoin.length} chars) is not what the old socket's events add up to at any event`);
+  const want = { storyID: id, after: shownCursor, ...(shareToken && { shareToken }) };
+  assert(JSON.stringify(resumed.payload.variables) === JSON.stringify(want), `the new subscription was sent with ${JSON.stringify(resumed.payload.variables)}, want ${JSON.stringify(want)}`);
+  const later = sockets.filter((s) => s.who === who && s.opened >= cutAt).flatMap((s) => streamSubscribes(s, id));
+  assert(later.every((m) => m.payload.variables.after !== undefined), `a subscription from the beginning after the cut: ${JSON.stringify(later.map((m) => m.payload.variables))}`);
+
+  assert(atJoin.length > 0 && atJoin.length < stored.text.length, `cut at ${atJoin.length} of ${stored.text.length} chars: not mid-story`);
+  assert(atJoin + resumedEvents.map((e) => e.delta).join('') === stored.text, 'the text at the join and the resumed deltas do not make the stored text');
+  for (const [i, sample] of samples.entries()) {
+    assert(stored.text.startsWith(sample.text), `shown text #${i} (${sample.text.length} chars, ${sample.at - cutAt} ms after the cut) is not a prefix of the story: …${JSON.stringify(sample.text.slice(-60))}`);
+    if (i > 0) assert(sample.text.startsWith(samples[i - 1].text), `shown text #${i} does not go on from the one before`);
+  }
+  const afterJoin = samples.filter((x) => x.at >= joinAt);
+  assert(afterJoin.length >= 5, `only ${afterJoin.length} texts shown after the join`);
+  log(
+    `       cut at ${atJoin.length}/${stored.text.length} chars; new socket +${next.opened - cutAt} ms, subscribe after the cursor +${resumed.at - cutAt} ms, ` +
+      `first resumed event +${joinAt - cutAt} ms, text longer +${afterJoin[0].at - cutAt} ms, completed +${samples.at(-1).at - cutAt} ms`,
+  );
+  log(`       ${samples.length} texts shown, ${samples.filter((x) => x.at > cutAt).length} after the cut: each a prefix of the next and of the stored story`);
+  return stored;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Browser contexts: one per person
 
@@ -291,7 +401,21 @@ async function newPerson(browser, who, { origin = base, viewport = { width: 1280
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   await context.addInitScript(watchCsp);
   await context.routeWebSocket(/\/graphql$/, (ws) => {
-    sockets.push({ who, ws, server: ws.connectToServer() });
+    const server = ws.connectToServer();
+    // Both directions pass through the test, which keeps every graphql-ws message (parsed, with
+    // the time it passed) until the socket is cut: `sent` by the page, `received` from storybot.
+    const socket = { who, ws, server, opened: Date.now(), cut: false, sent: [], received: [] };
+    ws.onMessage((message) => {
+      if (socket.cut) return;
+      socket.sent.push(wsMessage(message));
+      server.send(message);
+    });
+    server.onMessage((message) => {
+      if (socket.cut) return;
+      socket.received.push(wsMessage(message));
+      ws.send(message);
+    });
+    sockets.push(socket);
   });
   // Offline: anything but the storybot under test is refused, so a CDN reference fails loudly.
   await context.route('**/*', (route) => {
@@ -572,25 +696,14 @@ async function scenario(browser, workDir) {
   });
 
   let droppedId = '';
-  await step('a dropped websocket reconnects by itself and the story resumes where it was', page, async () => {
+  await step('a websocket cut mid-story reconnects by itself, and the story goes on after the last cursor shown: never shorter, nothing twice, nothing missing', page, async () => {
     await page.getByRole('button', { name: 'Generate story' }).click();
     await page.waitForFunction((prev) => new URL(location.href).searchParams.get('story') !== prev, liveId);
     droppedId = openStoryId(page);
     await page.locator(`article.story[data-story-id="${droppedId}"][data-status="GENERATING"]`).waitFor({ timeout: 20_000 });
     await page.waitForFunction(() => (document.querySelector('[data-testid="story-text"]')?.textContent ?? '').length > 40);
-    const opened = sockets.length;
-    // 1012 "service restart": what a client sees when a storybot replica goes away.
-    for (const { ws, server } of sockets.splice(0)) {
-      await ws.close({ code: 1012, reason: 'e2e: connection dropped' });
-      await server.close();
-    }
-    await page.getByText('Connection lost. Reconnecting').waitFor({ timeout: 5_000 });
-    await shot(page, '08-reconnecting');
-    await page.waitForFunction(() => !document.querySelector('.notice'), null, { timeout: 15_000 });
-    assert(sockets.length >= 1, `no new websocket after the drop (had ${opened})`);
-    await expectGrowingText(page, 4);
-    await waitForStatus(page, 'COMPLETED');
-    await expectTextMatchesServer(page, droppedId);
+    await expectResumeAfterCut(page, 'ada', droppedId, { notice: true });
+    await shot(page, '08-resumed-after-cut');
   });
 
   const visitorContext = await newPerson(browser, 'visitor');
@@ -627,6 +740,16 @@ async function scenario(browser, workDir) {
     await waitForStatus(visitor, 'COMPLETED');
     await expectTextMatchesServer(visitor, sharedId);
     await expectAccessible(visitor, 'a shared story');
+  });
+
+  await step('a share page whose websocket is cut mid-story goes on after the last cursor shown, with its share token', page, async () => {
+    const { generateStory } = await gql('mutation($id: ID!) { generateStory(input: { promptID: $id, maxTokens: 4096 }) { id } }', { id: promptId });
+    const { shareStory } = await gql('mutation($id: ID!) { shareStory(id: $id) { shareToken } }', { id: generateStory.id });
+    await visitor.goto(`${base}/s/${shareStory.shareToken}`);
+    await visitor.locator(`article.story[data-story-id="${generateStory.id}"][data-status="GENERATING"]`).waitFor({ timeout: 20_000 });
+    await visitor.waitForFunction(() => (document.querySelector('[data-testid="story-text"]')?.textContent ?? '').length > 40);
+    await expectResumeAfterCut(visitor, 'visitor', generateStory.id, { shareToken: shareStory.shareToken });
+    await shot(visitor, '10b-shared-page-resumed-after-cut');
   });
 
   await step('a visitor without an account sees nothing else: the app asks them to sign in', page, async () => {

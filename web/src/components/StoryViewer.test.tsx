@@ -63,7 +63,7 @@ describe('StoryViewer', () => {
     expect(server.named('Story')).toHaveLength(2);
   });
 
-  it('starts over when the subscription restarts after a reconnect', async () => {
+  it('takes the text from the first event again when graphql-ws sends the same subscription again (seq starts over)', async () => {
     const { events, server } = setup(story('s-2', 'p-1', { text: 'Once' }));
     await waitFor(() => expect(server.named('StoryStream')).toHaveLength(1));
     await waitFor(() => expect(text().textContent).toBe('Once'));
@@ -71,7 +71,7 @@ describe('StoryViewer', () => {
     act(() => {
       events.next(streamEvent('s-2', 1, 'Once'));
       events.next(streamEvent('s-2', 2, ' upon'));
-      // A new subscription: its first event carries all the text so far.
+      // The same subscription again, from the beginning: its first event carries all the text so far.
       events.next(streamEvent('s-2', 1, 'Once upon a'));
       events.next(streamEvent('s-2', 2, ' time'));
     });

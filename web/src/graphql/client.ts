@@ -5,6 +5,7 @@ import { isSubscriptionOperation, relayStylePagination } from '@apollo/client/ut
 import { createClient, type Client } from 'graphql-ws';
 import type { Endpoints } from '../lib/config';
 import { describeError } from '../lib/errors';
+import { endOnDrop } from './drops';
 import { PUBLIC_OPERATIONS, isTerminal, type StoryStatus } from './operations';
 import type { Session } from './session';
 import { createTraceLog, type TraceLog } from './trace';
@@ -93,7 +94,10 @@ function createLiveStatus(): LiveStatus & { set(state: LiveState): void } {
   };
 }
 
-/** Creates the graphql-ws client for subscriptions; it reconnects by itself and re-subscribes. */
+/**
+ * Creates the graphql-ws client for subscriptions; it reconnects by itself and re-subscribes
+ * (story streams excepted: they resume themselves after a cursor, see endOnDrop in drops.ts).
+ */
 export function createWsClient(url: string, status?: { set(state: LiveState): void }): Client {
   // Set when the socket went away on its own (not a normal close by the lazy client, nor one
   // that the app asked for after a sign-in or sign-out).
@@ -151,7 +155,8 @@ export function createApi(endpoints: Endpoints): Api {
       return () => expired.delete(listener);
     },
   };
-  const wsLink = new GraphQLWsLink(ws);
+  // A story stream resumes after the last event it applied when its socket drops (src/stream).
+  const wsLink = endOnDrop(ws).concat(new GraphQLWsLink(ws));
   const httpLink = new HttpLink({ uri: endpoints.http });
   // Only HTTP answers are remembered: every event of a stream carries a trace ID of its own.
   const traces = createTraceLog();

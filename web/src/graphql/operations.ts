@@ -73,6 +73,8 @@ export interface StoryEvent {
   status: StoryStatus;
   tokenCount: number;
   error: string | null;
+  /** The position after this event's delta, opaque: storyStream(after:) resumes from it. */
+  cursor: string;
 }
 
 // storyCount is an alias: PROMPT_WITH_STORIES also selects stories, with other arguments.
@@ -240,15 +242,20 @@ export const CANCEL_STORY: TypedDocumentNode<{ cancelStory: Story }, { id: strin
   ${STORY_FIELDS}
 `;
 
-export const STORY_STREAM: TypedDocumentNode<{ storyStream: StoryEvent }, { storyID: string; shareToken?: string }> = gql`
-  subscription StoryStream($storyID: ID!, $shareToken: String) {
-    storyStream(storyID: $storyID, shareToken: $shareToken) {
+/**
+ * A story's events as it is written. Without after, the first event holds all the text so far;
+ * after an event's cursor, only what followed it.
+ */
+export const STORY_STREAM: TypedDocumentNode<{ storyStream: StoryEvent }, { storyID: string; after?: string; shareToken?: string }> = gql`
+  subscription StoryStream($storyID: ID!, $after: String, $shareToken: String) {
+    storyStream(storyID: $storyID, after: $after, shareToken: $shareToken) {
       storyID
       seq
       delta
       status
       tokenCount
       error
+      cursor
     }
   }
 `;

@@ -1,17 +1,21 @@
-import { useApolloClient, useSubscription } from '@apollo/client/react';
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import type { ApolloClient } from '@apollo/client';
+import { useApolloClient } from '@apollo/client/react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { applyStreamEvent, removeStory } from '../graphql/cacheUpdates';
-import { describeError } from '../lib/errors';
 import { reconnectDelay } from '../graphql/client';
-import { SHARED_STORY, STORY, STORY_STREAM, USAGE, isTerminal } from '../graphql/operations';
-import { useToast } from '../toast/toast';
-import { applyEvent, emptyStream } from './accumulate';
+import { ConnectionDroppedError, RESUMABLE } from '../graphql/drops';
+import { SHARED_STORY, STORY, STORY_STREAM, USAGE, isTerminal, type StoryEvent } from '../graphql/operations';
+import { describeError } from '../lib/errors';
+import { useToast, type Toaster } from '../toast/toast';
+import { applyEvent, emptyStream, startSubscription } from './accumulate';
 
 // Every story that some component shows while it is still being written is followed by exactly
 // one storyStream subscription, owned here, whose events go into Apollo's cache: the viewer shows
 // the cached text as it grows, the story list the cached status and token count. One owner per
 // story means one subscription per story however many components show it. A story read through
-// a share link is followed with its share token, which stands in for an account.
+// a share link is followed with its share token, which stands in for an account. A subscription
+// that ends before the story does is made again after the last event applied (its cursor), so
+// that the text goes on where it was: no restart, nothing twice, nothing missing.
 
 interface Registry {
   follow(storyId: string, shareToken: string | undefined): () => void;
@@ -66,18 +70,29 @@ export function useFollowStory(storyId: string, active: boolean, shareToken?: st
   }, [registry, storyId, active, shareToken]);
 }
 
-/**
- * Follows storyStream for one story. Events are read in onData and folded, by seq, into a ref as
- * they arrive, so that events delivered together in one tick (which React batches into one
- * render) are all applied; each event writes the text so far into the cache.
- */
+/** Follows one story's stream while some component shows it. */
 function StoryFollower({ storyId, shareToken }: { storyId: string; shareToken: string | undefined }) {
   const client = useApolloClient();
   const toast = useToast();
-  const acc = useRef(emptyStream);
-  const restarts = useRef(0);
-  const timer = useRef<ReturnType<typeof setTimeout>>(undefined);
-  useEffect(() => () => clearTimeout(timer.current), []);
+  useEffect(() => followStory(client, toast, storyId, shareToken), [client, toast, storyId, shareToken]);
+  return null;
+}
+
+/**
+ * Subscribes to storyStream for one story until the returned function is called. Each event is
+ * folded into the text so far (src/stream/accumulate.ts), which goes into the cache with the
+ * story's status and token count. A subscription that ends before the story does is made again:
+ * after the cursor of the last event applied when the websocket dropped (ConnectionDroppedError,
+ * at once: graphql-ws paces the reconnection), when the server was briefly unavailable or when
+ * the stream completed early (after a pause); from the beginning, replacing the text, only when
+ * the server refuses the cursor (BAD_USER_INPUT).
+ */
+function followStory(client: ApolloClient, toast: Toaster, storyId: string, shareToken: string | undefined): () => void {
+  let acc = emptyStream;
+  let restarts = 0;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let current: { unsubscribe(): void } | undefined;
 
   // Reads the story again: its owner by id, a share-link reader by the link, which also tells
   // whether the story is still shared (the page shows so when it is not).
@@ -86,47 +101,91 @@ function StoryFollower({ storyId, shareToken }: { storyId: string; shareToken: s
       ? client.query({ query: SHARED_STORY, variables: { token: shareToken }, fetchPolicy: 'network-only' }).then(({ data }) => data?.sharedStory ?? null)
       : client.query({ query: STORY, variables: { id: storyId }, fetchPolicy: 'network-only' }).then(({ data }) => data?.node ?? null);
 
-  const { restart } = useSubscription(STORY_STREAM, {
-    variables: shareToken ? { storyID: storyId, shareToken } : { storyID: storyId },
-    fetchPolicy: 'no-cache',
-    ignoreResults: true,
-    // Never share a subscription that is already running: a late joiner would miss the first
-    // event, the one that carries all the text so far.
-    context: { queryDeduplication: false },
-    onData: ({ data }) => {
-      const event = data.data?.storyStream;
-      if (!event) return;
-      const wasTerminal = acc.current.status !== null && isTerminal(acc.current.status);
-      acc.current = applyEvent(acc.current, event);
-      applyStreamEvent(client.cache, event, acc.current.text);
-      if (!wasTerminal && isTerminal(event.status)) {
-        // The stream carries no timestamps: one read of the finished story brings them.
-        reread().catch(() => {});
-        // The story's tokens now count in its owner's usage.
-        if (!shareToken) client.query({ query: USAGE, fetchPolicy: 'network-only' }).catch(() => {});
-      }
-    },
-    // A stream always ends with a terminal event. One that completes without it was cut short
-    // on the server (a replica shutting down, or the story no longer shared), so follow the
-    // story again after a pause, if it can still be read.
-    onComplete: () => {
-      if (acc.current.status !== null && isTerminal(acc.current.status)) return;
-      const again = () => {
-        timer.current = setTimeout(() => restart(), reconnectDelay(restarts.current++));
-      };
-      if (!shareToken) return again();
-      reread().then((story) => story && again(), again);
-    },
-    onError: (error) => {
-      if (!shareToken) {
-        // The story is gone (deleted with its prompt, in another tab): it leaves the lists.
-        if (describeError(error).code === 'NOT_FOUND') return removeStory(client.cache, storyId);
-        return toast.error('Live updates stopped', error);
-      }
-      // A withdrawn share link ends its streams: the page says so once the read comes back null.
-      reread().then((story) => story && toast.error('Live updates stopped', error), () => toast.error('Live updates stopped', error));
-    },
-  });
+  const again = (resume: boolean, delay: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => subscribe(resume), delay);
+  };
 
-  return null;
+  function subscribe(resume: boolean) {
+    if (stopped) return;
+    current?.unsubscribe();
+    const start = startSubscription(acc, resume);
+    acc = start.state;
+    const variables = {
+      storyID: storyId,
+      ...(start.after !== null && { after: start.after }),
+      ...(shareToken && { shareToken }),
+    };
+    let failed = false;
+    const fail = (error: unknown) => {
+      failed = true;
+      onError(error, start.after !== null);
+    };
+    current = client
+      .subscribe({
+        query: STORY_STREAM,
+        variables,
+        fetchPolicy: 'no-cache',
+        // Never share a subscription that is already running: a late joiner would miss the
+        // first event, the one its text starts from.
+        context: { ...RESUMABLE, queryDeduplication: false },
+      })
+      .subscribe({
+        next: ({ data, error }) => {
+          if (error) return fail(error);
+          if (data?.storyStream) onEvent(data.storyStream);
+        },
+        error: fail,
+        complete: () => {
+          if (!failed) onComplete();
+        },
+      });
+  }
+
+  function onEvent(event: StoryEvent) {
+    if (stopped) return;
+    const wasTerminal = acc.status !== null && isTerminal(acc.status);
+    acc = applyEvent(acc, event);
+    applyStreamEvent(client.cache, event, acc.text);
+    if (!wasTerminal && isTerminal(event.status)) {
+      // The stream carries no timestamps: one read of the finished story brings them.
+      reread().catch(() => {});
+      // The story's tokens now count in its owner's usage.
+      if (!shareToken) client.query({ query: USAGE, fetchPolicy: 'network-only' }).catch(() => {});
+    }
+  }
+
+  // A stream always ends with a terminal event. One that completes without it was cut short on
+  // the server (a replica shutting down, or the story no longer shared), so follow the story
+  // again after a pause, if it can still be read.
+  function onComplete() {
+    if (stopped || (acc.status !== null && isTerminal(acc.status))) return;
+    const resume = () => again(true, reconnectDelay(restarts++));
+    if (!shareToken) return resume();
+    reread().then((story) => story && resume(), resume);
+  }
+
+  function onError(error: unknown, resumed: boolean) {
+    if (stopped) return;
+    if (error instanceof ConnectionDroppedError) return again(true, 0);
+    const { code } = describeError(error);
+    // The server does not take the cursor (it should not happen): start from the beginning.
+    if (code === 'BAD_USER_INPUT' && resumed) return again(false, 0);
+    if (code === 'UNAVAILABLE') return again(true, reconnectDelay(restarts++));
+    if (!shareToken) {
+      // The story is gone (deleted with its prompt, in another tab): it leaves the lists.
+      if (code === 'NOT_FOUND') return removeStory(client.cache, storyId);
+      return toast.error('Live updates stopped', error);
+    }
+    // A withdrawn share link ends its streams: the page says so once the read comes back null.
+    const stoppedLive = () => !stopped && toast.error('Live updates stopped', error);
+    reread().then((story) => story && stoppedLive(), stoppedLive);
+  }
+
+  subscribe(false);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    current?.unsubscribe();
+  };
 }

@@ -98,9 +98,17 @@ export function story(id: string, promptId: string, overrides: Record<string, un
   };
 }
 
-/** A storyStream event as the API sends it. */
-export function streamEvent(storyID: string, seq: number, delta: string, status = 'GENERATING', tokenCount = seq, error: string | null = null) {
-  return { data: { storyStream: { __typename: 'StoryEvent', storyID, seq, delta, status, tokenCount, error } } };
+/** A storyStream event as the API sends it; its cursor names the story and seq unless given. */
+export function streamEvent(
+  storyID: string,
+  seq: number,
+  delta: string,
+  status = 'GENERATING',
+  tokenCount = seq,
+  error: string | null = null,
+  cursor = `${storyID}@${seq}`,
+) {
+  return { data: { storyStream: { __typename: 'StoryEvent', storyID, seq, delta, status, tokenCount, error, cursor } } };
 }
 
 /** A signed-in user as the API returns it. */
