@@ -15,6 +15,8 @@ import (
 
 	slogmulti "github.com/samber/slog-multi"
 	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 // ECSVersion is the version of the Elastic Common Schema the log lines
@@ -35,6 +37,7 @@ const (
 	keyProcessPID        = "process.pid"
 	keyTraceID           = "trace.id"
 	keyConnectionTraceID = "connection.trace_id"
+	keyUserID            = "user.id"
 )
 
 // reservedKeys are the top-level keys this package writes itself; an
@@ -255,12 +258,16 @@ func (h *contextHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.inner.Enabled(ctx, l)
 }
 
-// Handle writes r with the context's trace IDs.
+// Handle writes r with the context's trace IDs and signed-in user
+// (user.id).
 func (h *contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if !h.groups {
 		r = renameReserved(r)
 	}
 	ids := traceAttrs(ctx)
+	if uid := viewer.UserID(ctx); uid != "" && !hasAttr(r, keyUserID) {
+		ids = append(ids, slog.String(keyUserID, string(uid)))
+	}
 	if len(ids) == 0 {
 		return h.inner.Handle(ctx, r)
 	}
@@ -309,6 +316,17 @@ func (h *contextHandler) WithGroup(name string) slog.Handler {
 		inner:  h.inner.WithGroup(name),
 		groups: true,
 	}
+}
+
+// hasAttr reports whether r has a top-level attribute key: a line about
+// another account (one just signed in) names it itself.
+func hasAttr(r slog.Record, key string) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == key
+		return !found
+	})
+	return found
 }
 
 // traceAttrs are the trace fields of ctx.

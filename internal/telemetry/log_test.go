@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/storybot/storybot/internal/telemetry"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 func TestParseLevel(t *testing.T) {
@@ -183,5 +184,35 @@ func TestLoggerFile(t *testing.T) {
 	// Closing twice is harmless.
 	if err := closeLogs(context.Background()); err != nil {
 		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestLoggerNamesTheSignedInUser: a line logged under a request of a
+// signed-in user carries user.id; a line that names a user itself (the
+// account just signed in) keeps its own.
+func TestLoggerNamesTheSignedInUser(t *testing.T) {
+	var out syncBuffer
+	logger, closeLogs, err := telemetry.NewLogger(telemetry.LogConfig{Level: "info"}, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := viewer.NewContext(telemetry.ContextWithTraceID(context.Background(), "trace-2"), &viewer.Viewer{UserID: "us_1"})
+	logger.InfoContext(ctx, "prompt created")
+	logger.InfoContext(ctx, "signed in", slog.String("user.id", "us_2"))
+	logger.Info("no user")
+	if err := closeLogs(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lines := decodeLines(t, out.String())
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines", len(lines))
+	}
+	for i, want := range []string{"us_1", "us_2", ""} {
+		if got, _ := lines[i]["user.id"].(string); got != want {
+			t.Errorf("line %d: user.id %q, want %q", i, got, want)
+		}
+	}
+	if n := strings.Count(out.String(), `"user.id"`); n != 2 {
+		t.Errorf("user.id appears %d times in:\n%s", n, out.String())
 	}
 }
