@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,14 +407,21 @@ func TestCancelMidStream(t *testing.T) {
 						errs  []gqlError
 					}
 					cancelled := make(chan result, 1)
+					var once sync.Once
 					res := subscribe(t, s, st.ID, func(e streamEvent) {
-						if e.Seq == 2 {
+						// Cancel once some text has been written (the first
+						// events may carry none: the start, a slow first
+						// token on a loaded machine).
+						if e.Delta == "" || e.Status != "GENERATING" {
+							return
+						}
+						once.Do(func() {
 							go func() {
 								var out struct{ CancelStory storedStory }
 								errs := s.gql(`mutation($id: ID!) { cancelStory(id: $id) { `+storyFields+` } }`, map[string]any{"id": st.ID}, &out)
 								cancelled <- result{out.CancelStory, errs}
 							}()
-						}
+						})
 					})
 					stored := checkStream(t, s, res, st.ID, "CANCELLED")
 					got := <-cancelled
