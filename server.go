@@ -39,8 +39,8 @@ import (
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/origins"
 	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/subscription"
 	"github.com/storybot/storybot/internal/telemetry"
-	"github.com/storybot/storybot/internal/websocket"
 	"github.com/storybot/storybot/web"
 )
 
@@ -153,14 +153,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer func() { stopSweeper(); <-watchDone }()
 
 	allowed := origins.New(cfg.AllowedOrigins)
-	sockets := &websocket.Upgrader{
-		CheckOrigin:       allowed.AllowRequest,
-		MaxSubscriptions:  cfg.WSMaxSubscriptions,
-		MaxConnsPerClient: cfg.WSMaxConnectionsPerPeer,
-		ClientKey: func(r *http.Request) string {
-			return limits.ClientKey(limits.ClientIP(r, cfg.TrustedProxies)).String()
-		},
-	}
 	ext := telemetry.NewGraphQLExtension(metrics, logger, telemetry.WithFieldTimings(cfg.FieldTimings))
 	extensions := []graphql.HandlerExtension{ext}
 	if cfg.SignInPerMinute > 0 {
@@ -178,36 +170,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	}
 	wsInit := accounts.WebsocketInit(watcher)
+	sockets := &subscription.Websocket{
+		CheckOrigin:       allowed.AllowRequest,
+		MaxSubscriptions:  cfg.WSMaxSubscriptions,
+		MaxConnsPerClient: cfg.WSMaxConnectionsPerPeer,
+		ClientKey: func(r *http.Request) string {
+			return limits.ClientKey(limits.ClientIP(r, cfg.TrustedProxies)).String()
+		},
+		ReadLimit: int64(cfg.MaxBodyBytes),
+		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			ctx, ack, err := ext.WebsocketInit(ctx, payload)
+			if err == nil {
+				ctx, err = wsInit(ctx, payload)
+			}
+			return ctx, ack, err
+		},
+		CloseFunc:   ext.WebsocketClose,
+		InitTimeout: 3 * time.Second,
+		KeepAlive:   6 * time.Second,
+	}
 	gql := graph.NewHandler(graph.NewSchema(db.Client, stories, accounts, watcher), graph.HandlerOptions{
 		Logger:          logger,
 		Introspection:   cfg.IntrospectionEnabled(),
 		HideSuggestions: cfg.Production(),
 		Extensions:      extensions,
-		Transports: []graphql.Transport{
-			transport.Websocket{
-				Implementation:   sockets,
-				PayloadReadLimit: new(int64(cfg.MaxBodyBytes)),
-				InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-					ctx, ack, err := ext.WebsocketInit(ctx, payload)
-					if err == nil {
-						ctx, err = wsInit(ctx, payload)
-					}
-					return ctx, ack, err
-				},
-				CloseFunc:             ext.WebsocketClose,
-				InitTimeout:           3 * time.Second,
-				KeepAlivePingInterval: 10 * time.Second,
-				PingPongInterval:      6 * time.Second,
-			},
-			transport.SSE{KeepAlivePingInterval: 10 * time.Second},
-		},
+		Transports:      []graphql.Transport{sockets, &subscription.SSE{KeepAlive: 10 * time.Second}},
 	})
-
 	mux := http.NewServeMux()
 	// CORS before the body limit, so that browsers can read a 413.
 	mux.Handle("/graphql", metrics.InstrumentHTTP("graphql", allowed.Middleware(
 		limits.ClientIPMiddleware(cfg.TrustedProxies)(limits.BodyLimit(int64(cfg.MaxBodyBytes))(
-			websocket.Track(accounts.Middleware(gql)))))))
+			accounts.Middleware(gql))))))
 	if oidc != nil {
 		mux.Handle(auth.OIDCPath, metrics.InstrumentHTTP("oidc", accounts.Middleware(oidc.Handler(accounts))))
 	}
@@ -307,8 +300,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	drainCtx, cancelDrain := context.WithTimeout(shutdownCtx, cfg.ShutdownTimeout*3/4)
 	defer cancelDrain()
 	_ = stories.Shutdown(drainCtx)
-	time.Sleep(100 * time.Millisecond) // lets gqlgen send the completions
-	sockets.CloseAll(1001, "server shutting down")
+	sockets.CloseAll(subscription.CloseGoingAway, "server shutting down") // after what is queued: the final events, the completions
 	for range servers {
 		if err := <-httpDone; err != nil {
 			logger.Warn("shutdown did not finish in time; closing connections", slog.Any("error", err))

@@ -93,7 +93,6 @@ func NewHandler(schema graphql.ExecutableSchema, opts HandlerOptions) *handler.S
 	}
 	srv.Use(extension.FixedComplexityLimit(complexity))
 	srv.Use(PageLimit{})
-	srv.Use(streamParent{})
 	srv.SetErrorPresenter(ErrorPresenter(logger))
 	srv.SetRecoverFunc(RecoverFunc(logger))
 	return srv

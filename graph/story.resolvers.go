@@ -25,7 +25,6 @@ func (r *mutationResolver) CancelStory(ctx context.Context, id pulid.ID) (*ent.S
 
 // StoryStream is the resolver for the storyStream field.
 func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID, after *string, shareToken *string) (<-chan *story.Event, error) {
-	noteStreamField(ctx)
 	if shareToken != nil {
 		return r.followShared(ctx, storyID, *shareToken, deref(after))
 	}

@@ -182,8 +182,7 @@ func (a *Accounts) WebsocketInit(w *Watcher) func(ctx context.Context, payload t
 				if !errors.Is(err, ErrUnauthenticated) {
 					code = 1011 // could not check: an internal error
 				}
-				ctx = transport.WithWebsocketCloseCode(ctx, code)
-				return transport.AppendCloseReason(ctx, "Unauthorized"), ErrUnauthenticated
+				return ctx, &websocket.CloseError{Code: code, Reason: "Unauthorized", Err: ErrUnauthenticated}
 			}
 			ctx = viewer.NewContext(ctx, v)
 		}

@@ -49,6 +49,7 @@ type fanout struct {
 
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
+	members map[*Member]struct{} // of cohorts
 	running bool
 	kick    chan struct{} // capacity 1: a subscriber joined or left
 }
@@ -58,7 +59,7 @@ type fanout struct {
 const retryLagging = 5 * time.Millisecond
 
 func newFanout(s *Service, id pulid.ID, v *view) *fanout {
-	return &fanout{s: s, id: id, v: v, subs: map[*subscriber]struct{}{}, kick: make(chan struct{}, 1)}
+	return &fanout{s: s, id: id, v: v, subs: map[*subscriber]struct{}{}, members: map[*Member]struct{}{}, kick: make(chan struct{}, 1)}
 }
 
 // join adds a subscriber that lives until ctx ends or the story ends, and
@@ -67,7 +68,12 @@ func newFanout(s *Service, id pulid.ID, v *view) *fanout {
 // The subscriber has the text up to byte offset from already (0: none): its
 // first event holds what follows. An offset beyond the text so far (a
 // cursor from a replica that is ahead) waits for the text to reach it.
+//
+// A ctx made by a Member's Context joins that member's cohort instead.
 func (f *fanout) join(ctx context.Context, from int, onLeave func()) <-chan *Event {
+	if m := memberFrom(ctx); m != nil {
+		return f.joinCohort(ctx, m, from, onLeave)
+	}
 	sub := &subscriber{ch: make(chan *Event, 1), sent: from, onLeave: onLeave}
 	sub.stop = context.AfterFunc(ctx, func() {
 		f.mu.Lock()
@@ -77,6 +83,33 @@ func (f *fanout) join(ctx context.Context, from int, onLeave func()) <-chan *Eve
 	})
 	f.mu.Lock()
 	f.subs[sub] = struct{}{}
+	f.mu.Unlock()
+	f.start()
+	return sub.ch
+}
+
+// joinCohort adds m, which has the text up to from already, to the
+// fan-out's cohort members.
+func (f *fanout) joinCohort(ctx context.Context, m *Member, from int, onLeave func()) <-chan *Event {
+	m.ch, m.sent, m.onLeave = make(chan *Event), from, onLeave
+	m.woken.Store(f)
+	m.stop = context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		m.gone = true
+		f.mu.Unlock()
+		f.poke()
+	})
+	f.mu.Lock()
+	f.members[m] = struct{}{}
+	f.mu.Unlock()
+	m.joined.Store(true)
+	f.start()
+	return m.ch
+}
+
+// start runs the fan-out's goroutine unless it runs already, else wakes it.
+func (f *fanout) start() {
+	f.mu.Lock()
 	start := !f.running
 	f.running = true
 	f.mu.Unlock()
@@ -86,7 +119,6 @@ func (f *fanout) join(ctx context.Context, from int, onLeave func()) <-chan *Eve
 	} else {
 		f.poke()
 	}
-	return sub.ch
 }
 
 func (f *fanout) poke() {
@@ -171,7 +203,9 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 			lagging = true
 		}
 	}
-	if len(f.subs) == 0 {
+	leavingMembers, busy := f.deliverCohorts(snap, final)
+	lagging = lagging || busy
+	if len(f.subs) == 0 && len(f.members) == 0 {
 		f.running = false
 		left = true
 	}
@@ -179,7 +213,63 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 	for _, sub := range leaving {
 		sub.onLeave()
 	}
+	for _, m := range leavingMembers {
+		m.onLeave()
+	}
 	return lagging, left
+}
+
+// deliverCohorts hands each cohort what is new in snap for its members, a
+// batch per cohort, and returns the members that left. busy reports a
+// cohort whose previous batch was not taken yet: it is offered the change
+// again shortly. A member that is not ready is skipped; it calls Wake when
+// it is. The caller holds f.mu.
+func (f *fanout) deliverCohorts(snap snapshot, final bool) (leaving []*Member, busy bool) {
+	if len(f.members) == 0 {
+		return nil, false
+	}
+	rounds := map[*Cohort]*cohortRound{}
+	base := Event{StoryID: f.id, Status: snap.status, TokenCount: snap.tokens, Error: snap.errMsg}
+	for m := range f.members {
+		if m.gone {
+			close(m.ch)
+			delete(f.members, m)
+			leaving = append(leaving, m)
+			continue
+		}
+		if m.seq > 0 && len(snap.text) == m.sent && snap.status == m.status && !final {
+			continue // nothing new
+		}
+		if m.sent > len(snap.text) && !isTerminal(snap.status) && !final {
+			continue // resumed ahead of this replica's copy: wait for the text to reach it
+		}
+		r := rounds[m.c]
+		if r == nil {
+			if len(m.c.work) > 0 {
+				busy = true
+				continue
+			}
+			r = &cohortRound{index: map[deliveryKey]int{}}
+			rounds[m.c] = r
+		}
+		if !m.ready() {
+			busy = busy || final // at shutdown, wait a little for it
+			continue
+		}
+		r.offer(m, base, snap, final)
+		if isTerminal(snap.status) || final {
+			m.stop()
+			close(m.ch)
+			delete(f.members, m)
+			leaving = append(leaving, m)
+		}
+	}
+	for c, r := range rounds {
+		if len(r.batch) > 0 {
+			c.work <- r.batch // the only sender, and the channel was empty
+		}
+	}
+	return leaving, busy
 }
 
 // shutdown gives the subscribers still there a last event, merged (the end,
@@ -206,9 +296,22 @@ func (f *fanout) shutdown() {
 		delete(f.subs, sub)
 		leaving = append(leaving, sub)
 	}
+	var leavingMembers []*Member
+	for m := range f.members {
+		close(m.ch)
+		m.stop()
+		delete(f.members, m)
+		leavingMembers = append(leavingMembers, m)
+	}
 	f.running = false
 	f.mu.Unlock()
 	for _, sub := range leaving {
 		sub.onLeave()
+	}
+	for _, m := range leavingMembers {
+		if m.ended != nil {
+			m.ended()
+		}
+		m.onLeave()
 	}
 }

@@ -1,4 +1,4 @@
-package websocket
+package subscription
 
 import (
 	"encoding/json"
@@ -9,23 +9,17 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/testserver"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	gws "github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// setup serves gqlgen's test schema through u, with the websocket transport
-// tuned by tune.
-func setup(t *testing.T, u *Upgrader, tune func(*transport.Websocket)) (*testserver.TestServer, string) {
+// setup serves gqlgen's test schema through u.
+func setup(t *testing.T, u *Websocket) (*testserver.TestServer, string) {
 	t.Helper()
 	srv := testserver.New()
-	ws := transport.Websocket{Implementation: u}
-	if tune != nil {
-		tune(&ws)
-	}
-	srv.AddTransport(ws)
+	srv.AddTransport(u)
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		u.CloseAll(1001, "test over")
@@ -116,8 +110,8 @@ func subscribe(t *testing.T, c *gws.Conn, id string) {
 func TestSubscriptionsFlow(t *testing.T) {
 	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
 		t.Run(proto, func(t *testing.T) {
-			u := &Upgrader{}
-			srv, url := setup(t, u, nil)
+			u := &Websocket{}
+			srv, url := setup(t, u)
 			c := dial(t, url, proto, nil)
 			if c.Subprotocol() != proto {
 				t.Fatalf("negotiated %q", c.Subprotocol())
@@ -147,7 +141,7 @@ func TestSubscriptionsFlow(t *testing.T) {
 
 func TestProtocolViolationsClose(t *testing.T) {
 	t.Run("second connection_init", func(t *testing.T) {
-		_, url := setup(t, &Upgrader{}, nil)
+		_, url := setup(t, &Websocket{})
 		c := dial(t, url, "graphql-transport-ws", nil)
 		initialise(t, c)
 		send(t, c, msg{Type: "connection_init"})
@@ -156,7 +150,7 @@ func TestProtocolViolationsClose(t *testing.T) {
 		}
 	})
 	t.Run("duplicate operation id", func(t *testing.T) {
-		_, url := setup(t, &Upgrader{}, nil)
+		_, url := setup(t, &Websocket{})
 		c := dial(t, url, "graphql-transport-ws", nil)
 		initialise(t, c)
 		subscribe(t, c, "dup")
@@ -166,7 +160,7 @@ func TestProtocolViolationsClose(t *testing.T) {
 		}
 	})
 	t.Run("no connection_init in time", func(t *testing.T) {
-		_, url := setup(t, &Upgrader{}, func(ws *transport.Websocket) { ws.InitTimeout = 200 * time.Millisecond })
+		_, url := setup(t, &Websocket{InitTimeout: 200 * time.Millisecond})
 		c := dial(t, url, "graphql-transport-ws", nil)
 		if code := closeCode(t, c); code != CloseInitTimeout {
 			t.Errorf("close code %d, want 4408", code)
@@ -174,8 +168,8 @@ func TestProtocolViolationsClose(t *testing.T) {
 	})
 	t.Run("message too large", func(t *testing.T) {
 		limit := int64(1024)
-		u := &Upgrader{}
-		_, url := setup(t, u, func(ws *transport.Websocket) { ws.PayloadReadLimit = &limit })
+		u := &Websocket{ReadLimit: limit}
+		_, url := setup(t, u)
 		c := dial(t, url, "graphql-transport-ws", nil)
 		initialise(t, c)
 		// The server may drop the connection before it has read all of this,
@@ -197,8 +191,8 @@ func TestProtocolViolationsClose(t *testing.T) {
 }
 
 func TestSubscriptionCap(t *testing.T) {
-	u := &Upgrader{MaxSubscriptions: 2}
-	srv, url := setup(t, u, nil)
+	u := &Websocket{MaxSubscriptions: 2}
+	srv, url := setup(t, u)
 	c := dial(t, url, "graphql-transport-ws", nil)
 	initialise(t, c)
 	subscribe(t, c, "a")
@@ -215,11 +209,11 @@ func TestSubscriptionCap(t *testing.T) {
 }
 
 func TestOriginAndClientCaps(t *testing.T) {
-	u := &Upgrader{
+	u := &Websocket{
 		CheckOrigin:       func(r *http.Request) bool { return r.Header.Get("Origin") != "https://evil.example" },
 		MaxConnsPerClient: 2,
 	}
-	_, url := setup(t, u, nil)
+	_, url := setup(t, u)
 	d := gws.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
 	if _, resp, err := d.Dial(url, http.Header{"Origin": {"https://evil.example"}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("foreign origin: err %v, response %v; want 403", err, resp)
@@ -234,16 +228,16 @@ func TestOriginAndClientCaps(t *testing.T) {
 
 func TestDeadPeersAreDropped(t *testing.T) {
 	t.Run("graphql-ws", func(t *testing.T) {
-		u := &Upgrader{PingInterval: 50 * time.Millisecond}
-		_, url := setup(t, u, nil)
+		u := &Websocket{KeepAlive: 50 * time.Millisecond}
+		_, url := setup(t, u)
 		c := dial(t, url, "graphql-ws", nil)
 		initialise(t, c)
 		// The client stops reading, so it never answers the pings.
 		waitOpen(t, u, 0)
 	})
 	t.Run("graphql-transport-ws", func(t *testing.T) {
-		u := &Upgrader{}
-		_, url := setup(t, u, func(ws *transport.Websocket) { ws.PingPongInterval = 50 * time.Millisecond })
+		u := &Websocket{KeepAlive: 50 * time.Millisecond}
+		_, url := setup(t, u)
 		c := dial(t, url, "graphql-transport-ws", nil)
 		initialise(t, c)
 		waitOpen(t, u, 0)
@@ -251,8 +245,8 @@ func TestDeadPeersAreDropped(t *testing.T) {
 }
 
 func TestCloseAll(t *testing.T) {
-	u := &Upgrader{}
-	_, url := setup(t, u, nil)
+	u := &Websocket{}
+	_, url := setup(t, u)
 	c := dial(t, url, "graphql-transport-ws", nil)
 	initialise(t, c)
 	go u.CloseAll(1001, "server shutting down")
@@ -269,7 +263,7 @@ func TestCloseAll(t *testing.T) {
 	}
 }
 
-func waitOpen(t *testing.T, u *Upgrader, want int) {
+func waitOpen(t *testing.T, u *Websocket, want int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for u.Open() != want {

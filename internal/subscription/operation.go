@@ -1,0 +1,233 @@
+package subscription
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/telemetry"
+)
+
+// frame is one message to write, in up to three parts (written in order,
+// without copying): a cohort's payload is shared by its members, between
+// each member's own head and tail.
+type frame struct {
+	parts [3][]byte
+	op    *operation // whose event this is (its slot is freed once written), or nil
+	close bool       // close the connection after it
+}
+
+// outbox holds the frames of one connection until its writer takes them.
+// It is bounded: each operation has at most one event in it (its slot),
+// and protocol messages answer the peer's own, which a peer that does not
+// read cannot send without end; past maxQueued the connection is dropped.
+type outbox struct {
+	mu     sync.Mutex
+	frames []frame
+}
+
+// maxQueued bounds the frames an outbox holds.
+const maxQueued = 256
+
+// push queues f and reports whether it fitted.
+func (o *outbox) push(f frame) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.frames) >= maxQueued {
+		return false
+	}
+	o.frames = append(o.frames, f)
+	return true
+}
+
+// empty reports whether no frame is queued.
+func (o *outbox) empty() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.frames) == 0
+}
+
+// take returns the frames queued, in order, and empties the outbox.
+func (o *outbox) take(into []frame) []frame {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	into = append(into[:0], o.frames...)
+	clear(o.frames)
+	o.frames = o.frames[:0]
+	if cap(o.frames) > 16 {
+		o.frames = nil // a burst is over: give its memory back
+	}
+	return into
+}
+
+// sink is where an operation's messages go: a websocket connection or an
+// SSE response.
+type sink interface {
+	// queue adds a frame for the writer; false when the connection is gone
+	// or cannot take more.
+	queue(f frame) bool
+	// framing returns the protocol's message shapes.
+	framing() framing
+	// finished tells the sink that op has ended (its last message queued).
+	finished(op *operation)
+}
+
+// operation is one running operation of a connection: a subscription, or
+// a query or mutation sent over a websocket.
+type operation struct {
+	id     string
+	sink   sink
+	ctx    context.Context
+	cancel context.CancelFunc
+	// slot holds a token while one of the operation's events waits to be
+	// written: an operation never has two.
+	slot chan struct{}
+
+	// Set when it is a member of a cohort (cohort is cleared, under mu,
+	// when it leaves).
+	cohort *cohort
+	member *story.Member
+	head   []byte // the framing of its next messages, before the payload
+	tail   []byte // and after: its extensions, the end of the message
+
+	mu    sync.Mutex
+	ready bool // its framing is set: it may take cohort events
+	done  bool
+}
+
+func newOperation(ctx context.Context, id string, s sink) *operation {
+	ctx, cancel := context.WithCancel(ctx)
+	return &operation{id: id, sink: s, ctx: ctx, cancel: cancel, slot: make(chan struct{}, 1)}
+}
+
+// canTake reports whether a cohort event may be handed to op now.
+func (op *operation) canTake() bool {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	return op.ready && !op.done && len(op.slot) == 0
+}
+
+// written is called once an event of op was written: its slot is free.
+func (op *operation) written() {
+	<-op.slot
+	if op.member != nil {
+		op.member.Wake()
+	}
+}
+
+// joinCohort makes op's framing from its operation's context (the trace ID
+// of the operation, for the extensions of its events) and lets the cohort
+// hand it events.
+func (op *operation) joinCohort(opCtx context.Context) {
+	f := op.sink.framing()
+	op.mu.Lock()
+	op.head = f.nextHead(op.id)
+	op.tail = f.tail(telemetry.TraceIDFromContext(opCtx))
+	op.ready = true
+	op.mu.Unlock()
+	op.member.Wake()
+}
+
+// shared queues a cohort event for op: payload is the marshalled response
+// without its extensions and closing brace, the same bytes for every
+// member. last completes op after it.
+func (op *operation) shared(payload []byte, last bool) {
+	select {
+	case op.slot <- struct{}{}:
+	default:
+		return // cannot happen: the cohort offers events only to members that canTake
+	}
+	if !op.sink.queue(frame{parts: [3][]byte{op.head, payload, op.tail}, op: op}) {
+		<-op.slot
+		return
+	}
+	if last {
+		op.complete()
+	}
+}
+
+// serve sends the responses of an operation that is not in a cohort (a
+// query, a mutation, a story that has ended), one at a time, then
+// completes it.
+func (op *operation) serve(responses graphql.ResponseHandler, ctx context.Context) {
+	f := op.sink.framing()
+	for {
+		resp := responses(ctx)
+		if resp == nil {
+			break
+		}
+		payload, err := json.Marshal(resp)
+		if err != nil {
+			break
+		}
+		select {
+		case op.slot <- struct{}{}:
+		case <-op.ctx.Done():
+			return
+		}
+		if !op.sink.queue(frame{parts: [3][]byte{f.nextHead(op.id), payload, f.end()}, op: op}) {
+			return
+		}
+	}
+	if op.ctx.Err() == nil {
+		op.complete()
+	}
+}
+
+// complete queues op's complete message and ends it.
+func (op *operation) complete() {
+	if op.end() {
+		op.sink.queue(frame{parts: [3][]byte{op.sink.framing().complete(op.id)}})
+		op.sink.finished(op)
+	}
+}
+
+// fail queues an error message with resp's errors for op and ends it.
+func (op *operation) fail(resp *graphql.Response) {
+	if op.end() {
+		f := op.sink.framing()
+		op.sink.queue(frame{parts: [3][]byte{f.errors(op.id, resp)}})
+		if f.completeAfterError {
+			op.sink.queue(frame{parts: [3][]byte{f.complete(op.id)}})
+		}
+		op.sink.finished(op)
+	}
+}
+
+// stop ends op without a message (the client stopped it, the connection
+// closed); it reports whether op was running.
+func (op *operation) stop() bool {
+	if !op.end() {
+		return false
+	}
+	op.sink.finished(op)
+	return true
+}
+
+// end marks op done, once, and cancels its context and leaves its cohort.
+func (op *operation) end() bool {
+	op.mu.Lock()
+	if op.done {
+		op.mu.Unlock()
+		return false
+	}
+	op.done = true
+	op.mu.Unlock()
+	op.cancel()
+	op.leaveCohort()
+	return true
+}
+
+// leaveCohort takes op out of its cohort, if it is in one.
+func (op *operation) leaveCohort() {
+	op.mu.Lock()
+	c := op.cohort
+	op.cohort = nil
+	op.mu.Unlock()
+	if c != nil {
+		c.leave(op.member)
+	}
+}
