@@ -19,31 +19,54 @@ import (
 // Resume then check access and the cursor as for anyone, and join the
 // cohort), and renders what Work yields.
 type Cohort struct {
-	bySeq bool
-	work  chan []Delivery
+	work chan []Delivery
+	// busy is set while a batch is handed over and not yet Done; its
+	// sender is poked when it is.
+	busy   atomic.Bool
+	sender atomic.Pointer[fanout]
 }
 
 // Delivery is one event for some members of a cohort: render it once and
-// send the result to each of them.
+// send the result to each of them. Members at the same position may have
+// had different numbers of events (one joined later, one was merged): the
+// event's Seq is the first member's, and Seqs has each member's.
 type Delivery struct {
 	Event   *Event
 	Members []*Member
+	Seqs    []int
 	// Last is set when the event ends the members' subscriptions (a final
 	// status, or the server shutting down): complete them after it.
 	Last bool
 }
 
-// NewCohort returns an empty cohort. bySeq says whether its rendering shows
-// Event.Seq: when it does not, members that are at the same position share
-// deliveries even if they have had different numbers of events.
-func NewCohort(bySeq bool) *Cohort {
-	return &Cohort{bySeq: bySeq, work: make(chan []Delivery, 1)}
+// NewCohort returns an empty cohort.
+func NewCohort() *Cohort {
+	return &Cohort{work: make(chan []Delivery, 1)}
 }
 
-// Work yields the cohort's deliveries, a batch per change of the story. The
-// fan-out hands the next batch only once this one was taken, so a slow
-// renderer delays its own cohort and no other.
+// Work yields the cohort's deliveries, a batch per change of the story.
+// Call Done once a batch's events are handed to the members: the fan-out
+// hands the next batch only then (members' readiness is checked against
+// what they hold), so a slow renderer delays its own cohort and no other.
 func (c *Cohort) Work() <-chan []Delivery { return c.work }
+
+// Done tells the fan-out that the last batch from Work has been handed out.
+func (c *Cohort) Done() {
+	c.busy.Store(false)
+	if f := c.sender.Load(); f != nil {
+		f.poke()
+	}
+}
+
+// claim marks the cohort busy for a batch that f hands over; it reports
+// false when another batch is still being handed out.
+func (c *Cohort) claim(f *fanout) bool {
+	if !c.busy.CompareAndSwap(false, true) {
+		return false
+	}
+	c.sender.Store(f)
+	return true
+}
 
 // Member is one subscriber of a cohort.
 type Member struct {
@@ -102,10 +125,11 @@ func (m *Member) Wake() {
 	}
 }
 
-// deliveryKey is what members that share a delivery have in common.
+// deliveryKey is what members that share a delivery have in common: the
+// position and status of what they have had.
 type deliveryKey struct {
-	sent, seq int
-	status    entstory.Status
+	sent   int
+	status entstory.Status
 }
 
 // cohortRound gathers one cohort's deliveries during a fan-out round.
@@ -118,9 +142,6 @@ type cohortRound struct {
 // the members that have had the same so far.
 func (r *cohortRound) offer(m *Member, id Event, snap snapshot, final bool) {
 	key := deliveryKey{sent: m.sent, status: m.status}
-	if m.c.bySeq {
-		key.seq = m.seq
-	}
 	i, ok := r.index[key]
 	if !ok {
 		ev := id
@@ -132,7 +153,8 @@ func (r *cohortRound) offer(m *Member, id Event, snap snapshot, final bool) {
 		r.batch = append(r.batch, Delivery{Event: &ev, Last: isTerminal(snap.status) || final})
 	}
 	d := &r.batch[i]
-	d.Members = append(d.Members, m)
 	m.seq++
+	d.Members = append(d.Members, m)
+	d.Seqs = append(d.Seqs, m.seq)
 	m.sent, m.status = d.Event.End, snap.status
 }

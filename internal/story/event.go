@@ -221,8 +221,8 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 
 // deliverCohorts hands each cohort what is new in snap for its members, a
 // batch per cohort, and returns the members that left. busy reports a
-// cohort whose previous batch was not taken yet: it is offered the change
-// again shortly. A member that is not ready is skipped; it calls Wake when
+// cohort whose previous batch was not Done yet: it is offered the change
+// again when it is, or shortly. A member that is not ready is skipped; it calls Wake when
 // it is. The caller holds f.mu.
 func (f *fanout) deliverCohorts(snap snapshot, final bool) (leaving []*Member, busy bool) {
 	if len(f.members) == 0 {
@@ -245,7 +245,7 @@ func (f *fanout) deliverCohorts(snap snapshot, final bool) (leaving []*Member, b
 		}
 		r := rounds[m.c]
 		if r == nil {
-			if len(m.c.work) > 0 {
+			if !m.c.claim(f) { // its last batch is still being handed out
 				busy = true
 				continue
 			}
@@ -265,9 +265,11 @@ func (f *fanout) deliverCohorts(snap snapshot, final bool) (leaving []*Member, b
 		}
 	}
 	for c, r := range rounds {
-		if len(r.batch) > 0 {
-			c.work <- r.batch // the only sender, and the channel was empty
+		if len(r.batch) == 0 {
+			c.busy.Store(false) // nothing to hand over after all
+			continue
 		}
+		c.work <- r.batch // empty: the claim holds until Done
 	}
 	return leaving, busy
 }

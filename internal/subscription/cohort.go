@@ -1,6 +1,7 @@
 package subscription
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -40,9 +41,9 @@ type cohortKey struct {
 }
 
 // cohortOf returns the key of an operation's cohort; ok is false when the
-// operation is not a storyStream subscription alone. bySeq reports whether
-// its events show their seq.
-func cohortOf(opCtx *graphql.OperationContext) (key cohortKey, bySeq, ok bool) {
+// operation is not a storyStream subscription alone. showsSeq reports
+// whether its events show their seq.
+func cohortOf(opCtx *graphql.OperationContext) (key cohortKey, showsSeq, ok bool) {
 	op := opCtx.Operation
 	if op == nil || op.Operation != ast.Subscription {
 		return key, false, false
@@ -70,10 +71,10 @@ func cohortOf(opCtx *graphql.OperationContext) (key cohortKey, bySeq, ok bool) {
 	}
 	for _, f := range graphql.CollectFields(opCtx, field.Selections, []string{eventObject}) {
 		if f.Name == "seq" {
-			bySeq = true
+			showsSeq = true
 		}
 	}
-	return cohortKey{query: opCtx.RawQuery, operation: op.Name, variables: string(encoded)}, bySeq, true
+	return cohortKey{query: opCtx.RawQuery, operation: op.Name, variables: string(encoded)}, showsSeq, true
 }
 
 // cohorts are the cohorts of one transport.
@@ -86,17 +87,18 @@ func newCohorts() *cohorts { return &cohorts{m: map[cohortKey]*cohort{}} }
 
 // cohort is one running cohort: its members and its feed.
 type cohort struct {
-	set   *cohorts
-	key   cohortKey
-	story *story.Cohort
-	ops   map[*story.Member]*operation // guarded by set.mu
-	stop  context.CancelFunc
+	set      *cohorts
+	key      cohortKey
+	story    *story.Cohort
+	showsSeq bool
+	ops      map[*story.Member]*operation // guarded by set.mu
+	stop     context.CancelFunc
 }
 
 // join adds op to the cohort of key, starting the cohort (and its feed,
 // run with exec, params and ctx's values) if there is none, and makes
 // op's member. It reports false when op has ended already.
-func (cs *cohorts) join(key cohortKey, bySeq bool, op *operation, exec graphql.GraphExecutor, params *graphql.RawParams, ctx context.Context) bool {
+func (cs *cohorts) join(key cohortKey, showsSeq bool, op *operation, exec graphql.GraphExecutor, params *graphql.RawParams, ctx context.Context) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	op.mu.Lock()
@@ -107,7 +109,7 @@ func (cs *cohorts) join(key cohortKey, bySeq bool, op *operation, exec graphql.G
 	c := cs.m[key]
 	if c == nil {
 		feedCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		c = &cohort{set: cs, key: key, story: story.NewCohort(bySeq), ops: map[*story.Member]*operation{}, stop: stop}
+		c = &cohort{set: cs, key: key, story: story.NewCohort(), showsSeq: showsSeq, ops: map[*story.Member]*operation{}, stop: stop}
 		cs.m[key] = c
 		feed := *params
 		go c.run(feedCtx, exec, &feed)
@@ -153,7 +155,7 @@ func (c *cohort) run(ctx context.Context, exec graphql.GraphExecutor, params *gr
 		return fieldMiddleware(ctx, next)
 	}
 	responses, ctx := exec.DispatchOperation(graphql.WithOperationContext(ctx, opCtx), opCtx)
-	var targets []*operation
+	var targets []target
 	for {
 		var batch []story.Delivery
 		select {
@@ -162,31 +164,97 @@ func (c *cohort) run(ctx context.Context, exec graphql.GraphExecutor, params *gr
 			return
 		}
 		for _, d := range batch {
-			events <- d.Event
+			ev := d.Event
+			if c.showsSeq {
+				e := *d.Event
+				e.Seq = seqPlaceholder
+				ev = &e
+			}
+			events <- ev
 			resp := responses(ctx)
 			if resp == nil {
+				c.story.Done()
 				return
 			}
-			payload := sharedPayload(resp)
-			targets = c.members(d.Members, targets[:0])
-			for _, op := range targets {
-				op.shared(payload, d.Last)
+			r := rendering{payload: sharedPayload(resp)}
+			if c.showsSeq {
+				r.seqAt = seqPlaceholders(r.payload)
+			}
+			targets = c.members(d, targets[:0])
+			for _, t := range targets {
+				t.op.shared(&r, t.seq, d.Last)
 			}
 			clear(targets)
 		}
+		c.story.Done()
 	}
 }
 
-// members returns the operations of story members that are still there.
-func (c *cohort) members(ms []*story.Member, into []*operation) []*operation {
+// target is a member's operation and the seq of its event.
+type target struct {
+	op  *operation
+	seq int
+}
+
+// members returns the operations of d's members that are still there.
+func (c *cohort) members(d story.Delivery, into []target) []target {
 	c.set.mu.Lock()
 	defer c.set.mu.Unlock()
-	for _, m := range ms {
+	for i, m := range d.Members {
 		if op := c.ops[m]; op != nil {
-			into = append(into, op)
+			into = append(into, target{op, d.Seqs[i]})
 		}
 	}
 	return into
+}
+
+// rendering is one event rendered for a cohort.
+type rendering struct {
+	// payload is the response as JSON without its extensions and closing
+	// brace, which each member's tail adds.
+	payload []byte
+	// seqAt are the offsets in payload of seqPlaceholder's digits, where
+	// each member's own seq goes.
+	seqAt []int
+}
+
+// Members at the same position share an event but may have had different
+// numbers of events before (one joined later, one got a merged event), so
+// their seq differs. An event whose selection shows seq is rendered with
+// seqPlaceholder as its seq, and each member's frame puts its own number in
+// the placeholder's place, the rest of the payload shared. The placeholder
+// is found as a value outside every JSON string, so no text can imitate it.
+const seqPlaceholder = -1999999999
+
+var seqPlaceholderText = []byte("-1999999999")
+
+// seqPlaceholders returns the offsets of the placeholder in payload, where
+// it is a whole value outside strings.
+func seqPlaceholders(payload []byte) []int {
+	var at []int
+	inString, escaped := false, false
+	for i := 0; i < len(payload); i++ {
+		c := payload[i]
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ':' && bytes.HasPrefix(payload[i+1:], seqPlaceholderText):
+			end := i + 1 + len(seqPlaceholderText)
+			if end < len(payload) && (payload[end] == ',' || payload[end] == '}') {
+				at = append(at, i+1)
+			}
+		}
+	}
+	return at
 }
 
 // failAll fails every member with resp's errors.
@@ -202,9 +270,8 @@ func (c *cohort) failAll(resp *graphql.Response) {
 	}
 }
 
-// sharedPayload is resp as JSON without its extensions and closing brace,
-// which each member's tail adds. It copies resp's data, whose buffer the
-// next event reuses.
+// sharedPayload is resp as JSON without its extensions and closing brace.
+// It copies resp's data, whose buffer the next event reuses.
 func sharedPayload(resp *graphql.Response) []byte {
 	b := make([]byte, 0, len(resp.Data)+16)
 	b = append(b, `{"data":`...)
@@ -227,13 +294,13 @@ func sharedPayload(resp *graphql.Response) []byte {
 // shape.
 func runOperation(exec graphql.GraphExecutor, cs *cohorts, op *operation, opCtx *graphql.OperationContext, params *graphql.RawParams, connCtx context.Context) {
 	ctx := graphql.WithOperationContext(op.ctx, opCtx)
-	key, bySeq, ok := cohortOf(opCtx)
+	key, showsSeq, ok := cohortOf(opCtx)
 	if !ok {
 		responses, ctx := exec.DispatchOperation(ctx, opCtx)
 		go op.serve(responses, ctx)
 		return
 	}
-	if !cs.join(key, bySeq, op, exec, params, connCtx) {
+	if !cs.join(key, showsSeq, op, exec, params, connCtx) {
 		return
 	}
 	responses, ctx := exec.DispatchOperation(op.member.Context(ctx), opCtx)

@@ -3,6 +3,7 @@ package subscription
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -11,11 +12,11 @@ import (
 	"github.com/storybot/storybot/internal/telemetry"
 )
 
-// frame is one message to write, in up to three parts (written in order,
+// frame is one message to write, in up to five parts (written in order,
 // without copying): a cohort's payload is shared by its members, between
-// each member's own head and tail.
+// each member's own head and tail, with its own seq in the middle.
 type frame struct {
-	parts [3][]byte
+	parts [5][]byte
 	op    *operation // whose event this is (its slot is freed once written), or nil
 	close bool       // close the connection after it
 }
@@ -92,6 +93,7 @@ type operation struct {
 	member *story.Member
 	head   []byte // the framing of its next messages, before the payload
 	tail   []byte // and after: its extensions, the end of the message
+	seq    []byte // its seq in the event waiting in its slot
 
 	mu    sync.Mutex
 	ready bool // its framing is set: it may take cohort events
@@ -131,16 +133,34 @@ func (op *operation) joinCohort(opCtx context.Context) {
 	op.member.Wake()
 }
 
-// shared queues a cohort event for op: payload is the marshalled response
-// without its extensions and closing brace, the same bytes for every
-// member. last completes op after it.
-func (op *operation) shared(payload []byte, last bool) {
+// shared queues a cohort's rendering of an event for op, whose seq it is.
+// last completes op after it.
+func (op *operation) shared(r *rendering, seq int, last bool) {
 	select {
 	case op.slot <- struct{}{}:
 	default:
 		return // cannot happen: the cohort offers events only to members that canTake
 	}
-	if !op.sink.queue(frame{parts: [3][]byte{op.head, payload, op.tail}, op: op}) {
+	// The slot is op's: so is seq's buffer, until the frame is written.
+	f := frame{op: op}
+	switch len(r.seqAt) {
+	case 0:
+		f.parts = [5][]byte{op.head, r.payload, op.tail}
+	case 1:
+		op.seq = strconv.AppendInt(op.seq[:0], int64(seq), 10)
+		at := r.seqAt[0]
+		f.parts = [5][]byte{op.head, r.payload[:at], op.seq, r.payload[at+len(seqPlaceholderText):], op.tail}
+	default: // seq selected under several aliases
+		digits := strconv.AppendInt(nil, int64(seq), 10)
+		b := make([]byte, 0, len(r.payload)+len(r.seqAt)*len(digits))
+		from := 0
+		for _, at := range r.seqAt {
+			b = append(append(b, r.payload[from:at]...), digits...)
+			from = at + len(seqPlaceholderText)
+		}
+		f.parts = [5][]byte{op.head, append(b, r.payload[from:]...), op.tail}
+	}
+	if !op.sink.queue(f) {
 		<-op.slot
 		return
 	}
@@ -168,7 +188,7 @@ func (op *operation) serve(responses graphql.ResponseHandler, ctx context.Contex
 		case <-op.ctx.Done():
 			return
 		}
-		if !op.sink.queue(frame{parts: [3][]byte{f.nextHead(op.id), payload, f.end()}, op: op}) {
+		if !op.sink.queue(frame{parts: [5][]byte{f.nextHead(op.id), payload, f.end()}, op: op}) {
 			return
 		}
 	}
@@ -180,7 +200,7 @@ func (op *operation) serve(responses graphql.ResponseHandler, ctx context.Contex
 // complete queues op's complete message and ends it.
 func (op *operation) complete() {
 	if op.end() {
-		op.sink.queue(frame{parts: [3][]byte{op.sink.framing().complete(op.id)}})
+		op.sink.queue(frame{parts: [5][]byte{op.sink.framing().complete(op.id)}})
 		op.sink.finished(op)
 	}
 }
@@ -189,9 +209,9 @@ func (op *operation) complete() {
 func (op *operation) fail(resp *graphql.Response) {
 	if op.end() {
 		f := op.sink.framing()
-		op.sink.queue(frame{parts: [3][]byte{f.errors(op.id, resp)}})
+		op.sink.queue(frame{parts: [5][]byte{f.errors(op.id, resp)}})
 		if f.completeAfterError {
-			op.sink.queue(frame{parts: [3][]byte{f.complete(op.id)}})
+			op.sink.queue(frame{parts: [5][]byte{f.complete(op.id)}})
 		}
 		op.sink.finished(op)
 	}

@@ -319,7 +319,7 @@ func (c *conn) finished(op *operation) {
 // send queues a protocol message; it reports false when the connection is
 // closed.
 func (c *conn) send(msg []byte) bool {
-	return c.queue(frame{parts: [3][]byte{msg}})
+	return c.queue(frame{parts: [5][]byte{msg}})
 }
 
 // queue implements sink: it queues f and starts the writer if it is idle.
