@@ -20,6 +20,7 @@ import (
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 
@@ -39,6 +40,8 @@ type Client struct {
 	Session *SessionClient
 	// Story is the client for interacting with the Story builders.
 	Story *StoryClient
+	// StoryPiece is the client for interacting with the StoryPiece builders.
+	StoryPiece *StoryPieceClient
 	// UsageDay is the client for interacting with the UsageDay builders.
 	UsageDay *UsageDayClient
 	// User is the client for interacting with the User builders.
@@ -58,6 +61,7 @@ func (c *Client) init() {
 	c.Prompt = NewPromptClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.Story = NewStoryClient(c.config)
+	c.StoryPiece = NewStoryPieceClient(c.config)
 	c.UsageDay = NewUsageDayClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -150,14 +154,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:      ctx,
-		config:   cfg,
-		APIToken: NewAPITokenClient(cfg),
-		Prompt:   NewPromptClient(cfg),
-		Session:  NewSessionClient(cfg),
-		Story:    NewStoryClient(cfg),
-		UsageDay: NewUsageDayClient(cfg),
-		User:     NewUserClient(cfg),
+		ctx:        ctx,
+		config:     cfg,
+		APIToken:   NewAPITokenClient(cfg),
+		Prompt:     NewPromptClient(cfg),
+		Session:    NewSessionClient(cfg),
+		Story:      NewStoryClient(cfg),
+		StoryPiece: NewStoryPieceClient(cfg),
+		UsageDay:   NewUsageDayClient(cfg),
+		User:       NewUserClient(cfg),
 	}, nil
 }
 
@@ -175,14 +180,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:      ctx,
-		config:   cfg,
-		APIToken: NewAPITokenClient(cfg),
-		Prompt:   NewPromptClient(cfg),
-		Session:  NewSessionClient(cfg),
-		Story:    NewStoryClient(cfg),
-		UsageDay: NewUsageDayClient(cfg),
-		User:     NewUserClient(cfg),
+		ctx:        ctx,
+		config:     cfg,
+		APIToken:   NewAPITokenClient(cfg),
+		Prompt:     NewPromptClient(cfg),
+		Session:    NewSessionClient(cfg),
+		Story:      NewStoryClient(cfg),
+		StoryPiece: NewStoryPieceClient(cfg),
+		UsageDay:   NewUsageDayClient(cfg),
+		User:       NewUserClient(cfg),
 	}, nil
 }
 
@@ -212,7 +218,7 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Prompt, c.Session, c.Story, c.UsageDay, c.User,
+		c.APIToken, c.Prompt, c.Session, c.Story, c.StoryPiece, c.UsageDay, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -222,7 +228,7 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Prompt, c.Session, c.Story, c.UsageDay, c.User,
+		c.APIToken, c.Prompt, c.Session, c.Story, c.StoryPiece, c.UsageDay, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -239,6 +245,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Session.mutate(ctx, m)
 	case *StoryMutation:
 		return c.Story.mutate(ctx, m)
+	case *StoryPieceMutation:
+		return c.StoryPiece.mutate(ctx, m)
 	case *UsageDayMutation:
 		return c.UsageDay.mutate(ctx, m)
 	case *UserMutation:
@@ -838,6 +846,22 @@ func (c *StoryClient) QueryOwner(_m *Story) *UserQuery {
 	return query
 }
 
+// QueryPieces queries the pieces edge of a Story.
+func (c *StoryClient) QueryPieces(_m *Story) *StoryPieceQuery {
+	query := (&StoryPieceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(story.Table, story.FieldID, id),
+			sqlgraph.To(storypiece.Table, storypiece.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, story.PiecesTable, story.PiecesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QueryPrompt queries the prompt edge of a Story.
 func (c *StoryClient) QueryPrompt(_m *Story) *PromptQuery {
 	query := (&PromptClient{config: c.config}).Query()
@@ -877,6 +901,156 @@ func (c *StoryClient) mutate(ctx context.Context, m *StoryMutation) (Value, erro
 		return (&StoryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Story mutation op: %q", m.Op())
+	}
+}
+
+// StoryPieceClient is a client for the StoryPiece schema.
+type StoryPieceClient struct {
+	config
+}
+
+// NewStoryPieceClient returns a client for the StoryPiece from the given config.
+func NewStoryPieceClient(c config) *StoryPieceClient {
+	return &StoryPieceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `storypiece.Hooks(f(g(h())))`.
+func (c *StoryPieceClient) Use(hooks ...Hook) {
+	c.hooks.StoryPiece = append(c.hooks.StoryPiece, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `storypiece.Intercept(f(g(h())))`.
+func (c *StoryPieceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.StoryPiece = append(c.inters.StoryPiece, interceptors...)
+}
+
+// Create returns a builder for creating a StoryPiece entity.
+func (c *StoryPieceClient) Create() *StoryPieceCreate {
+	mutation := newStoryPieceMutation(c.config, OpCreate)
+	return &StoryPieceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of StoryPiece entities.
+func (c *StoryPieceClient) CreateBulk(builders ...*StoryPieceCreate) *StoryPieceCreateBulk {
+	return &StoryPieceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *StoryPieceClient) MapCreateBulk(slice any, setFunc func(*StoryPieceCreate, int)) *StoryPieceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &StoryPieceCreateBulk{err: fmt.Errorf("calling to StoryPieceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*StoryPieceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &StoryPieceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for StoryPiece.
+func (c *StoryPieceClient) Update() *StoryPieceUpdate {
+	mutation := newStoryPieceMutation(c.config, OpUpdate)
+	return &StoryPieceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *StoryPieceClient) UpdateOne(_m *StoryPiece) *StoryPieceUpdateOne {
+	mutation := newStoryPieceMutation(c.config, OpUpdateOne, withStoryPiece(_m))
+	return &StoryPieceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *StoryPieceClient) UpdateOneID(id int) *StoryPieceUpdateOne {
+	mutation := newStoryPieceMutation(c.config, OpUpdateOne, withStoryPieceID(id))
+	return &StoryPieceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for StoryPiece.
+func (c *StoryPieceClient) Delete() *StoryPieceDelete {
+	mutation := newStoryPieceMutation(c.config, OpDelete)
+	return &StoryPieceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *StoryPieceClient) DeleteOne(_m *StoryPiece) *StoryPieceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *StoryPieceClient) DeleteOneID(id int) *StoryPieceDeleteOne {
+	builder := c.Delete().Where(storypiece.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &StoryPieceDeleteOne{builder}
+}
+
+// Query returns a query builder for StoryPiece.
+func (c *StoryPieceClient) Query() *StoryPieceQuery {
+	return &StoryPieceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeStoryPiece},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a StoryPiece entity by its id.
+func (c *StoryPieceClient) Get(ctx context.Context, id int) (*StoryPiece, error) {
+	return c.Query().Where(storypiece.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *StoryPieceClient) GetX(ctx context.Context, id int) *StoryPiece {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryStory queries the story edge of a StoryPiece.
+func (c *StoryPieceClient) QueryStory(_m *StoryPiece) *StoryQuery {
+	query := (&StoryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(storypiece.Table, storypiece.FieldID, id),
+			sqlgraph.To(story.Table, story.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, storypiece.StoryTable, storypiece.StoryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *StoryPieceClient) Hooks() []Hook {
+	hooks := c.hooks.StoryPiece
+	return append(hooks[:len(hooks):len(hooks)], storypiece.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *StoryPieceClient) Interceptors() []Interceptor {
+	return c.inters.StoryPiece
+}
+
+func (c *StoryPieceClient) mutate(ctx context.Context, m *StoryPieceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&StoryPieceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&StoryPieceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&StoryPieceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&StoryPieceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown StoryPiece mutation op: %q", m.Op())
 	}
 }
 
@@ -1247,10 +1421,10 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Prompt, Session, Story, UsageDay, User []ent.Hook
+		APIToken, Prompt, Session, Story, StoryPiece, UsageDay, User []ent.Hook
 	}
 	inters struct {
-		APIToken, Prompt, Session, Story, UsageDay, User []ent.Interceptor
+		APIToken, Prompt, Session, Story, StoryPiece, UsageDay, User []ent.Interceptor
 	}
 )
 

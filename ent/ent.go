@@ -16,6 +16,7 @@ import (
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 )
@@ -78,12 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apitoken.Table: apitoken.ValidColumn,
-			prompt.Table:   prompt.ValidColumn,
-			session.Table:  session.ValidColumn,
-			story.Table:    story.ValidColumn,
-			usageday.Table: usageday.ValidColumn,
-			user.Table:     user.ValidColumn,
+			apitoken.Table:   apitoken.ValidColumn,
+			prompt.Table:     prompt.ValidColumn,
+			session.Table:    session.ValidColumn,
+			story.Table:      story.ValidColumn,
+			storypiece.Table: storypiece.ValidColumn,
+			usageday.Table:   usageday.ValidColumn,
+			user.Table:       user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

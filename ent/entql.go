@@ -8,6 +8,7 @@ import (
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 
@@ -19,7 +20,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 6)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 7)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apitoken.Table,
@@ -93,6 +94,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			story.FieldPromptID:         {Type: field.TypeString, Column: story.FieldPromptID},
 			story.FieldStatus:           {Type: field.TypeEnum, Column: story.FieldStatus},
 			story.FieldText:             {Type: field.TypeString, Column: story.FieldText},
+			story.FieldTextLength:       {Type: field.TypeInt, Column: story.FieldTextLength},
 			story.FieldTokenCount:       {Type: field.TypeInt, Column: story.FieldTokenCount},
 			story.FieldModel:            {Type: field.TypeString, Column: story.FieldModel},
 			story.FieldError:            {Type: field.TypeString, Column: story.FieldError},
@@ -113,6 +115,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   storypiece.Table,
+			Columns: storypiece.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: storypiece.FieldID,
+			},
+		},
+		Type: "StoryPiece",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			storypiece.FieldStoryID:    {Type: field.TypeString, Column: storypiece.FieldStoryID},
+			storypiece.FieldStart:      {Type: field.TypeInt, Column: storypiece.FieldStart},
+			storypiece.FieldText:       {Type: field.TypeString, Column: storypiece.FieldText},
+			storypiece.FieldTokenCount: {Type: field.TypeInt, Column: storypiece.FieldTokenCount},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   usageday.Table,
 			Columns: usageday.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -128,7 +147,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			usageday.FieldReserved: {Type: field.TypeInt, Column: usageday.FieldReserved},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   user.Table,
 			Columns: user.Columns,
@@ -211,6 +230,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"User",
 	)
 	graph.MustAddE(
+		"pieces",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+		},
+		"Story",
+		"StoryPiece",
+	)
+	graph.MustAddE(
 		"prompt",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -221,6 +252,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Story",
 		"Prompt",
+	)
+	graph.MustAddE(
+		"story",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   storypiece.StoryTable,
+			Columns: []string{storypiece.StoryColumn},
+			Bidi:    false,
+		},
+		"StoryPiece",
+		"Story",
 	)
 	graph.MustAddE(
 		"user",
@@ -634,6 +677,11 @@ func (f *StoryFilter) WhereText(p entql.StringP) {
 	f.Where(p.Field(story.FieldText))
 }
 
+// WhereTextLength applies the entql int predicate on the text_length field.
+func (f *StoryFilter) WhereTextLength(p entql.IntP) {
+	f.Where(p.Field(story.FieldTextLength))
+}
+
 // WhereTokenCount applies the entql int predicate on the token_count field.
 func (f *StoryFilter) WhereTokenCount(p entql.IntP) {
 	f.Where(p.Field(story.FieldTokenCount))
@@ -728,6 +776,20 @@ func (f *StoryFilter) WhereHasOwnerWith(preds ...predicate.User) {
 	})))
 }
 
+// WhereHasPieces applies a predicate to check if query has an edge pieces.
+func (f *StoryFilter) WhereHasPieces() {
+	f.Where(entql.HasEdge("pieces"))
+}
+
+// WhereHasPiecesWith applies a predicate to check if query has an edge pieces with a given conditions (other predicates).
+func (f *StoryFilter) WhereHasPiecesWith(preds ...predicate.StoryPiece) {
+	f.Where(entql.HasEdgeWith("pieces", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // WhereHasPrompt applies a predicate to check if query has an edge prompt.
 func (f *StoryFilter) WhereHasPrompt() {
 	f.Where(entql.HasEdge("prompt"))
@@ -736,6 +798,80 @@ func (f *StoryFilter) WhereHasPrompt() {
 // WhereHasPromptWith applies a predicate to check if query has an edge prompt with a given conditions (other predicates).
 func (f *StoryFilter) WhereHasPromptWith(preds ...predicate.Prompt) {
 	f.Where(entql.HasEdgeWith("prompt", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *StoryPieceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the StoryPieceQuery builder.
+func (_q *StoryPieceQuery) Filter() *StoryPieceFilter {
+	return &StoryPieceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *StoryPieceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the StoryPieceMutation builder.
+func (m *StoryPieceMutation) Filter() *StoryPieceFilter {
+	return &StoryPieceFilter{config: m.config, predicateAdder: m}
+}
+
+// StoryPieceFilter provides a generic filtering capability at runtime for StoryPieceQuery.
+type StoryPieceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *StoryPieceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *StoryPieceFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(storypiece.FieldID))
+}
+
+// WhereStoryID applies the entql string predicate on the story_id field.
+func (f *StoryPieceFilter) WhereStoryID(p entql.StringP) {
+	f.Where(p.Field(storypiece.FieldStoryID))
+}
+
+// WhereStart applies the entql int predicate on the start field.
+func (f *StoryPieceFilter) WhereStart(p entql.IntP) {
+	f.Where(p.Field(storypiece.FieldStart))
+}
+
+// WhereText applies the entql string predicate on the text field.
+func (f *StoryPieceFilter) WhereText(p entql.StringP) {
+	f.Where(p.Field(storypiece.FieldText))
+}
+
+// WhereTokenCount applies the entql int predicate on the token_count field.
+func (f *StoryPieceFilter) WhereTokenCount(p entql.IntP) {
+	f.Where(p.Field(storypiece.FieldTokenCount))
+}
+
+// WhereHasStory applies a predicate to check if query has an edge story.
+func (f *StoryPieceFilter) WhereHasStory() {
+	f.Where(entql.HasEdge("story"))
+}
+
+// WhereHasStoryWith applies a predicate to check if query has an edge story with a given conditions (other predicates).
+func (f *StoryPieceFilter) WhereHasStoryWith(preds ...predicate.Story) {
+	f.Where(entql.HasEdgeWith("story", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}
@@ -771,7 +907,7 @@ type UsageDayFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UsageDayFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -845,7 +981,7 @@ type UserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *UserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

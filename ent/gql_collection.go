@@ -340,11 +340,6 @@ func (_q *StoryQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, story.FieldStatus)
 				fieldSeen[story.FieldStatus] = struct{}{}
 			}
-		case "text":
-			if _, ok := fieldSeen[story.FieldText]; !ok {
-				selectedFields = append(selectedFields, story.FieldText)
-				fieldSeen[story.FieldText] = struct{}{}
-			}
 		case "tokenCount":
 			if _, ok := fieldSeen[story.FieldTokenCount]; !ok {
 				selectedFields = append(selectedFields, story.FieldTokenCount)

@@ -16,6 +16,7 @@ import (
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
@@ -30,12 +31,13 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIToken = "APIToken"
-	TypePrompt   = "Prompt"
-	TypeSession  = "Session"
-	TypeStory    = "Story"
-	TypeUsageDay = "UsageDay"
-	TypeUser     = "User"
+	TypeAPIToken   = "APIToken"
+	TypePrompt     = "Prompt"
+	TypeSession    = "Session"
+	TypeStory      = "Story"
+	TypeStoryPiece = "StoryPiece"
+	TypeUsageDay   = "UsageDay"
+	TypeUser       = "User"
 )
 
 // APITokenMutation represents an operation that mutates the APIToken nodes in the graph.
@@ -2164,6 +2166,8 @@ type StoryMutation struct {
 	updated_at           *time.Time
 	status               *story.Status
 	text                 *string
+	text_length          *int
+	addtext_length       *int
 	token_count          *int
 	addtoken_count       *int
 	model                *string
@@ -2190,6 +2194,9 @@ type StoryMutation struct {
 	clearedFields        map[string]struct{}
 	owner                *pulid.ID
 	clearedowner         bool
+	pieces               map[int]struct{}
+	removedpieces        map[int]struct{}
+	clearedpieces        bool
 	prompt               *pulid.ID
 	clearedprompt        bool
 	done                 bool
@@ -2528,6 +2535,62 @@ func (m *StoryMutation) OldText(ctx context.Context) (v string, err error) {
 // ResetText resets all changes to the "text" field.
 func (m *StoryMutation) ResetText() {
 	m.text = nil
+}
+
+// SetTextLength sets the "text_length" field.
+func (m *StoryMutation) SetTextLength(i int) {
+	m.text_length = &i
+	m.addtext_length = nil
+}
+
+// TextLength returns the value of the "text_length" field in the mutation.
+func (m *StoryMutation) TextLength() (r int, exists bool) {
+	v := m.text_length
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTextLength returns the old "text_length" field's value of the Story entity.
+// If the Story object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryMutation) OldTextLength(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTextLength is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTextLength requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTextLength: %w", err)
+	}
+	return oldValue.TextLength, nil
+}
+
+// AddTextLength adds i to the "text_length" field.
+func (m *StoryMutation) AddTextLength(i int) {
+	if m.addtext_length != nil {
+		*m.addtext_length += i
+	} else {
+		m.addtext_length = &i
+	}
+}
+
+// AddedTextLength returns the value that was added to the "text_length" field in this mutation.
+func (m *StoryMutation) AddedTextLength() (r int, exists bool) {
+	v := m.addtext_length
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTextLength resets all changes to the "text_length" field.
+func (m *StoryMutation) ResetTextLength() {
+	m.text_length = nil
+	m.addtext_length = nil
 }
 
 // SetTokenCount sets the "token_count" field.
@@ -3391,6 +3454,60 @@ func (m *StoryMutation) ResetOwner() {
 	m.clearedowner = false
 }
 
+// AddPieceIDs adds the "pieces" edge to the StoryPiece entity by ids.
+func (m *StoryMutation) AddPieceIDs(ids ...int) {
+	if m.pieces == nil {
+		m.pieces = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.pieces[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPieces clears the "pieces" edge to the StoryPiece entity.
+func (m *StoryMutation) ClearPieces() {
+	m.clearedpieces = true
+}
+
+// PiecesCleared reports if the "pieces" edge to the StoryPiece entity was cleared.
+func (m *StoryMutation) PiecesCleared() bool {
+	return m.clearedpieces
+}
+
+// RemovePieceIDs removes the "pieces" edge to the StoryPiece entity by IDs.
+func (m *StoryMutation) RemovePieceIDs(ids ...int) {
+	if m.removedpieces == nil {
+		m.removedpieces = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.pieces, ids[i])
+		m.removedpieces[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPieces returns the removed IDs of the "pieces" edge to the StoryPiece entity.
+func (m *StoryMutation) RemovedPiecesIDs() (ids []int) {
+	for id := range m.removedpieces {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PiecesIDs returns the "pieces" edge IDs in the mutation.
+func (m *StoryMutation) PiecesIDs() (ids []int) {
+	for id := range m.pieces {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPieces resets all changes to the "pieces" edge.
+func (m *StoryMutation) ResetPieces() {
+	m.pieces = nil
+	m.clearedpieces = false
+	m.removedpieces = nil
+}
+
 // ClearPrompt clears the "prompt" edge to the Prompt entity.
 func (m *StoryMutation) ClearPrompt() {
 	m.clearedprompt = true
@@ -3452,7 +3569,7 @@ func (m *StoryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StoryMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 23)
 	if m.created_at != nil {
 		fields = append(fields, story.FieldCreatedAt)
 	}
@@ -3470,6 +3587,9 @@ func (m *StoryMutation) Fields() []string {
 	}
 	if m.text != nil {
 		fields = append(fields, story.FieldText)
+	}
+	if m.text_length != nil {
+		fields = append(fields, story.FieldTextLength)
 	}
 	if m.token_count != nil {
 		fields = append(fields, story.FieldTokenCount)
@@ -3539,6 +3659,8 @@ func (m *StoryMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case story.FieldText:
 		return m.Text()
+	case story.FieldTextLength:
+		return m.TextLength()
 	case story.FieldTokenCount:
 		return m.TokenCount()
 	case story.FieldModel:
@@ -3592,6 +3714,8 @@ func (m *StoryMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldStatus(ctx)
 	case story.FieldText:
 		return m.OldText(ctx)
+	case story.FieldTextLength:
+		return m.OldTextLength(ctx)
 	case story.FieldTokenCount:
 		return m.OldTokenCount(ctx)
 	case story.FieldModel:
@@ -3674,6 +3798,13 @@ func (m *StoryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetText(v)
+		return nil
+	case story.FieldTextLength:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTextLength(v)
 		return nil
 	case story.FieldTokenCount:
 		v, ok := value.(int)
@@ -3795,6 +3926,9 @@ func (m *StoryMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *StoryMutation) AddedFields() []string {
 	var fields []string
+	if m.addtext_length != nil {
+		fields = append(fields, story.FieldTextLength)
+	}
 	if m.addtoken_count != nil {
 		fields = append(fields, story.FieldTokenCount)
 	}
@@ -3824,6 +3958,8 @@ func (m *StoryMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *StoryMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case story.FieldTextLength:
+		return m.AddedTextLength()
 	case story.FieldTokenCount:
 		return m.AddedTokenCount()
 	case story.FieldMaxTokens:
@@ -3847,6 +3983,13 @@ func (m *StoryMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *StoryMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case story.FieldTextLength:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTextLength(v)
+		return nil
 	case story.FieldTokenCount:
 		v, ok := value.(int)
 		if !ok {
@@ -3998,6 +4141,9 @@ func (m *StoryMutation) ResetField(name string) error {
 	case story.FieldText:
 		m.ResetText()
 		return nil
+	case story.FieldTextLength:
+		m.ResetTextLength()
+		return nil
 	case story.FieldTokenCount:
 		m.ResetTokenCount()
 		return nil
@@ -4052,9 +4198,12 @@ func (m *StoryMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *StoryMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.owner != nil {
 		edges = append(edges, story.EdgeOwner)
+	}
+	if m.pieces != nil {
+		edges = append(edges, story.EdgePieces)
 	}
 	if m.prompt != nil {
 		edges = append(edges, story.EdgePrompt)
@@ -4070,6 +4219,12 @@ func (m *StoryMutation) AddedIDs(name string) []ent.Value {
 		if id := m.owner; id != nil {
 			return []ent.Value{*id}
 		}
+	case story.EdgePieces:
+		ids := make([]ent.Value, 0, len(m.pieces))
+		for id := range m.pieces {
+			ids = append(ids, id)
+		}
+		return ids
 	case story.EdgePrompt:
 		if id := m.prompt; id != nil {
 			return []ent.Value{*id}
@@ -4080,21 +4235,35 @@ func (m *StoryMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *StoryMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
+	if m.removedpieces != nil {
+		edges = append(edges, story.EdgePieces)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *StoryMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case story.EdgePieces:
+		ids := make([]ent.Value, 0, len(m.removedpieces))
+		for id := range m.removedpieces {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *StoryMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedowner {
 		edges = append(edges, story.EdgeOwner)
+	}
+	if m.clearedpieces {
+		edges = append(edges, story.EdgePieces)
 	}
 	if m.clearedprompt {
 		edges = append(edges, story.EdgePrompt)
@@ -4108,6 +4277,8 @@ func (m *StoryMutation) EdgeCleared(name string) bool {
 	switch name {
 	case story.EdgeOwner:
 		return m.clearedowner
+	case story.EdgePieces:
+		return m.clearedpieces
 	case story.EdgePrompt:
 		return m.clearedprompt
 	}
@@ -4135,11 +4306,625 @@ func (m *StoryMutation) ResetEdge(name string) error {
 	case story.EdgeOwner:
 		m.ResetOwner()
 		return nil
+	case story.EdgePieces:
+		m.ResetPieces()
+		return nil
 	case story.EdgePrompt:
 		m.ResetPrompt()
 		return nil
 	}
 	return fmt.Errorf("unknown Story edge %s", name)
+}
+
+// StoryPieceMutation represents an operation that mutates the StoryPiece nodes in the graph.
+type StoryPieceMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	start          *int
+	addstart       *int
+	text           *string
+	token_count    *int
+	addtoken_count *int
+	clearedFields  map[string]struct{}
+	story          *pulid.ID
+	clearedstory   bool
+	done           bool
+	oldValue       func(context.Context) (*StoryPiece, error)
+	predicates     []predicate.StoryPiece
+}
+
+var _ ent.Mutation = (*StoryPieceMutation)(nil)
+
+// storypieceOption allows management of the mutation configuration using functional options.
+type storypieceOption func(*StoryPieceMutation)
+
+// newStoryPieceMutation creates new mutation for the StoryPiece entity.
+func newStoryPieceMutation(c config, op Op, opts ...storypieceOption) *StoryPieceMutation {
+	m := &StoryPieceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeStoryPiece,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withStoryPieceID sets the ID field of the mutation.
+func withStoryPieceID(id int) storypieceOption {
+	return func(m *StoryPieceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *StoryPiece
+		)
+		m.oldValue = func(ctx context.Context) (*StoryPiece, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().StoryPiece.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withStoryPiece sets the old StoryPiece of the mutation.
+func withStoryPiece(node *StoryPiece) storypieceOption {
+	return func(m *StoryPieceMutation) {
+		m.oldValue = func(context.Context) (*StoryPiece, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m StoryPieceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m StoryPieceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *StoryPieceMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *StoryPieceMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().StoryPiece.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetStoryID sets the "story_id" field.
+func (m *StoryPieceMutation) SetStoryID(pu pulid.ID) {
+	m.story = &pu
+}
+
+// StoryID returns the value of the "story_id" field in the mutation.
+func (m *StoryPieceMutation) StoryID() (r pulid.ID, exists bool) {
+	v := m.story
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStoryID returns the old "story_id" field's value of the StoryPiece entity.
+// If the StoryPiece object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryPieceMutation) OldStoryID(ctx context.Context) (v pulid.ID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStoryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStoryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStoryID: %w", err)
+	}
+	return oldValue.StoryID, nil
+}
+
+// ResetStoryID resets all changes to the "story_id" field.
+func (m *StoryPieceMutation) ResetStoryID() {
+	m.story = nil
+}
+
+// SetStart sets the "start" field.
+func (m *StoryPieceMutation) SetStart(i int) {
+	m.start = &i
+	m.addstart = nil
+}
+
+// Start returns the value of the "start" field in the mutation.
+func (m *StoryPieceMutation) Start() (r int, exists bool) {
+	v := m.start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStart returns the old "start" field's value of the StoryPiece entity.
+// If the StoryPiece object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryPieceMutation) OldStart(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStart: %w", err)
+	}
+	return oldValue.Start, nil
+}
+
+// AddStart adds i to the "start" field.
+func (m *StoryPieceMutation) AddStart(i int) {
+	if m.addstart != nil {
+		*m.addstart += i
+	} else {
+		m.addstart = &i
+	}
+}
+
+// AddedStart returns the value that was added to the "start" field in this mutation.
+func (m *StoryPieceMutation) AddedStart() (r int, exists bool) {
+	v := m.addstart
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStart resets all changes to the "start" field.
+func (m *StoryPieceMutation) ResetStart() {
+	m.start = nil
+	m.addstart = nil
+}
+
+// SetText sets the "text" field.
+func (m *StoryPieceMutation) SetText(s string) {
+	m.text = &s
+}
+
+// Text returns the value of the "text" field in the mutation.
+func (m *StoryPieceMutation) Text() (r string, exists bool) {
+	v := m.text
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldText returns the old "text" field's value of the StoryPiece entity.
+// If the StoryPiece object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryPieceMutation) OldText(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldText is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldText requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldText: %w", err)
+	}
+	return oldValue.Text, nil
+}
+
+// ResetText resets all changes to the "text" field.
+func (m *StoryPieceMutation) ResetText() {
+	m.text = nil
+}
+
+// SetTokenCount sets the "token_count" field.
+func (m *StoryPieceMutation) SetTokenCount(i int) {
+	m.token_count = &i
+	m.addtoken_count = nil
+}
+
+// TokenCount returns the value of the "token_count" field in the mutation.
+func (m *StoryPieceMutation) TokenCount() (r int, exists bool) {
+	v := m.token_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenCount returns the old "token_count" field's value of the StoryPiece entity.
+// If the StoryPiece object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryPieceMutation) OldTokenCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenCount: %w", err)
+	}
+	return oldValue.TokenCount, nil
+}
+
+// AddTokenCount adds i to the "token_count" field.
+func (m *StoryPieceMutation) AddTokenCount(i int) {
+	if m.addtoken_count != nil {
+		*m.addtoken_count += i
+	} else {
+		m.addtoken_count = &i
+	}
+}
+
+// AddedTokenCount returns the value that was added to the "token_count" field in this mutation.
+func (m *StoryPieceMutation) AddedTokenCount() (r int, exists bool) {
+	v := m.addtoken_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTokenCount resets all changes to the "token_count" field.
+func (m *StoryPieceMutation) ResetTokenCount() {
+	m.token_count = nil
+	m.addtoken_count = nil
+}
+
+// ClearStory clears the "story" edge to the Story entity.
+func (m *StoryPieceMutation) ClearStory() {
+	m.clearedstory = true
+	m.clearedFields[storypiece.FieldStoryID] = struct{}{}
+}
+
+// StoryCleared reports if the "story" edge to the Story entity was cleared.
+func (m *StoryPieceMutation) StoryCleared() bool {
+	return m.clearedstory
+}
+
+// StoryIDs returns the "story" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// StoryID instead. It exists only for internal usage by the builders.
+func (m *StoryPieceMutation) StoryIDs() (ids []pulid.ID) {
+	if id := m.story; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetStory resets all changes to the "story" edge.
+func (m *StoryPieceMutation) ResetStory() {
+	m.story = nil
+	m.clearedstory = false
+}
+
+// Where appends a list predicates to the StoryPieceMutation builder.
+func (m *StoryPieceMutation) Where(ps ...predicate.StoryPiece) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the StoryPieceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *StoryPieceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.StoryPiece, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *StoryPieceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *StoryPieceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (StoryPiece).
+func (m *StoryPieceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *StoryPieceMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.story != nil {
+		fields = append(fields, storypiece.FieldStoryID)
+	}
+	if m.start != nil {
+		fields = append(fields, storypiece.FieldStart)
+	}
+	if m.text != nil {
+		fields = append(fields, storypiece.FieldText)
+	}
+	if m.token_count != nil {
+		fields = append(fields, storypiece.FieldTokenCount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *StoryPieceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case storypiece.FieldStoryID:
+		return m.StoryID()
+	case storypiece.FieldStart:
+		return m.Start()
+	case storypiece.FieldText:
+		return m.Text()
+	case storypiece.FieldTokenCount:
+		return m.TokenCount()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *StoryPieceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case storypiece.FieldStoryID:
+		return m.OldStoryID(ctx)
+	case storypiece.FieldStart:
+		return m.OldStart(ctx)
+	case storypiece.FieldText:
+		return m.OldText(ctx)
+	case storypiece.FieldTokenCount:
+		return m.OldTokenCount(ctx)
+	}
+	return nil, fmt.Errorf("unknown StoryPiece field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoryPieceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case storypiece.FieldStoryID:
+		v, ok := value.(pulid.ID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStoryID(v)
+		return nil
+	case storypiece.FieldStart:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStart(v)
+		return nil
+	case storypiece.FieldText:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetText(v)
+		return nil
+	case storypiece.FieldTokenCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoryPiece field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *StoryPieceMutation) AddedFields() []string {
+	var fields []string
+	if m.addstart != nil {
+		fields = append(fields, storypiece.FieldStart)
+	}
+	if m.addtoken_count != nil {
+		fields = append(fields, storypiece.FieldTokenCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *StoryPieceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case storypiece.FieldStart:
+		return m.AddedStart()
+	case storypiece.FieldTokenCount:
+		return m.AddedTokenCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *StoryPieceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case storypiece.FieldStart:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStart(v)
+		return nil
+	case storypiece.FieldTokenCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTokenCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown StoryPiece numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *StoryPieceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *StoryPieceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *StoryPieceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown StoryPiece nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *StoryPieceMutation) ResetField(name string) error {
+	switch name {
+	case storypiece.FieldStoryID:
+		m.ResetStoryID()
+		return nil
+	case storypiece.FieldStart:
+		m.ResetStart()
+		return nil
+	case storypiece.FieldText:
+		m.ResetText()
+		return nil
+	case storypiece.FieldTokenCount:
+		m.ResetTokenCount()
+		return nil
+	}
+	return fmt.Errorf("unknown StoryPiece field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *StoryPieceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.story != nil {
+		edges = append(edges, storypiece.EdgeStory)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *StoryPieceMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case storypiece.EdgeStory:
+		if id := m.story; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *StoryPieceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *StoryPieceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *StoryPieceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedstory {
+		edges = append(edges, storypiece.EdgeStory)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *StoryPieceMutation) EdgeCleared(name string) bool {
+	switch name {
+	case storypiece.EdgeStory:
+		return m.clearedstory
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *StoryPieceMutation) ClearEdge(name string) error {
+	switch name {
+	case storypiece.EdgeStory:
+		m.ClearStory()
+		return nil
+	}
+	return fmt.Errorf("unknown StoryPiece unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *StoryPieceMutation) ResetEdge(name string) error {
+	switch name {
+	case storypiece.EdgeStory:
+		m.ResetStory()
+		return nil
+	}
+	return fmt.Errorf("unknown StoryPiece edge %s", name)
 }
 
 // UsageDayMutation represents an operation that mutates the UsageDay nodes in the graph.

@@ -30,8 +30,10 @@ type Story struct {
 	PromptID pulid.ID `json:"prompt_id,omitempty"`
 	// Status holds the value of the "status" field.
 	Status story.Status `json:"status,omitempty"`
-	// Text holds the value of the "text" field.
+	// The story's text: while the story runs, the text from before its run; its pieces follow.
 	Text string `json:"text,omitempty"`
+	// Bytes of text stored, where the next piece starts. While a story runs, its text column holds the text from before its run and its pieces the rest; the end folds them in.
+	TextLength int `json:"text_length,omitempty"`
 	// TokenCount holds the value of the "token_count" field.
 	TokenCount int `json:"token_count,omitempty"`
 	// Model holds the value of the "model" field.
@@ -74,13 +76,17 @@ type Story struct {
 type StoryEdges struct {
 	// Owner holds the value of the owner edge.
 	Owner *User `json:"owner,omitempty"`
+	// Pieces holds the value of the pieces edge.
+	Pieces []*StoryPiece `json:"pieces,omitempty"`
 	// Prompt holds the value of the prompt edge.
 	Prompt *Prompt `json:"prompt,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+
+	namedPieces map[string][]*StoryPiece
 }
 
 // OwnerOrErr returns the Owner value or an error if the edge
@@ -94,12 +100,21 @@ func (e StoryEdges) OwnerOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "owner"}
 }
 
+// PiecesOrErr returns the Pieces value or an error if the edge
+// was not loaded in eager-loading.
+func (e StoryEdges) PiecesOrErr() ([]*StoryPiece, error) {
+	if e.loadedTypes[1] {
+		return e.Pieces, nil
+	}
+	return nil, &NotLoadedError{edge: "pieces"}
+}
+
 // PromptOrErr returns the Prompt value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
 func (e StoryEdges) PromptOrErr() (*Prompt, error) {
 	if e.Prompt != nil {
 		return e.Prompt, nil
-	} else if e.loadedTypes[1] {
+	} else if e.loadedTypes[2] {
 		return nil, &NotFoundError{label: prompt.Label}
 	}
 	return nil, &NotLoadedError{edge: "prompt"}
@@ -114,7 +129,7 @@ func (*Story) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case story.FieldTemperature:
 			values[i] = new(sql.NullFloat64)
-		case story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed, story.FieldPromptTokens, story.FieldCompletionTokens, story.FieldReservedTokens:
+		case story.FieldTextLength, story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed, story.FieldPromptTokens, story.FieldCompletionTokens, story.FieldReservedTokens:
 			values[i] = new(sql.NullInt64)
 		case story.FieldStatus, story.FieldText, story.FieldModel, story.FieldError, story.FieldTraceID, story.FieldLeaseOwner, story.FieldShareToken, story.FieldUsageDay:
 			values[i] = new(sql.NullString)
@@ -176,6 +191,12 @@ func (_m *Story) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field text", values[i])
 			} else if value.Valid {
 				_m.Text = value.String
+			}
+		case story.FieldTextLength:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field text_length", values[i])
+			} else if value.Valid {
+				_m.TextLength = int(value.Int64)
 			}
 		case story.FieldTokenCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -299,6 +320,11 @@ func (_m *Story) QueryOwner() *UserQuery {
 	return NewStoryClient(_m.config).QueryOwner(_m)
 }
 
+// QueryPieces queries the "pieces" edge of the Story entity.
+func (_m *Story) QueryPieces() *StoryPieceQuery {
+	return NewStoryClient(_m.config).QueryPieces(_m)
+}
+
 // QueryPrompt queries the "prompt" edge of the Story entity.
 func (_m *Story) QueryPrompt() *PromptQuery {
 	return NewStoryClient(_m.config).QueryPrompt(_m)
@@ -344,6 +370,9 @@ func (_m *Story) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("text=")
 	builder.WriteString(_m.Text)
+	builder.WriteString(", ")
+	builder.WriteString("text_length=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TextLength))
 	builder.WriteString(", ")
 	builder.WriteString("token_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TokenCount))
@@ -410,6 +439,30 @@ func (_m *Story) String() string {
 	}
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedPieces returns the Pieces named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Story) NamedPieces(name string) ([]*StoryPiece, error) {
+	if _m.Edges.namedPieces == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPieces[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Story) appendNamedPieces(name string, edges ...*StoryPiece) {
+	if _m.Edges.namedPieces == nil {
+		_m.Edges.namedPieces = make(map[string][]*StoryPiece)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPieces[name] = []*StoryPiece{}
+	} else {
+		_m.Edges.namedPieces[name] = append(_m.Edges.namedPieces[name], edges...)
+	}
 }
 
 // Stories is a parsable slice of Story.

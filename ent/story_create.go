@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
@@ -98,6 +99,20 @@ func (_c *StoryCreate) SetText(v string) *StoryCreate {
 func (_c *StoryCreate) SetNillableText(v *string) *StoryCreate {
 	if v != nil {
 		_c.SetText(*v)
+	}
+	return _c
+}
+
+// SetTextLength sets the "text_length" field.
+func (_c *StoryCreate) SetTextLength(v int) *StoryCreate {
+	_c.mutation.SetTextLength(v)
+	return _c
+}
+
+// SetNillableTextLength sets the "text_length" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableTextLength(v *int) *StoryCreate {
+	if v != nil {
+		_c.SetTextLength(*v)
 	}
 	return _c
 }
@@ -351,6 +366,21 @@ func (_c *StoryCreate) SetOwner(v *User) *StoryCreate {
 	return _c.SetOwnerID(v.ID)
 }
 
+// AddPieceIDs adds the "pieces" edge to the StoryPiece entity by IDs.
+func (_c *StoryCreate) AddPieceIDs(ids ...int) *StoryCreate {
+	_c.mutation.AddPieceIDs(ids...)
+	return _c
+}
+
+// AddPieces adds the "pieces" edges to the StoryPiece entity.
+func (_c *StoryCreate) AddPieces(v ...*StoryPiece) *StoryCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPieceIDs(ids...)
+}
+
 // SetPrompt sets the "prompt" edge to the Prompt entity.
 func (_c *StoryCreate) SetPrompt(v *Prompt) *StoryCreate {
 	return _c.SetPromptID(v.ID)
@@ -415,6 +445,10 @@ func (_c *StoryCreate) defaults() error {
 		v := story.DefaultText
 		_c.mutation.SetText(v)
 	}
+	if _, ok := _c.mutation.TextLength(); !ok {
+		v := story.DefaultTextLength
+		_c.mutation.SetTextLength(v)
+	}
 	if _, ok := _c.mutation.TokenCount(); !ok {
 		v := story.DefaultTokenCount
 		_c.mutation.SetTokenCount(v)
@@ -474,6 +508,14 @@ func (_c *StoryCreate) check() error {
 	}
 	if _, ok := _c.mutation.Text(); !ok {
 		return &ValidationError{Name: "text", err: errors.New(`ent: missing required field "Story.text"`)}
+	}
+	if _, ok := _c.mutation.TextLength(); !ok {
+		return &ValidationError{Name: "text_length", err: errors.New(`ent: missing required field "Story.text_length"`)}
+	}
+	if v, ok := _c.mutation.TextLength(); ok {
+		if err := story.TextLengthValidator(v); err != nil {
+			return &ValidationError{Name: "text_length", err: fmt.Errorf(`ent: validator failed for field "Story.text_length": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.TokenCount(); !ok {
 		return &ValidationError{Name: "token_count", err: errors.New(`ent: missing required field "Story.token_count"`)}
@@ -584,6 +626,10 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 		_spec.SetField(story.FieldText, field.TypeString, value)
 		_node.Text = value
 	}
+	if value, ok := _c.mutation.TextLength(); ok {
+		_spec.SetField(story.FieldTextLength, field.TypeInt, value)
+		_node.TextLength = value
+	}
 	if value, ok := _c.mutation.TokenCount(); ok {
 		_spec.SetField(story.FieldTokenCount, field.TypeInt, value)
 		_node.TokenCount = value
@@ -663,6 +709,22 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.UserID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PiecesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.PromptIDs(); len(nodes) > 0 {
@@ -767,6 +829,24 @@ func (u *StoryUpsert) SetText(v string) *StoryUpsert {
 // UpdateText sets the "text" field to the value that was provided on create.
 func (u *StoryUpsert) UpdateText() *StoryUpsert {
 	u.SetExcluded(story.FieldText)
+	return u
+}
+
+// SetTextLength sets the "text_length" field.
+func (u *StoryUpsert) SetTextLength(v int) *StoryUpsert {
+	u.Set(story.FieldTextLength, v)
+	return u
+}
+
+// UpdateTextLength sets the "text_length" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateTextLength() *StoryUpsert {
+	u.SetExcluded(story.FieldTextLength)
+	return u
+}
+
+// AddTextLength adds v to the "text_length" field.
+func (u *StoryUpsert) AddTextLength(v int) *StoryUpsert {
+	u.Add(story.FieldTextLength, v)
 	return u
 }
 
@@ -1148,6 +1228,27 @@ func (u *StoryUpsertOne) SetText(v string) *StoryUpsertOne {
 func (u *StoryUpsertOne) UpdateText() *StoryUpsertOne {
 	return u.Update(func(s *StoryUpsert) {
 		s.UpdateText()
+	})
+}
+
+// SetTextLength sets the "text_length" field.
+func (u *StoryUpsertOne) SetTextLength(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTextLength(v)
+	})
+}
+
+// AddTextLength adds v to the "text_length" field.
+func (u *StoryUpsertOne) AddTextLength(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTextLength(v)
+	})
+}
+
+// UpdateTextLength sets the "text_length" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateTextLength() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTextLength()
 	})
 }
 
@@ -1743,6 +1844,27 @@ func (u *StoryUpsertBulk) SetText(v string) *StoryUpsertBulk {
 func (u *StoryUpsertBulk) UpdateText() *StoryUpsertBulk {
 	return u.Update(func(s *StoryUpsert) {
 		s.UpdateText()
+	})
+}
+
+// SetTextLength sets the "text_length" field.
+func (u *StoryUpsertBulk) SetTextLength(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTextLength(v)
+	})
+}
+
+// AddTextLength adds v to the "text_length" field.
+func (u *StoryUpsertBulk) AddTextLength(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTextLength(v)
+	})
+}
+
+// UpdateTextLength sets the "text_length" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateTextLength() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTextLength()
 	})
 }
 

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"github.com/storybot/storybot/ent/predicate"
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
 )
@@ -23,14 +25,16 @@ import (
 // StoryQuery is the builder for querying Story entities.
 type StoryQuery struct {
 	config
-	ctx        *QueryContext
-	order      []story.OrderOption
-	inters     []Interceptor
-	predicates []predicate.Story
-	withOwner  *UserQuery
-	withPrompt *PromptQuery
-	loadTotal  []func(context.Context, []*Story) error
-	modifiers  []func(*sql.Selector)
+	ctx             *QueryContext
+	order           []story.OrderOption
+	inters          []Interceptor
+	predicates      []predicate.Story
+	withOwner       *UserQuery
+	withPieces      *StoryPieceQuery
+	withPrompt      *PromptQuery
+	loadTotal       []func(context.Context, []*Story) error
+	modifiers       []func(*sql.Selector)
+	withNamedPieces map[string]*StoryPieceQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -82,6 +86,28 @@ func (_q *StoryQuery) QueryOwner() *UserQuery {
 			sqlgraph.From(story.Table, story.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, story.OwnerTable, story.OwnerColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPieces chains the current query on the "pieces" edge.
+func (_q *StoryQuery) QueryPieces() *StoryPieceQuery {
+	query := (&StoryPieceClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(story.Table, story.FieldID, selector),
+			sqlgraph.To(storypiece.Table, storypiece.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, story.PiecesTable, story.PiecesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -304,6 +330,7 @@ func (_q *StoryQuery) Clone() *StoryQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Story{}, _q.predicates...),
 		withOwner:  _q.withOwner.Clone(),
+		withPieces: _q.withPieces.Clone(),
 		withPrompt: _q.withPrompt.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -320,6 +347,17 @@ func (_q *StoryQuery) WithOwner(opts ...func(*UserQuery)) *StoryQuery {
 		opt(query)
 	}
 	_q.withOwner = query
+	return _q
+}
+
+// WithPieces tells the query-builder to eager-load the nodes that are connected to
+// the "pieces" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *StoryQuery) WithPieces(opts ...func(*StoryPieceQuery)) *StoryQuery {
+	query := (&StoryPieceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPieces = query
 	return _q
 }
 
@@ -418,8 +456,9 @@ func (_q *StoryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Story,
 	var (
 		nodes       = []*Story{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withOwner != nil,
+			_q.withPieces != nil,
 			_q.withPrompt != nil,
 		}
 	)
@@ -450,9 +489,23 @@ func (_q *StoryQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Story,
 			return nil, err
 		}
 	}
+	if query := _q.withPieces; query != nil {
+		if err := _q.loadPieces(ctx, query, nodes,
+			func(n *Story) { n.Edges.Pieces = []*StoryPiece{} },
+			func(n *Story, e *StoryPiece) { n.Edges.Pieces = append(n.Edges.Pieces, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withPrompt; query != nil {
 		if err := _q.loadPrompt(ctx, query, nodes, nil,
 			func(n *Story, e *Prompt) { n.Edges.Prompt = e }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedPieces {
+		if err := _q.loadPieces(ctx, query, nodes,
+			func(n *Story) { n.appendNamedPieces(name) },
+			func(n *Story, e *StoryPiece) { n.appendNamedPieces(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -490,6 +543,36 @@ func (_q *StoryQuery) loadOwner(ctx context.Context, query *UserQuery, nodes []*
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *StoryQuery) loadPieces(ctx context.Context, query *StoryPieceQuery, nodes []*Story, init func(*Story), assign func(*Story, *StoryPiece)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[pulid.ID]*Story)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(storypiece.FieldStoryID)
+	}
+	query.Where(predicate.StoryPiece(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(story.PiecesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.StoryID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "story_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -646,6 +729,20 @@ func (_q *StoryQuery) ForShare(opts ...sql.LockOption) *StoryQuery {
 func (_q *StoryQuery) Modify(modifiers ...func(s *sql.Selector)) *StorySelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
+}
+
+// WithNamedPieces tells the query-builder to eager-load the nodes that are connected to the "pieces"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *StoryQuery) WithNamedPieces(name string, opts ...func(*StoryPieceQuery)) *StoryQuery {
+	query := (&StoryPieceClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPieces == nil {
+		_q.withNamedPieces = make(map[string]*StoryPieceQuery)
+	}
+	_q.withNamedPieces[name] = query
+	return _q
 }
 
 // StoryGroupBy is the group-by builder for Story entities.

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/storybot/storybot/ent/predicate"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 )
 
 // StoryUpdate is the builder for updating Story entities.
@@ -60,6 +61,27 @@ func (_u *StoryUpdate) SetNillableText(v *string) *StoryUpdate {
 	if v != nil {
 		_u.SetText(*v)
 	}
+	return _u
+}
+
+// SetTextLength sets the "text_length" field.
+func (_u *StoryUpdate) SetTextLength(v int) *StoryUpdate {
+	_u.mutation.ResetTextLength()
+	_u.mutation.SetTextLength(v)
+	return _u
+}
+
+// SetNillableTextLength sets the "text_length" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableTextLength(v *int) *StoryUpdate {
+	if v != nil {
+		_u.SetTextLength(*v)
+	}
+	return _u
+}
+
+// AddTextLength adds value to the "text_length" field.
+func (_u *StoryUpdate) AddTextLength(v int) *StoryUpdate {
+	_u.mutation.AddTextLength(v)
 	return _u
 }
 
@@ -384,9 +406,45 @@ func (_u *StoryUpdate) ClearFinishedAt() *StoryUpdate {
 	return _u
 }
 
+// AddPieceIDs adds the "pieces" edge to the StoryPiece entity by IDs.
+func (_u *StoryUpdate) AddPieceIDs(ids ...int) *StoryUpdate {
+	_u.mutation.AddPieceIDs(ids...)
+	return _u
+}
+
+// AddPieces adds the "pieces" edges to the StoryPiece entity.
+func (_u *StoryUpdate) AddPieces(v ...*StoryPiece) *StoryUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPieceIDs(ids...)
+}
+
 // Mutation returns the StoryMutation object of the builder.
 func (_u *StoryUpdate) Mutation() *StoryMutation {
 	return _u.mutation
+}
+
+// ClearPieces clears all "pieces" edges to the StoryPiece entity.
+func (_u *StoryUpdate) ClearPieces() *StoryUpdate {
+	_u.mutation.ClearPieces()
+	return _u
+}
+
+// RemovePieceIDs removes the "pieces" edge to StoryPiece entities by IDs.
+func (_u *StoryUpdate) RemovePieceIDs(ids ...int) *StoryUpdate {
+	_u.mutation.RemovePieceIDs(ids...)
+	return _u
+}
+
+// RemovePieces removes "pieces" edges to StoryPiece entities.
+func (_u *StoryUpdate) RemovePieces(v ...*StoryPiece) *StoryUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePieceIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -436,6 +494,11 @@ func (_u *StoryUpdate) check() error {
 	if v, ok := _u.mutation.Status(); ok {
 		if err := story.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Story.status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.TextLength(); ok {
+		if err := story.TextLengthValidator(v); err != nil {
+			return &ValidationError{Name: "text_length", err: fmt.Errorf(`ent: validator failed for field "Story.text_length": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.TokenCount(); ok {
@@ -495,6 +558,12 @@ func (_u *StoryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(story.FieldText, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TextLength(); ok {
+		_spec.SetField(story.FieldTextLength, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTextLength(); ok {
+		_spec.AddField(story.FieldTextLength, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.TokenCount(); ok {
 		_spec.SetField(story.FieldTokenCount, field.TypeInt, value)
@@ -589,6 +658,51 @@ func (_u *StoryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(story.FieldFinishedAt, field.TypeTime)
 	}
+	if _u.mutation.PiecesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPiecesIDs(); len(nodes) > 0 && !_u.mutation.PiecesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PiecesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -642,6 +756,27 @@ func (_u *StoryUpdateOne) SetNillableText(v *string) *StoryUpdateOne {
 	if v != nil {
 		_u.SetText(*v)
 	}
+	return _u
+}
+
+// SetTextLength sets the "text_length" field.
+func (_u *StoryUpdateOne) SetTextLength(v int) *StoryUpdateOne {
+	_u.mutation.ResetTextLength()
+	_u.mutation.SetTextLength(v)
+	return _u
+}
+
+// SetNillableTextLength sets the "text_length" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableTextLength(v *int) *StoryUpdateOne {
+	if v != nil {
+		_u.SetTextLength(*v)
+	}
+	return _u
+}
+
+// AddTextLength adds value to the "text_length" field.
+func (_u *StoryUpdateOne) AddTextLength(v int) *StoryUpdateOne {
+	_u.mutation.AddTextLength(v)
 	return _u
 }
 
@@ -966,9 +1101,45 @@ func (_u *StoryUpdateOne) ClearFinishedAt() *StoryUpdateOne {
 	return _u
 }
 
+// AddPieceIDs adds the "pieces" edge to the StoryPiece entity by IDs.
+func (_u *StoryUpdateOne) AddPieceIDs(ids ...int) *StoryUpdateOne {
+	_u.mutation.AddPieceIDs(ids...)
+	return _u
+}
+
+// AddPieces adds the "pieces" edges to the StoryPiece entity.
+func (_u *StoryUpdateOne) AddPieces(v ...*StoryPiece) *StoryUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPieceIDs(ids...)
+}
+
 // Mutation returns the StoryMutation object of the builder.
 func (_u *StoryUpdateOne) Mutation() *StoryMutation {
 	return _u.mutation
+}
+
+// ClearPieces clears all "pieces" edges to the StoryPiece entity.
+func (_u *StoryUpdateOne) ClearPieces() *StoryUpdateOne {
+	_u.mutation.ClearPieces()
+	return _u
+}
+
+// RemovePieceIDs removes the "pieces" edge to StoryPiece entities by IDs.
+func (_u *StoryUpdateOne) RemovePieceIDs(ids ...int) *StoryUpdateOne {
+	_u.mutation.RemovePieceIDs(ids...)
+	return _u
+}
+
+// RemovePieces removes "pieces" edges to StoryPiece entities.
+func (_u *StoryUpdateOne) RemovePieces(v ...*StoryPiece) *StoryUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePieceIDs(ids...)
 }
 
 // Where appends a list predicates to the StoryUpdate builder.
@@ -1031,6 +1202,11 @@ func (_u *StoryUpdateOne) check() error {
 	if v, ok := _u.mutation.Status(); ok {
 		if err := story.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Story.status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.TextLength(); ok {
+		if err := story.TextLengthValidator(v); err != nil {
+			return &ValidationError{Name: "text_length", err: fmt.Errorf(`ent: validator failed for field "Story.text_length": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.TokenCount(); ok {
@@ -1107,6 +1283,12 @@ func (_u *StoryUpdateOne) sqlSave(ctx context.Context) (_node *Story, err error)
 	}
 	if value, ok := _u.mutation.Text(); ok {
 		_spec.SetField(story.FieldText, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TextLength(); ok {
+		_spec.SetField(story.FieldTextLength, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTextLength(); ok {
+		_spec.AddField(story.FieldTextLength, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.TokenCount(); ok {
 		_spec.SetField(story.FieldTokenCount, field.TypeInt, value)
@@ -1200,6 +1382,51 @@ func (_u *StoryUpdateOne) sqlSave(ctx context.Context) (_node *Story, err error)
 	}
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(story.FieldFinishedAt, field.TypeTime)
+	}
+	if _u.mutation.PiecesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPiecesIDs(); len(nodes) > 0 && !_u.mutation.PiecesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PiecesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   story.PiecesTable,
+			Columns: []string{story.PiecesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(storypiece.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Story{config: _u.config}

@@ -22,6 +22,8 @@ type Tx struct {
 	Session *SessionClient
 	// Story is the client for interacting with the Story builders.
 	Story *StoryClient
+	// StoryPiece is the client for interacting with the StoryPiece builders.
+	StoryPiece *StoryPieceClient
 	// UsageDay is the client for interacting with the UsageDay builders.
 	UsageDay *UsageDayClient
 	// User is the client for interacting with the User builders.
@@ -161,6 +163,7 @@ func (tx *Tx) init() {
 	tx.Prompt = NewPromptClient(tx.config)
 	tx.Session = NewSessionClient(tx.config)
 	tx.Story = NewStoryClient(tx.config)
+	tx.StoryPiece = NewStoryPieceClient(tx.config)
 	tx.UsageDay = NewUsageDayClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -44,10 +44,14 @@ func (r *queryResolver) Stories(ctx context.Context, after *entgql.Cursor[pulid.
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Story returns StoryResolver implementation.
+func (r *Resolver) Story() StoryResolver { return &storyResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
 	queryResolver struct{ *Resolver }
+	storyResolver struct{ *Resolver }
 	userResolver  struct{ *Resolver }
 )

@@ -39,6 +39,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Story() StoryResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
 }
@@ -209,6 +210,9 @@ type QueryResolver interface {
 	SharedStory(ctx context.Context, token string) (*ent.Story, error)
 	APITokens(ctx context.Context) ([]*ent.APIToken, error)
 	Users(ctx context.Context) ([]*ent.User, error)
+}
+type StoryResolver interface {
+	Text(ctx context.Context, obj *ent.Story) (string, error)
 }
 type SubscriptionResolver interface {
 	StoryStream(ctx context.Context, storyID pulid.ID, after *string, shareToken *string) (<-chan *story.Event, error)
@@ -1094,8 +1098,6 @@ func (ec *executionContext) childFields_Story(ctx context.Context, field graphql
 		return ec.fieldContext_Story_updatedAt(ctx, field)
 	case "status":
 		return ec.fieldContext_Story_status(ctx, field)
-	case "text":
-		return ec.fieldContext_Story_text(ctx, field)
 	case "tokenCount":
 		return ec.fieldContext_Story_tokenCount(ctx, field)
 	case "model":
@@ -1120,6 +1122,8 @@ func (ec *executionContext) childFields_Story(ctx context.Context, field graphql
 		return ec.fieldContext_Story_finishedAt(ctx, field)
 	case "prompt":
 		return ec.fieldContext_Story_prompt(ctx, field)
+	case "text":
+		return ec.fieldContext_Story_text(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Story", field.Name)
 }
@@ -3501,29 +3505,6 @@ func (ec *executionContext) fieldContext_Story_status(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Story", field, false, false, "StoryStatus")
 }
 
-func (ec *executionContext) _Story_text(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Story_text(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Text, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Story_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Story", field, false, false, "String")
-}
-
 func (ec *executionContext) _Story_tokenCount(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3807,6 +3788,29 @@ func (ec *executionContext) fieldContext_Story_prompt(_ context.Context, field g
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Story_text(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Story_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Story().Text(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Story_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Story", field, true, true, "String")
 }
 
 func (ec *executionContext) _StoryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.StoryConnection) (ret graphql.Marshaler) {
@@ -8129,11 +8133,6 @@ func (ec *executionContext) _Story(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "text":
-			out.Values[i] = ec._Story_text(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "tokenCount":
 			out.Values[i] = ec._Story_tokenCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8194,6 +8193,12 @@ func (ec *executionContext) _Story(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Story_prompt(ctx, field, obj)
+				})
+		case "text":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Story_text(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

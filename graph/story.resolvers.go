@@ -23,6 +23,11 @@ func (r *mutationResolver) CancelStory(ctx context.Context, id pulid.ID) (*ent.S
 	return r.stories.Cancel(ctx, id)
 }
 
+// Text is the resolver for the text field.
+func (r *storyResolver) Text(ctx context.Context, obj *ent.Story) (string, error) {
+	return r.stories.Text(ctx, obj)
+}
+
 // StoryStream is the resolver for the storyStream field.
 func (r *subscriptionResolver) StoryStream(ctx context.Context, storyID pulid.ID, after *string, shareToken *string) (<-chan *story.Event, error) {
 	if shareToken != nil {

@@ -57,6 +57,18 @@ func (f StoryFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoryMutation", m)
 }
 
+// The StoryPieceFunc type is an adapter to allow the use of ordinary
+// function as StoryPiece mutator.
+type StoryPieceFunc func(context.Context, *ent.StoryPieceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f StoryPieceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.StoryPieceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.StoryPieceMutation", m)
+}
+
 // The UsageDayFunc type is an adapter to allow the use of ordinary
 // function as UsageDay mutator.
 type UsageDayFunc func(context.Context, *ent.UsageDayMutation) (ent.Value, error)

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -117,6 +118,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "GENERATING", "COMPLETED", "FAILED", "CANCELLED"}, Default: "PENDING"},
 		{Name: "text", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "text_length", Type: field.TypeInt, Default: 0},
 		{Name: "token_count", Type: field.TypeInt, Default: 0},
 		{Name: "model", Type: field.TypeString, Default: ""},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
@@ -144,13 +146,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "stories_prompts_stories",
-				Columns:    []*schema.Column{StoriesColumns[21]},
+				Columns:    []*schema.Column{StoriesColumns[22]},
 				RefColumns: []*schema.Column{PromptsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "stories_users_stories",
-				Columns:    []*schema.Column{StoriesColumns[22]},
+				Columns:    []*schema.Column{StoriesColumns[23]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -159,22 +161,51 @@ var (
 			{
 				Name:    "story_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[22], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[23], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[22], StoriesColumns[3]},
+				Columns: []*schema.Column{StoriesColumns[23], StoriesColumns[3]},
 			},
 			{
 				Name:    "story_prompt_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[21], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[22], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_status_lease_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[3], StoriesColumns[13]},
+				Columns: []*schema.Column{StoriesColumns[3], StoriesColumns[14]},
+			},
+		},
+	}
+	// StoryPiecesColumns holds the columns for the "story_pieces" table.
+	StoryPiecesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "start", Type: field.TypeInt},
+		{Name: "text", Type: field.TypeString, Size: 2147483647},
+		{Name: "token_count", Type: field.TypeInt},
+		{Name: "story_id", Type: field.TypeString, Size: 40},
+	}
+	// StoryPiecesTable holds the schema information for the "story_pieces" table.
+	StoryPiecesTable = &schema.Table{
+		Name:       "story_pieces",
+		Columns:    StoryPiecesColumns,
+		PrimaryKey: []*schema.Column{StoryPiecesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "story_pieces_stories_pieces",
+				Columns:    []*schema.Column{StoryPiecesColumns[4]},
+				RefColumns: []*schema.Column{StoriesColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "storypiece_story_id_start",
+				Unique:  true,
+				Columns: []*schema.Column{StoryPiecesColumns[4], StoryPiecesColumns[1]},
 			},
 		},
 	}
@@ -239,6 +270,7 @@ var (
 		PromptsTable,
 		SessionsTable,
 		StoriesTable,
+		StoryPiecesTable,
 		UsageDaysTable,
 		UsersTable,
 	}
@@ -250,5 +282,9 @@ func init() {
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 	StoriesTable.ForeignKeys[0].RefTable = PromptsTable
 	StoriesTable.ForeignKeys[1].RefTable = UsersTable
+	StoryPiecesTable.ForeignKeys[0].RefTable = StoriesTable
+	StoryPiecesTable.Annotation = &entsql.Annotation{
+		Table: "story_pieces",
+	}
 	UsageDaysTable.ForeignKeys[0].RefTable = UsersTable
 }

@@ -18,6 +18,9 @@ type Session func(*sql.Selector)
 // Story is the predicate function for story builders.
 type Story func(*sql.Selector)
 
+// StoryPiece is the predicate function for storypiece builders.
+type StoryPiece func(*sql.Selector)
+
 // UsageDay is the predicate function for usageday builders.
 type UsageDay func(*sql.Selector)
 

@@ -207,6 +207,30 @@ func (f StoryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoryMutation", m)
 }
 
+// The StoryPieceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type StoryPieceQueryRuleFunc func(context.Context, *ent.StoryPieceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f StoryPieceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.StoryPieceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.StoryPieceQuery", q)
+}
+
+// The StoryPieceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type StoryPieceMutationRuleFunc func(context.Context, *ent.StoryPieceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f StoryPieceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.StoryPieceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.StoryPieceMutation", m)
+}
+
 // The UsageDayQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type UsageDayQueryRuleFunc func(context.Context, *ent.UsageDayQuery) error
@@ -298,6 +322,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.StoryQuery:
 		return q.Filter(), nil
+	case *ent.StoryPieceQuery:
+		return q.Filter(), nil
 	case *ent.UsageDayQuery:
 		return q.Filter(), nil
 	case *ent.UserQuery:
@@ -316,6 +342,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.SessionMutation:
 		return m.Filter(), nil
 	case *ent.StoryMutation:
+		return m.Filter(), nil
+	case *ent.StoryPieceMutation:
 		return m.Filter(), nil
 	case *ent.UsageDayMutation:
 		return m.Filter(), nil

@@ -11,6 +11,7 @@ import (
 	"github.com/storybot/storybot/ent/schema"
 	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
@@ -150,6 +151,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	storyHooks := schema.Story{}.Hooks()
+
+	story.Hooks[1] = storyHooks[0]
 	storyMixinFields0 := storyMixin[0].Fields()
 	_ = storyMixinFields0
 	storyMixinFields1 := storyMixin[1].Fields()
@@ -170,42 +174,48 @@ func init() {
 	storyDescText := storyFields[3].Descriptor()
 	// story.DefaultText holds the default value on creation for the text field.
 	story.DefaultText = storyDescText.Default.(string)
+	// storyDescTextLength is the schema descriptor for text_length field.
+	storyDescTextLength := storyFields[4].Descriptor()
+	// story.DefaultTextLength holds the default value on creation for the text_length field.
+	story.DefaultTextLength = storyDescTextLength.Default.(int)
+	// story.TextLengthValidator is a validator for the "text_length" field. It is called by the builders before save.
+	story.TextLengthValidator = storyDescTextLength.Validators[0].(func(int) error)
 	// storyDescTokenCount is the schema descriptor for token_count field.
-	storyDescTokenCount := storyFields[4].Descriptor()
+	storyDescTokenCount := storyFields[5].Descriptor()
 	// story.DefaultTokenCount holds the default value on creation for the token_count field.
 	story.DefaultTokenCount = storyDescTokenCount.Default.(int)
 	// story.TokenCountValidator is a validator for the "token_count" field. It is called by the builders before save.
 	story.TokenCountValidator = storyDescTokenCount.Validators[0].(func(int) error)
 	// storyDescModel is the schema descriptor for model field.
-	storyDescModel := storyFields[5].Descriptor()
+	storyDescModel := storyFields[6].Descriptor()
 	// story.DefaultModel holds the default value on creation for the model field.
 	story.DefaultModel = storyDescModel.Default.(string)
 	// storyDescMaxTokens is the schema descriptor for max_tokens field.
-	storyDescMaxTokens := storyFields[7].Descriptor()
+	storyDescMaxTokens := storyFields[8].Descriptor()
 	// story.MaxTokensValidator is a validator for the "max_tokens" field. It is called by the builders before save.
 	story.MaxTokensValidator = storyDescMaxTokens.Validators[0].(func(int) error)
 	// storyDescSeed is the schema descriptor for seed field.
-	storyDescSeed := storyFields[9].Descriptor()
+	storyDescSeed := storyFields[10].Descriptor()
 	// story.DefaultSeed holds the default value on creation for the seed field.
 	story.DefaultSeed = storyDescSeed.Default.(int64)
 	// storyDescTraceID is the schema descriptor for trace_id field.
-	storyDescTraceID := storyFields[10].Descriptor()
+	storyDescTraceID := storyFields[11].Descriptor()
 	// story.DefaultTraceID holds the default value on creation for the trace_id field.
 	story.DefaultTraceID = storyDescTraceID.Default.(string)
 	// storyDescPromptTokens is the schema descriptor for prompt_tokens field.
-	storyDescPromptTokens := storyFields[14].Descriptor()
+	storyDescPromptTokens := storyFields[15].Descriptor()
 	// story.DefaultPromptTokens holds the default value on creation for the prompt_tokens field.
 	story.DefaultPromptTokens = storyDescPromptTokens.Default.(int)
 	// story.PromptTokensValidator is a validator for the "prompt_tokens" field. It is called by the builders before save.
 	story.PromptTokensValidator = storyDescPromptTokens.Validators[0].(func(int) error)
 	// storyDescCompletionTokens is the schema descriptor for completion_tokens field.
-	storyDescCompletionTokens := storyFields[15].Descriptor()
+	storyDescCompletionTokens := storyFields[16].Descriptor()
 	// story.DefaultCompletionTokens holds the default value on creation for the completion_tokens field.
 	story.DefaultCompletionTokens = storyDescCompletionTokens.Default.(int)
 	// story.CompletionTokensValidator is a validator for the "completion_tokens" field. It is called by the builders before save.
 	story.CompletionTokensValidator = storyDescCompletionTokens.Validators[0].(func(int) error)
 	// storyDescReservedTokens is the schema descriptor for reserved_tokens field.
-	storyDescReservedTokens := storyFields[17].Descriptor()
+	storyDescReservedTokens := storyFields[18].Descriptor()
 	// story.DefaultReservedTokens holds the default value on creation for the reserved_tokens field.
 	story.DefaultReservedTokens = storyDescReservedTokens.Default.(int)
 	// story.ReservedTokensValidator is a validator for the "reserved_tokens" field. It is called by the builders before save.
@@ -216,6 +226,25 @@ func init() {
 	story.DefaultID = storyDescID.Default.(func() pulid.ID)
 	// story.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	story.IDValidator = storyDescID.Validators[0].(func(string) error)
+	storypiece.Policy = privacy.NewPolicies(schema.StoryPiece{})
+	storypiece.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := storypiece.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	storypieceFields := schema.StoryPiece{}.Fields()
+	_ = storypieceFields
+	// storypieceDescStart is the schema descriptor for start field.
+	storypieceDescStart := storypieceFields[1].Descriptor()
+	// storypiece.StartValidator is a validator for the "start" field. It is called by the builders before save.
+	storypiece.StartValidator = storypieceDescStart.Validators[0].(func(int) error)
+	// storypieceDescTokenCount is the schema descriptor for token_count field.
+	storypieceDescTokenCount := storypieceFields[3].Descriptor()
+	// storypiece.TokenCountValidator is a validator for the "token_count" field. It is called by the builders before save.
+	storypiece.TokenCountValidator = storypieceDescTokenCount.Validators[0].(func(int) error)
 	usageday.Policy = privacy.NewPolicies(schema.UsageDay{})
 	usageday.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

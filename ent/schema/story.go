@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"context"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -47,7 +50,16 @@ func (Story) Fields() []ent.Field {
 			Default("PENDING").
 			Annotations(entgql.OrderField("STATUS"), entgql.Type("StoryStatus")),
 		field.Text("text").
-			Default(""),
+			Default("").
+			// Story.text is declared in graph/story.graphqls: its resolver
+			// needs text_length too, which field collection then loads.
+			Annotations(entgql.Skip(entgql.SkipType)).
+			Comment("The story's text: while the story runs, the text from before its run; its pieces follow."),
+		field.Int("text_length").
+			Default(0).
+			NonNegative().
+			Annotations(hidden).
+			Comment("Bytes of text stored, where the next piece starts. While a story runs, its text column holds the text from before its run and its pieces the rest; the end folds them in."),
 		field.Int("token_count").
 			Default(0).
 			NonNegative().
@@ -123,6 +135,8 @@ func (Story) Edges() []ent.Edge {
 			Unique().
 			Immutable().
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("pieces", StoryPiece.Type).
+			Annotations(entgql.Skip(entgql.SkipAll), entsql.OnDelete(entsql.Cascade)),
 		edge.From("prompt", Prompt.Type).
 			Ref("stories").
 			Field("prompt_id").
@@ -130,6 +144,25 @@ func (Story) Edges() []ent.Edge {
 			Required().
 			Immutable(),
 	}
+}
+
+// Hooks of the Story: a story created with text (a test's, say) starts with
+// all of it stored, so its pieces, if any, go after it.
+func (Story) Hooks() []ent.Hook {
+	return []ent.Hook{func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if !m.Op().Is(ent.OpCreate) {
+				return next.Mutate(ctx, m)
+			}
+			_, set := m.Field("text_length")
+			if text, ok := m.Field("text"); ok && !set {
+				if err := m.SetField("text_length", len(text.(string))); err != nil {
+					return nil, err
+				}
+			}
+			return next.Mutate(ctx, m)
+		})
+	}}
 }
 
 // Indexes of the Story.

@@ -31,6 +31,8 @@ const (
 	FieldStatus = "status"
 	// FieldText holds the string denoting the text field in the database.
 	FieldText = "text"
+	// FieldTextLength holds the string denoting the text_length field in the database.
+	FieldTextLength = "text_length"
 	// FieldTokenCount holds the string denoting the token_count field in the database.
 	FieldTokenCount = "token_count"
 	// FieldModel holds the string denoting the model field in the database.
@@ -65,6 +67,8 @@ const (
 	FieldFinishedAt = "finished_at"
 	// EdgeOwner holds the string denoting the owner edge name in mutations.
 	EdgeOwner = "owner"
+	// EdgePieces holds the string denoting the pieces edge name in mutations.
+	EdgePieces = "pieces"
 	// EdgePrompt holds the string denoting the prompt edge name in mutations.
 	EdgePrompt = "prompt"
 	// Table holds the table name of the story in the database.
@@ -76,6 +80,13 @@ const (
 	OwnerInverseTable = "users"
 	// OwnerColumn is the table column denoting the owner relation/edge.
 	OwnerColumn = "user_id"
+	// PiecesTable is the table that holds the pieces relation/edge.
+	PiecesTable = "story_pieces"
+	// PiecesInverseTable is the table name for the StoryPiece entity.
+	// It exists in this package in order to avoid circular dependency with the "storypiece" package.
+	PiecesInverseTable = "story_pieces"
+	// PiecesColumn is the table column denoting the pieces relation/edge.
+	PiecesColumn = "story_id"
 	// PromptTable is the table that holds the prompt relation/edge.
 	PromptTable = "stories"
 	// PromptInverseTable is the table name for the Prompt entity.
@@ -94,6 +105,7 @@ var Columns = []string{
 	FieldPromptID,
 	FieldStatus,
 	FieldText,
+	FieldTextLength,
 	FieldTokenCount,
 	FieldModel,
 	FieldError,
@@ -128,7 +140,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/storybot/storybot/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
+	Hooks  [2]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -138,6 +150,10 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// DefaultText holds the default value on creation for the "text" field.
 	DefaultText string
+	// DefaultTextLength holds the default value on creation for the "text_length" field.
+	DefaultTextLength int
+	// TextLengthValidator is a validator for the "text_length" field. It is called by the builders before save.
+	TextLengthValidator func(int) error
 	// DefaultTokenCount holds the default value on creation for the "token_count" field.
 	DefaultTokenCount int
 	// TokenCountValidator is a validator for the "token_count" field. It is called by the builders before save.
@@ -235,6 +251,11 @@ func ByText(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldText, opts...).ToFunc()
 }
 
+// ByTextLength orders the results by the text_length field.
+func ByTextLength(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTextLength, opts...).ToFunc()
+}
+
 // ByTokenCount orders the results by the token_count field.
 func ByTokenCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTokenCount, opts...).ToFunc()
@@ -322,6 +343,20 @@ func ByOwnerField(field string, opts ...sql.OrderTermOption) OrderOption {
 	}
 }
 
+// ByPiecesCount orders the results by pieces count.
+func ByPiecesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPiecesStep(), opts...)
+	}
+}
+
+// ByPieces orders the results by pieces terms.
+func ByPieces(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPiecesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByPromptField orders the results by prompt field.
 func ByPromptField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -333,6 +368,13 @@ func newOwnerStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(OwnerInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, true, OwnerTable, OwnerColumn),
+	)
+}
+func newPiecesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PiecesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, PiecesTable, PiecesColumn),
 	)
 }
 func newPromptStep() *sqlgraph.Step {

@@ -81,6 +81,11 @@ func Text(v string) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldText, v))
 }
 
+// TextLength applies equality check predicate on the "text_length" field. It's identical to TextLengthEQ.
+func TextLength(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldTextLength, v))
+}
+
 // TokenCount applies equality check predicate on the "token_count" field. It's identical to TokenCountEQ.
 func TokenCount(v int) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldTokenCount, v))
@@ -474,6 +479,46 @@ func TextEqualFold(v string) predicate.Story {
 // TextContainsFold applies the ContainsFold predicate on the "text" field.
 func TextContainsFold(v string) predicate.Story {
 	return predicate.Story(sql.FieldContainsFold(FieldText, v))
+}
+
+// TextLengthEQ applies the EQ predicate on the "text_length" field.
+func TextLengthEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldTextLength, v))
+}
+
+// TextLengthNEQ applies the NEQ predicate on the "text_length" field.
+func TextLengthNEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldTextLength, v))
+}
+
+// TextLengthIn applies the In predicate on the "text_length" field.
+func TextLengthIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldTextLength, vs...))
+}
+
+// TextLengthNotIn applies the NotIn predicate on the "text_length" field.
+func TextLengthNotIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldTextLength, vs...))
+}
+
+// TextLengthGT applies the GT predicate on the "text_length" field.
+func TextLengthGT(v int) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldTextLength, v))
+}
+
+// TextLengthGTE applies the GTE predicate on the "text_length" field.
+func TextLengthGTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldTextLength, v))
+}
+
+// TextLengthLT applies the LT predicate on the "text_length" field.
+func TextLengthLT(v int) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldTextLength, v))
+}
+
+// TextLengthLTE applies the LTE predicate on the "text_length" field.
+func TextLengthLTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldTextLength, v))
 }
 
 // TokenCountEQ applies the EQ predicate on the "token_count" field.
@@ -1361,6 +1406,29 @@ func HasOwner() predicate.Story {
 func HasOwnerWith(preds ...predicate.User) predicate.Story {
 	return predicate.Story(func(s *sql.Selector) {
 		step := newOwnerStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasPieces applies the HasEdge predicate on the "pieces" edge.
+func HasPieces() predicate.Story {
+	return predicate.Story(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, PiecesTable, PiecesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPiecesWith applies the HasEdge predicate on the "pieces" edge with a given conditions (other predicates).
+func HasPiecesWith(preds ...predicate.StoryPiece) predicate.Story {
+	return predicate.Story(func(s *sql.Selector) {
+		step := newPiecesStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -25,6 +25,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := db.Client.Schema.Create(ctx); err != nil {
 			return fmt.Errorf("database: migrating SQLite: %w", err)
 		}
+		// Stories written before text_length existed hold all their text
+		// (Postgres's migration 20261203191812 does the same).
+		if _, err := db.SQL.ExecContext(ctx, `UPDATE stories SET text_length = octet_length(text) WHERE text_length < octet_length(text)`); err != nil {
+			return fmt.Errorf("database: migrating SQLite: %w", err)
+		}
 		return nil
 	}
 	return db.MigratePostgres(ctx)

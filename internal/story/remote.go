@@ -27,13 +27,14 @@ type remote struct {
 
 const pollInterval = 10 * time.Second
 
-// follow starts following st, as just loaded. The caller holds s.mu.
-func (s *Service) follow(st *ent.Story) *remote {
+// follow starts following st, as just loaded with its text. The caller
+// holds s.mu.
+func (s *Service) follow(st *ent.Story, text string) *remote {
 	ctx, cancel := context.WithCancel(s.base)
 	id := st.ID
 	rm := &remote{
 		s: s, id: id, stop: cancel,
-		view: newView(s, id, st.Text, st.TokenCount, st.Status, st.Error),
+		view: newView(s, id, text, st.TokenCount, st.Status, st.Error),
 		// Events published between the load and this subscription are
 		// caught by the reload that the loop starts with.
 		sub: s.broker.Subscribe(string(id)),
@@ -99,10 +100,10 @@ func (rm *remote) apply(ctx context.Context, ev broker.Event) {
 	}
 }
 
-// reload replaces the view's text with the stored one when the store has
-// more, and takes the stored status.
+// reload adds to the view what the store has beyond it, reading only that
+// part of the text, and takes the stored status.
 func (rm *remote) reload(ctx context.Context) {
-	st, err := rm.s.client.Story.Get(ctx, rm.id)
+	st, err := rm.s.readFrom(ctx, rm.id, rm.view.length())
 	if err != nil {
 		if ctx.Err() == nil {
 			rm.s.log.WarnContext(ctx, "reloading a followed story failed", slog.String("story_id", string(rm.id)), slog.Any("error", err))
@@ -111,12 +112,14 @@ func (rm *remote) reload(ctx context.Context) {
 	}
 	rm.view.update(func(v *view) bool {
 		changed := false
-		if have := v.text.Len(); len(st.Text) > have {
-			v.text.WriteString(st.Text[have:])
+		// Only this goroutine appends to a followed story's view, so it
+		// still ends where the read began.
+		if st.text != "" {
+			v.text.WriteString(st.text)
 			changed = true
 		}
-		if st.TokenCount != v.tokens || st.Status != v.status {
-			v.tokens, v.status, v.errMsg = st.TokenCount, st.Status, st.Error
+		if st.tokens != v.tokens || st.status != v.status {
+			v.tokens, v.status, v.errMsg = st.tokens, st.status, st.errMsg
 			changed = true
 		}
 		return changed

@@ -359,6 +359,10 @@ func (s *Service) subscribe(ctx context.Context, id pulid.ID, cursor string) (<-
 	if err != nil {
 		return nil, err
 	}
+	text, err := s.Text(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	from := 0
 	if cursor != "" {
 		if from, err = decodeCursor(id, cursor); err != nil {
@@ -366,13 +370,13 @@ func (s *Service) subscribe(ctx context.Context, id pulid.ID, cursor string) (<-
 		}
 		// The stored text may trail a running story's (a cursor from the
 		// generating replica's copy); a finished story's is all of it.
-		if from > len(st.Text) && isTerminal(st.Status) || from < len(st.Text) && !utf8.RuneStart(st.Text[from]) {
+		if from > len(text) && isTerminal(st.Status) || from < len(text) && !utf8.RuneStart(text[from]) {
 			return nil, invalid("after is not a position in this story")
 		}
 	}
 	if isTerminal(st.Status) {
 		out := make(chan *Event, 1)
-		out <- &Event{StoryID: id, Seq: 1, Delta: st.Text[from:], Status: st.Status, TokenCount: st.TokenCount, Error: st.Error, End: len(st.Text)}
+		out <- &Event{StoryID: id, Seq: 1, Delta: text[from:], Status: st.Status, TokenCount: st.TokenCount, Error: st.Error, End: len(text)}
 		close(out)
 		return out, nil
 	}
@@ -387,7 +391,7 @@ func (s *Service) subscribe(ctx context.Context, id pulid.ID, cursor string) (<-
 	}
 	rm := s.remotes[id]
 	if rm == nil {
-		rm = s.follow(st)
+		rm = s.follow(st, text)
 	}
 	rm.refs++
 	return rm.view.fan.join(ctx, from, func() { s.release(rm) }), nil

@@ -13,9 +13,17 @@ import (
 	"github.com/storybot/storybot/internal/pulid"
 )
 
-// The writes on the hot path, a running story's text and its end, are
+// A story's text is a log: each flush inserts the new piece of every due
+// story into story_pieces, at its byte offset, and moves the story's
+// text_length past it; no statement rewrites text stored earlier. The text
+// is its stored text (what it held when its run began) followed by its
+// pieces. When a story ends, the transaction that stores its end also folds
+// its pieces into its text and deletes them, so that a finished story is
+// one row to read and the log holds only running stories.
+//
+// The writes on the hot path, a running story's pieces and its end, are
 // plain SQL, the same for Postgres and SQLite, so that each is one statement
-// that also says what the rows became.
+// per kind that also says what the rows became.
 //
 // They are idempotent: each names the byte offset it appends at, so a write
 // retried after its answer was lost (the database restarting, say) never
@@ -23,12 +31,12 @@ import (
 // holding a story's lease writes it.
 //
 // A replica running many stories writes the text of all of them every
-// FlushInterval. One statement per story would queue a thousand flush loops
-// on the connection pool, so writes are committed in groups: each waits in
-// a queue, and up to maxWritersInFlight writers, started on demand, take
-// everything queued and write it in one statement per kind (appends, ends).
-// Alone, a write goes at once; under load, the writes that arrive while a
-// statement runs go together in the next.
+// FlushInterval. One transaction per story would queue a thousand flush
+// loops on the connection pool, so writes are committed in groups: each
+// waits in a queue, and up to maxWritersInFlight writers, started on demand,
+// take everything queued and write it in one transaction per kind (appends,
+// ends). Alone, a write goes at once; under load, the writes that arrive
+// while a transaction runs go together in the next.
 
 // Group commit limits: statements running at once, and stories per
 // statement (each takes up to ten parameters; SQLite allows 32,766 and
@@ -151,8 +159,7 @@ func (s *Service) writeQueued() {
 		}
 		now := time.Now().UTC()
 		if len(appends) > 0 {
-			query, args := appendSQL(appends, now, now.Add(s.cfg.LeaseDuration))
-			s.writeGroup(ctx, s.client, appends, query, args)
+			s.writeAppends(ctx, appends, now)
 		}
 		if len(ends) > 0 {
 			s.writeEnds(ctx, ends, now)
@@ -170,10 +177,43 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// writeEnds stores a group's ends and, in the same transaction, counts the
-// usage of the stories whose end it stored: exactly once, since a retried
-// end matches no row.
+// writeAppends stores a group's pieces and moves each story's text_length
+// past its piece. Leases are renewed only once half of one has gone, so
+// that most flushes change no indexed column of stories and Postgres can
+// update the row in place (a HOT update).
+func (s *Service) writeAppends(ctx context.Context, group []*write, now time.Time) {
+	lease := s.cfg.LeaseDuration
+	query, args := appendSQL(group, now, now.Add(lease), now.Add(lease/2))
+	s.writeTx(ctx, group, query, args, nil)
+}
+
+// writeEnds stores a group's ends: each story's last piece is folded into
+// its text with the pieces before it, which are then deleted. The same
+// transaction counts the usage of the stories whose end it stored: exactly
+// once, since a retried end matches no row.
 func (s *Service) writeEnds(ctx context.Context, group []*write, now time.Time) {
+	query, args := endSQL(group, now)
+	s.writeTx(ctx, group, query, args, func(tx querier, applied []*write) error {
+		ids := make([]pulid.ID, len(applied))
+		var used []*usage
+		for i, w := range applied {
+			ids[i] = w.id
+			if w.end.usage != nil {
+				used = append(used, w.end.usage)
+			}
+		}
+		if err := deletePieces(ctx, tx, ids); err != nil {
+			return err
+		}
+		return countUsage(ctx, tx, used)
+	})
+}
+
+// writeTx runs a group's statement in a transaction, then runs then with
+// the writes it applied: ends, or (when then is nil) appends, whose pieces
+// it inserts. When any of it fails, nothing is stored and every write of
+// the group fails.
+func (s *Service) writeTx(ctx context.Context, group []*write, query string, args []any, then func(tx querier, applied []*write) error) {
 	fail := func(err error) {
 		for _, w := range group {
 			w.status, w.applied, w.err = "", false, err
@@ -184,22 +224,91 @@ func (s *Service) writeEnds(ctx context.Context, group []*write, now time.Time) 
 		fail(err)
 		return
 	}
-	query, args := endSQL(group, now)
 	s.writeGroup(ctx, tx, group, query, args)
-	var used []*usage
+	var applied []*write
 	for _, w := range group {
-		if w.applied && w.end.usage != nil {
-			used = append(used, w.end.usage)
+		if w.applied {
+			applied = append(applied, w)
 		}
 	}
-	if err := countUsage(ctx, tx, used); err != nil {
+	if then == nil {
+		err = insertPieces(ctx, tx, applied)
+	} else {
+		err = then(tx, applied)
+	}
+	if err == nil {
+		err = tx.Commit()
+	} else {
 		_ = tx.Rollback()
-		fail(err)
-		return
 	}
-	if err := tx.Commit(); err != nil {
+	if err != nil {
 		fail(err)
 	}
+}
+
+// insertPieces stores the pieces of the writes whose statement applied
+// them; a write with no text adds no piece.
+func insertPieces(ctx context.Context, q querier, group []*write) error {
+	group = slices.DeleteFunc(slices.Clone(group), func(w *write) bool { return w.delta == "" })
+	for chunk := range slices.Chunk(group, maxWriteGroup) {
+		var b strings.Builder
+		args := make([]any, 0, 4*len(chunk))
+		b.WriteString("INSERT INTO story_pieces (story_id, start, text, token_count) VALUES ")
+		for i, w := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+			args = append(args, string(w.id), w.offset, w.delta, w.tokens)
+		}
+		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// piecesSQL is a story's pieces in order, as one string (NULL when it has
+// none), for a statement on stories.
+const piecesSQL = `(SELECT string_agg(p.text, '' ORDER BY p.start) FROM story_pieces p WHERE p.story_id = stories.id)`
+
+// foldPieces appends the pieces of stories ids to their text and deletes
+// them.
+func foldPieces(ctx context.Context, q querier, ids []pulid.ID) error {
+	for chunk := range slices.Chunk(ids, maxWriteGroup) {
+		in, args := inList(chunk)
+		if _, err := q.ExecContext(ctx, `UPDATE stories SET text = stories.text || `+piecesSQL+`
+WHERE stories.id IN (`+in+`) AND EXISTS (SELECT 1 FROM story_pieces p WHERE p.story_id = stories.id)`, args...); err != nil {
+			return err
+		}
+	}
+	return deletePieces(ctx, q, ids)
+}
+
+// deletePieces deletes the pieces of stories ids.
+func deletePieces(ctx context.Context, q querier, ids []pulid.ID) error {
+	for chunk := range slices.Chunk(ids, maxWriteGroup) {
+		in, args := inList(chunk)
+		if _, err := q.ExecContext(ctx, `DELETE FROM story_pieces WHERE story_id IN (`+in+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inList returns "$1, $2, ..." for ids, and ids as parameters.
+func inList(ids []pulid.ID) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i+1)
+		args[i] = string(id)
+	}
+	return b.String(), args
 }
 
 // writeGroup runs a group's statement, which returns the id and status of
@@ -247,19 +356,22 @@ func (s *Service) writeGroup(ctx context.Context, q querier, group []*write, que
 	}
 }
 
-// appendSQL builds the statement that appends a group's text, each story's
-// at its offset and only while its owner holds the lease, and extends the
-// leases.
-func appendSQL(group []*write, now, leaseUntil time.Time) (string, []any) {
-	return groupSQL(`text = stories.text || v.column2, token_count = v.column3, updated_at = $1, lease_expires_at = $2`,
-		[]any{now, leaseUntil}, group, nil, func(*write) []any { return nil })
+// appendSQL builds the statement that moves each story of a group past
+// its piece, only at its offset and while its owner holds the lease, and
+// renews the leases that end before renewBefore.
+func appendSQL(group []*write, now, leaseUntil, renewBefore time.Time) (string, []any) {
+	return groupSQL(`text_length = v.column4 + octet_length(v.column2), token_count = v.column3, updated_at = $1,
+	lease_expires_at = CASE WHEN stories.lease_expires_at < $3 THEN $2 ELSE stories.lease_expires_at END`,
+		[]any{now, leaseUntil, renewBefore}, group, nil, func(*write) []any { return nil })
 }
 
-// endSQL builds the statement that appends a group's last text and stores
-// each story's end: its status (a story cancelled meanwhile stays
-// CANCELLED), error and model, giving up the leases.
+// endSQL builds the statement that stores the end of each story of a
+// group: its text, with its pieces and its last piece folded in, its
+// status (a story cancelled meanwhile stays CANCELLED), error and model,
+// giving up the leases.
 func endSQL(group []*write, now time.Time) (string, []any) {
-	return groupSQL(`text = stories.text || v.column2, token_count = v.column3,
+	return groupSQL(`text = stories.text || COALESCE(`+piecesSQL+`, '') || v.column2,
+	text_length = v.column4 + octet_length(v.column2), token_count = v.column3,
 	status = CASE WHEN stories.status = 'CANCELLED' THEN 'CANCELLED' ELSE v.column6 END,
 	error = CASE WHEN stories.status = 'CANCELLED' THEN NULL ELSE v.column7 END,
 	model = v.column8, updated_at = $1, finished_at = $1, lease_owner = NULL, lease_expires_at = NULL,
@@ -307,12 +419,12 @@ func groupSQL(set string, args []any, group []*write, extraTypes []string, extra
 		args = append(append(args, string(w.id), w.delta, w.tokens, w.offset, w.owner), extra(w)...)
 	}
 	b.WriteString(`) AS v
-WHERE stories.id = v.column1 AND octet_length(stories.text) = v.column4 AND stories.lease_owner = v.column5
+WHERE stories.id = v.column1 AND stories.text_length = v.column4 AND stories.lease_owner = v.column5
 RETURNING stories.id, stories.status`)
 	return b.String(), args
 }
 
-const rowStateSQL = `SELECT status, lease_owner, octet_length(text) FROM stories WHERE id = $1`
+const rowStateSQL = `SELECT status, lease_owner, text_length FROM stories WHERE id = $1`
 
 // settle explains a lease-guarded write that matched no row: either an
 // earlier attempt of the same write did commit (its answer was lost), and

@@ -4,18 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/storybot/storybot/internal/viewer"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/storybot/storybot/ent/runtime"
 	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/database/dbtest"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/viewer"
 )
 
 // TestWritesAreIdempotent repeats each write, as a replica does when the
@@ -129,8 +131,8 @@ func TestAppendsInGroups(t *testing.T) {
 					want += fmt.Sprintf("<%d.%d>", i, round)
 				}
 			}
-			if got.Text != want {
-				t.Errorf("story %d stored %q, want %q", i, got.Text, want)
+			if text, err := s.Text(ctx, got); err != nil || text != want {
+				t.Errorf("story %d stored %q (%v), want %q", i, text, err, want)
 			}
 		}
 		// Their ends, at once too, by the same owners: each story ends with
@@ -146,7 +148,7 @@ func TestAppendsInGroups(t *testing.T) {
 				if i%10 == 0 {
 					owner = "someone else"
 				}
-				status, err := s.end(ctx, id, owner, len(got.Text), ".", 9, entstory.StatusCompleted, nil, "m", nil)
+				status, err := s.end(ctx, id, owner, got.TextLength, ".", 9, entstory.StatusCompleted, nil, "m", nil)
 				switch {
 				case i%10 == 0:
 					if !errors.Is(err, errLeaseLost) {
@@ -164,6 +166,23 @@ func TestAppendsInGroups(t *testing.T) {
 		}
 		if want := n - n/10; ended != want {
 			t.Errorf("%d stories ended, want %d", ended, want)
+		}
+		// The ended stories' pieces are folded into their text and gone.
+		for i, id := range ids {
+			got, err := db.Client.Story.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%10 != 0 && (!strings.HasSuffix(got.Text, ">.") || got.TextLength != len(got.Text)) {
+				t.Errorf("story %d ended with text %q (text_length %d)", i, got.Text, got.TextLength)
+			}
+		}
+		left, err := db.Client.StoryPiece.Query().Where(storypiece.StoryIDIn(ids...)).Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("%d pieces left after the ends (the stories that never ended stored none)", left)
 		}
 	})
 }

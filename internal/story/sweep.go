@@ -9,6 +9,7 @@ import (
 	"github.com/storybot/storybot/ent"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
+	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/viewer"
 )
 
@@ -59,7 +60,7 @@ func (s *Service) sweep(ctx context.Context) error {
 		s.cfg.Observer.StoryFinished(strings.ToLower(status.String()), took)
 		s.log.WarnContext(ctx, "ended a story whose generator stopped",
 			slog.String("story_id", string(st.ID)), slog.String("previous_owner", *st.LeaseOwner), slog.String("status", status.String()))
-		ev := broker.Event{StoryID: string(st.ID), Offset: len(st.Text), Status: status.String(), TokenCount: st.TokenCount}
+		ev := broker.Event{StoryID: string(st.ID), Offset: st.TextLength, Status: status.String(), TokenCount: st.TokenCount}
 		if errMsg != nil {
 			ev.Error = *errMsg
 		}
@@ -89,6 +90,9 @@ func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.S
 		ClearLeaseExpiresAt().
 		Save(ctx)
 	if err != nil || n == 0 {
+		return 0, err
+	}
+	if err := foldPieces(ctx, tx, []pulid.ID{st.ID}); err != nil {
 		return 0, err
 	}
 	if u := usageOf(st, st.TokenCount, llmUsage{}); u != nil {
