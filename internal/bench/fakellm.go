@@ -161,7 +161,7 @@ func (f *fakeModel) complete(w http.ResponseWriter, r *http.Request) {
 
 	interval := time.Second / time.Duration(rate)
 	start := time.Now().Add(rand.N(interval))
-	buf := make([]byte, 0, len(chunkPrefix)+len(req.Model)+len(chunkMiddle)+len(chunkSuffix)+24)
+	buf := make([]byte, 0, len(chunkPrefix)+len(req.Model)+len(chunkMiddle)+len(chunkSuffix)+48)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -182,6 +182,8 @@ func (f *fakeModel) complete(w http.ResponseWriter, r *http.Request) {
 		buf = append(buf, chunkMiddle...)
 		buf = append(buf, " t"...)
 		buf = strconv.AppendInt(buf, now.UnixNano(), 10)
+		buf = append(buf, 'd')
+		buf = strconv.AppendInt(buf, due.UnixNano(), 10)
 		buf = append(buf, chunkSuffix...)
 		if _, err := w.Write(buf); err != nil {
 			return

@@ -6,8 +6,10 @@
 //  1. query throughput and latency of prompts(first: 20) against a plain
 //     net/http baseline running the same SQL in the same run;
 //  2. subscription fan-out: 1,000 to 10,000 graphql-transport-ws
-//     subscribers on one story, and 1,000 over 100 stories: completeness,
-//     identical text, delivery latency, server memory per connection, CPU;
+//     subscribers on one story, and 10,000 over 100 stories, each beside the
+//     baseline hub: exactness, skew between subscribers, lag behind the
+//     token schedule, messages per subscriber per second, server memory per
+//     connection, server CPU per delivered event;
 //  3. the cost of per-field timings;
 //  4. database writes per story per second at 500 tokens/s;
 //  5. 1,000 concurrent stories with one subscriber each, on one replica and
@@ -79,9 +81,10 @@ type config struct {
 	writeRate     int
 	writeDuration time.Duration
 
-	liveStories  int
-	liveRate     int
-	liveDuration time.Duration
+	liveStories    []int
+	liveRate       int
+	liveTokens     int
+	liveLongTokens int
 
 	postgres string
 	env      []string // extra KEY=value settings for every storybot
@@ -110,18 +113,19 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 	fs.DurationVar(&cfg.queryDuration, "query-duration", 20*time.Second, "measured time per server in the query scenario, split over the rounds")
 	fs.IntVar(&cfg.queryRounds, "query-rounds", 5, "rounds of the query scenario, each server in turn per round")
 	fanout := fs.String("fanout", "1000,5000,10000", "comma-separated subscriber counts on one story")
-	fs.IntVar(&cfg.spreadSubscribers, "spread-subscribers", 1000, "subscribers spread over -spread-stories stories (0 to skip)")
+	fs.IntVar(&cfg.spreadSubscribers, "spread-subscribers", 10000, "subscribers spread over -spread-stories stories (0 to skip)")
 	fs.IntVar(&cfg.spreadStories, "spread-stories", 100, "stories of the spread fan-out case")
 	fs.IntVar(&cfg.fanoutRate, "fanout-rate", 50, "tokens per second of a fan-out story")
-	fs.IntVar(&cfg.fanoutTokens, "fanout-tokens", 500, "tokens of a fan-out story")
-	fs.BoolVar(&cfg.fanoutBaseline, "fanout-baseline", true, "also run each one-story fan-out case on the baseline hub, a minimal Go websocket server, for reference")
+	fs.IntVar(&cfg.fanoutTokens, "fanout-tokens", 200, "tokens of a fan-out story")
+	fs.BoolVar(&cfg.fanoutBaseline, "fanout-baseline", true, "also run each fan-out case on the baseline hub, a minimal Go websocket server, for reference")
 	fs.DurationVar(&cfg.idleSettle, "idle-settle", 2*time.Second, "wait after connecting before reading idle memory")
 	fs.IntVar(&cfg.writeStories, "write-stories", 4, "stories of the database-writes scenario")
 	fs.IntVar(&cfg.writeRate, "write-rate", 500, "tokens per second of a database-writes story")
 	fs.DurationVar(&cfg.writeDuration, "write-duration", 5*time.Second, "length of a database-writes story")
-	fs.IntVar(&cfg.liveStories, "live-stories", 1000, "concurrent stories of the live scenario, one subscriber each")
+	liveStories := fs.String("live-stories", "100,300,1000", "comma-separated counts of concurrent stories of the live scenario, one subscriber each")
 	fs.IntVar(&cfg.liveRate, "live-rate", 25, "tokens per second of a live story")
-	fs.DurationVar(&cfg.liveDuration, "live-duration", 10*time.Second, "length of a live story")
+	fs.IntVar(&cfg.liveTokens, "live-tokens", 200, "tokens of a live story")
+	fs.IntVar(&cfg.liveLongTokens, "live-long-tokens", 2000, "tokens of the live scenario's long stories, streamed as many at once as its smallest case on one replica, to compare write volume as stories grow longer (0 to skip)")
 	fs.StringVar(&cfg.postgres, "postgres", "", "URL of the local Postgres server to create the bench database on (default $STORYBOT_TEST_DATABASE_URL, else "+defaultServerURL+")")
 	fs.Func("env", "extra `KEY=value` setting for every storybot the harness starts, to try a setting (repeatable; e.g. -env STORYBOT_DB_MAX_CONNS=40 -env GOGC=200)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -153,7 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 			"prompts": "200", "query-warmup": "500ms", "query-duration": "2s", "query-rounds": "1",
 			"fanout": "200", "spread-subscribers": "100", "spread-stories": "10", "fanout-tokens": "100",
 			"idle-settle": "1s", "write-stories": "2", "write-duration": "2s",
-			"live-stories": "100", "live-duration": "3s",
+			"live-stories": "50", "live-tokens": "50", "live-long-tokens": "150",
 		}
 		for name, v := range quick {
 			if !set[name] {
@@ -178,15 +182,12 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 		}
 		cfg.scenarios[s] = true
 	}
-	for _, s := range strings.Split(*fanout, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			return cfg, nil, fmt.Errorf("-fanout: %q is not a positive number", s)
-		}
-		cfg.fanout = append(cfg.fanout, n)
+	var err error
+	if cfg.fanout, err = counts("fanout", *fanout); err != nil {
+		return cfg, nil, err
+	}
+	if cfg.liveStories, err = counts("live-stories", *liveStories); err != nil {
+		return cfg, nil, err
 	}
 	switch {
 	case cfg.queryRounds < 1 || cfg.queryClients < 1 || cfg.prompts < 21:
@@ -195,10 +196,28 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 		return cfg, nil, errors.New("token rates and counts must be at least 1")
 	case cfg.spreadSubscribers > 0 && (cfg.spreadStories < 1 || cfg.spreadStories > cfg.spreadSubscribers):
 		return cfg, nil, errors.New("-spread-stories must be from 1 to -spread-subscribers")
-	case cfg.writeStories < 1 || cfg.liveStories < 1:
-		return cfg, nil, errors.New("-write-stories and -live-stories must be at least 1")
+	case cfg.writeStories < 1 || len(cfg.liveStories) == 0:
+		return cfg, nil, errors.New("-write-stories must be at least 1, and -live-stories name at least one count")
+	case cfg.liveTokens < 1 || cfg.liveLongTokens < 0:
+		return cfg, nil, errors.New("-live-tokens must be at least 1, -live-long-tokens at least 0")
 	}
 	return cfg, nil, nil
+}
+
+// counts parses a flag's comma-separated list of positive numbers.
+func counts(flagName, list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("-%s: %q is not a positive number", flagName, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // baselineMode is set when the harness runs as the baseline server.
@@ -236,7 +255,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 
 	b := &bench{cfg: cfg, stderr: stderr, started: time.Now()}
-	largest := max(cfg.spreadSubscribers, cfg.liveStories)
+	largest := max(cfg.spreadSubscribers, slices.Max(cfg.liveStories))
 	for _, n := range cfg.fanout {
 		largest = max(largest, n)
 	}
@@ -449,7 +468,7 @@ func (b *bench) models() string {
 
 // maxStories is the most stories any scenario runs at once.
 func (b *bench) maxStories() int {
-	return max(b.cfg.liveStories, b.cfg.spreadStories, b.cfg.writeStories, 1)
+	return max(slices.Max(b.cfg.liveStories), b.cfg.spreadStories, b.cfg.writeStories, 1)
 }
 
 // startBaseline starts the baseline server: this program again, in its

@@ -18,7 +18,7 @@ type results struct {
 	queries  *queryReport
 	fanout   []*streamResult
 	writes   *writesResult
-	live     []*streamResult
+	live     []*liveResult
 	failures []string // scenarios that could not finish
 	// loadBefore and loadAfter are the machine's load averages, a hint of
 	// how much else ran beside the harness.
@@ -121,70 +121,7 @@ func (r *results) tables() []*table {
 	}
 
 	if len(r.fanout) > 0 {
-		t := &table{
-			title: "2. Subscription fan-out: graphql-transport-ws subscribers, " + fmt.Sprintf("%d tokens per story at %d tokens/s",
-				r.fanout[0].spec.tokens, r.fanout[0].spec.rate),
-			header: []string{"subscribers", "complete, same text", "delivery p50", "p99", "max", "events per subscriber",
-				"idle per conn", "peak per conn", "server CPU", "Postgres CPU", "harness CPU", "machine busy", "connect time"},
-		}
-		growth := &table{
-			title:  "Cost as N grows (server, per connection)",
-			header: []string{"subscribers", "RSS idle", "RSS peak", "Go heap idle", "goroutine stacks idle", "goroutines", "server CPU per message"},
-		}
-		for _, s := range r.fanout {
-			n := float64(s.spec.subscribers)
-			label := fanoutCase{s.spec.subscribers, s.spec.stories, s.spec.hub}.String()
-			t.add(label,
-				fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
-				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
-				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/n, s.spec.tokens),
-				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
-				seconds(s.usage.servers), seconds(s.usage.postgres), seconds(s.usage.harness),
-				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.connectTime))
-			growth.add(label,
-				kib(float64(s.rssIdle-s.rssBefore)/n), kib(float64(s.rssPeak-s.rssBefore)/n),
-				kib((s.idle.heapInuse-s.before.heapInuse)/n), kib((s.idle.stackInuse-s.before.stackInuse)/n),
-				fmt.Sprintf("%.1f", (s.idle.goroutines-s.before.goroutines)/n),
-				micros2(s.usage.servers/time.Duration(max(s.events, 1))))
-			r.streamNotes(t, s)
-		}
-		t.note("Delivery latency: from the model server writing a token to the subscriber reading it (same clock), every token of every subscriber.")
-		t.note("Per connection: the server's RSS after connecting (idle) and its peak while streaming, minus its RSS before, divided by N.")
-		t.note("The baseline hub is the baseline process serving the same subscriptions with no GraphQL: one writer goroutine per subscriber, each delta encoded once per story. It shows what the same load generator gets from a minimal Go server on the same machine.")
-		out = append(out, t, growth)
-
-		hubs := map[int]*streamResult{}
-		for _, s := range r.fanout {
-			if s.spec.hub {
-				hubs[s.spec.subscribers] = s
-			}
-		}
-		perConn := func(s *streamResult) (idle, peak float64) {
-			n := float64(s.spec.subscribers)
-			return float64(s.rssIdle-s.rssBefore) / n, float64(s.rssPeak-s.rssBefore) / n
-		}
-		for _, s := range r.fanout {
-			if s.spec.stories != 1 || s.spec.hub {
-				continue
-			}
-			var ref func(format string, v func(*streamResult) string) string
-			ref = func(format string, v func(*streamResult) string) string {
-				if h := hubs[s.spec.subscribers]; h != nil {
-					return fmt.Sprintf(format, v(h))
-				}
-				return ""
-			}
-			name := fmt.Sprintf("%d subscribers on one story", s.spec.subscribers)
-			targets.add(name+": all complete with the stored text", fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers), verdict(s.textOK == s.spec.subscribers))
-			p99 := s.latency.percentile(0.99)
-			targets.add(name+": delivery p99 < 100 ms", ms(p99)+ref(" (baseline hub %s)", func(h *streamResult) string { return ms(h.latency.percentile(0.99)) }),
-				verdict(p99 < 100*time.Millisecond && s.latency.count() > 0))
-			idle, peak := perConn(s)
-			targets.add(name+": ≤ 16 KiB per idle connection", kib(idle)+ref(" (baseline hub %s)", func(h *streamResult) string { i, _ := perConn(h); return kib(i) }),
-				verdict(idle <= 16<<10))
-			targets.add(name+": ≤ 32 KiB per connection at peak", kib(peak)+ref(" (baseline hub %s)", func(h *streamResult) string { _, p := perConn(h); return kib(p) }),
-				verdict(peak <= 32<<10))
-		}
+		out = append(out, r.fanoutTables(targets)...)
 	}
 
 	if timings != nil {
@@ -205,32 +142,7 @@ func (r *results) tables() []*table {
 		targets.add("≤ 10 database writes per story per second", fmt.Sprintf("%.1f on average, %d at most in one second", w.perSecond, w.maxWindow), verdict(w.maxWindow <= 10))
 	}
 
-	if len(r.live) > 0 {
-		s0 := r.live[0]
-		t := &table{
-			title:  fmt.Sprintf("5. Concurrent stories: %d stories at %d tokens/s, one subscriber each", s0.spec.stories, s0.spec.rate),
-			header: []string{"case", "complete, same text", "delivery p50", "p99", "max", "events per subscriber", "server CPU", "Postgres CPU", "harness CPU", "machine busy", "stream time"},
-		}
-		for _, s := range r.live {
-			t.add(s.spec.name, fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
-				ms(s.latency.percentile(0.5)), ms(s.latency.percentile(0.99)), ms(s.latency.maximum()),
-				fmt.Sprintf("%.0f (%d tokens)", float64(s.events)/float64(s.spec.subscribers), s.spec.tokens),
-				seconds(s.usage.servers), seconds(s.usage.postgres), seconds(s.usage.harness),
-				fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.streamTime))
-			r.streamNotes(t, s)
-		}
-		t.note("Across replicas, replica A generates and replica B serves the subscribers; B learns of new text from A's writes through Postgres LISTEN/NOTIFY.")
-		out = append(out, t)
-		for i, s := range r.live {
-			limit, what := 10*time.Millisecond, "same replica: API adds ≤ 10 ms at p99"
-			if i == 1 {
-				limit, what = 150*time.Millisecond, "across replicas: ≤ 150 ms at p99"
-			}
-			p99 := s.latency.percentile(0.99)
-			targets.add(fmt.Sprintf("%d stories, %s", s.spec.stories, what), fmt.Sprintf("%s (%d / %d complete)", ms(p99), s.textOK, s.spec.subscribers),
-				verdict(p99 <= limit && s.textOK == s.spec.subscribers))
-		}
-	}
+	out = append(out, r.liveTables(targets)...)
 	for _, f := range r.failures {
 		targets.note("Did not finish: %s", f)
 	}
@@ -311,4 +223,97 @@ func (r *results) updateDoc(path string) error {
 	}
 	doc = doc[:i+len(docBegin)] + "\n\n" + r.markdown() + doc[j:]
 	return os.WriteFile(path, []byte(doc), 0o644)
+}
+
+// fanoutTables returns the fan-out scenario's tables and adds its targets.
+func (r *results) fanoutTables(targets *table) []*table {
+	first := r.fanout[0].spec
+	t := &table{
+		title: fmt.Sprintf("2. Subscription fan-out: graphql-transport-ws subscribers, %d tokens per story at %d tokens/s", first.tokens, first.rate),
+		header: []string{"subscribers", "exact", "skew p99", "schedule lag p99", "delivery p99", "messages per subscriber per second",
+			"idle per conn", "peak per conn", "server CPU per delivered event", "vs hub", "machine busy", "connect time"},
+	}
+	growth := &table{
+		title:  "Cost as N grows (server, per connection)",
+		header: []string{"subscribers", "RSS idle", "RSS peak", "Go heap idle", "goroutine stacks idle", "goroutines", "server CPU", "harness CPU"},
+	}
+	hubs := map[[2]int]*streamResult{}
+	for _, s := range r.fanout {
+		if s.spec.hub {
+			hubs[[2]int{s.spec.subscribers, s.spec.stories}] = s
+		}
+	}
+	hubOf := func(s *streamResult) *streamResult { return hubs[[2]int{s.spec.subscribers, s.spec.stories}] }
+	for _, s := range r.fanout {
+		n := float64(s.spec.subscribers)
+		label := fanoutCase{s.spec.subscribers, s.spec.stories, s.spec.hub}.String()
+		idle, peak := perConn(s)
+		vsHub := ""
+		if h := hubOf(s); h != nil && !s.spec.hub {
+			vsHub = fmt.Sprintf("%.1f×", float64(cpuPerEvent(s))/float64(max(cpuPerEvent(h), 1)))
+		}
+		t.add(label,
+			fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers),
+			ms(s.skew.percentile(0.99)), ms(s.lag.percentile(0.99)), ms(s.latency.percentile(0.99)),
+			fmt.Sprintf("%.1f", messagesPerSecond(s)),
+			kib(idle), kib(peak), micros2(cpuPerEvent(s)), vsHub,
+			fmt.Sprintf("%.0f%%", 100*s.usage.machineBusy), ms(s.connectTime))
+		growth.add(label, kib(idle), kib(peak),
+			kib((s.idle.heapInuse-s.before.heapInuse)/n), kib((s.idle.stackInuse-s.before.stackInuse)/n),
+			fmt.Sprintf("%.2f", (s.idle.goroutines-s.before.goroutines)/n),
+			seconds(s.usage.servers), seconds(s.usage.harness))
+		r.streamNotes(t, s)
+	}
+	t.note("Exact: the subscriber completed with the stored text and token count, seq unbroken. Skew: for each token, how long after the first subscriber to read it each subscriber read it. Schedule lag: from the token's due time on the model server's schedule to the subscriber's read. Delivery: from the model server's actual write to the read (one clock).")
+	t.note("Messages per subscriber per second: next messages received over the story's length (tokens / rate). Per connection: the server's RSS after connecting (idle) and its peak while streaming, minus its RSS before, over N. Server CPU per delivered event: the server's CPU time while streaming over the next messages delivered.")
+	t.note("The baseline hub is the baseline process serving the same subscriptions with no GraphQL: one writer goroutine per subscriber, each delta encoded once per story. The harness's subscribers run on the same cores as the server.")
+
+	for _, s := range r.fanout {
+		if s.spec.hub {
+			continue
+		}
+		h := hubOf(s)
+		ref := func(v func(*streamResult) string) string {
+			if h == nil {
+				return ""
+			}
+			return " (hub " + v(h) + ")"
+		}
+		name := fanoutCase{s.spec.subscribers, s.spec.stories, false}.String()
+		targets.add(name+": every subscriber exact", fmt.Sprintf("%d / %d", s.textOK, s.spec.subscribers), verdict(s.textOK == s.spec.subscribers))
+		if s.spec.stories == 1 && s.spec.subscribers >= 10000 {
+			p99 := s.skew.percentile(0.99)
+			targets.add(name+": skew p99 < 100 ms", ms(p99)+ref(func(h *streamResult) string { return ms(h.skew.percentile(0.99)) }),
+				verdict(p99 < 100*time.Millisecond && s.skew.count() > 0))
+			mps := messagesPerSecond(s)
+			targets.add(name+": ≥ 5 messages per second per subscriber", fmt.Sprintf("%.1f", mps)+ref(func(h *streamResult) string { return fmt.Sprintf("%.1f", messagesPerSecond(h)) }),
+				verdict(mps >= 5))
+		}
+		idle, peak := perConn(s)
+		targets.add(name+": ≤ 8 KiB per idle connection", kib(idle)+ref(func(h *streamResult) string { i, _ := perConn(h); return kib(i) }), verdict(idle <= 8<<10))
+		targets.add(name+": ≤ 24 KiB per connection at peak", kib(peak)+ref(func(h *streamResult) string { _, p := perConn(h); return kib(p) }), verdict(peak <= 24<<10))
+		if h != nil {
+			ratio := float64(cpuPerEvent(s)) / float64(max(cpuPerEvent(h), 1))
+			targets.add(name+": server CPU per delivered event ≤ 1.5× the hub's", fmt.Sprintf("%s, %.1f× (hub %s)", micros2(cpuPerEvent(s)), ratio, micros2(cpuPerEvent(h))), verdict(ratio <= 1.5))
+		}
+	}
+	return []*table{t, growth}
+}
+
+// perConn returns a run's server memory per connection, idle and at peak.
+func perConn(s *streamResult) (idle, peak float64) {
+	n := float64(s.spec.subscribers)
+	return float64(s.rssIdle-s.rssBefore) / n, float64(s.rssPeak-s.rssBefore) / n
+}
+
+// cpuPerEvent is the server CPU time per next message delivered.
+func cpuPerEvent(s *streamResult) time.Duration {
+	return s.usage.servers / time.Duration(max(s.events, 1))
+}
+
+// messagesPerSecond is the next messages each subscriber received per
+// second of the story (its tokens over its rate).
+func messagesPerSecond(s *streamResult) float64 {
+	length := float64(s.spec.tokens) / float64(s.spec.rate)
+	return float64(s.events) / float64(s.spec.subscribers) / length
 }

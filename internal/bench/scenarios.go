@@ -37,6 +37,9 @@ func (b *bench) runFanout(ctx context.Context) ([]*streamResult, error) {
 	}
 	if b.cfg.spreadSubscribers > 0 {
 		cases = append(cases, fanoutCase{subscribers: b.cfg.spreadSubscribers, stories: b.cfg.spreadStories})
+		if b.cfg.fanoutBaseline {
+			cases = append(cases, fanoutCase{subscribers: b.cfg.spreadSubscribers, stories: b.cfg.spreadStories, hub: true})
+		}
 	}
 	var out []*streamResult
 	for _, c := range cases {
@@ -139,37 +142,6 @@ func (b *bench) runWrites(ctx context.Context) (*writesResult, error) {
 	res.perSecond = float64(total) / float64(len(stream.storyIDs)) / res.duration.Seconds()
 	b.progress("writes: %.1f UPDATEs per story per second, at most %d within one second", res.perSecond, res.maxWindow)
 	return res, nil
-}
-
-// runLive streams many stories with one subscriber each, on the replica
-// that generates them and then across two replicas sharing Postgres.
-func (b *bench) runLive(ctx context.Context) ([]*streamResult, error) {
-	tokens := int(b.cfg.liveDuration.Seconds() * float64(b.cfg.liveRate))
-	a, err := b.startStorybot(ctx, "live-a")
-	if err != nil {
-		return nil, err
-	}
-	defer b.stopChild(a)
-	same, err := b.runStream(ctx, streamSpec{
-		name: "live, same replica", stories: b.cfg.liveStories, subscribers: b.cfg.liveStories,
-		tokens: tokens, rate: b.cfg.liveRate, gen: a, sub: a, profile: b.profileName("live-same"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("live on one replica: %w", err)
-	}
-	replicaB, err := b.startStorybot(ctx, "live-b")
-	if err != nil {
-		return []*streamResult{same}, err
-	}
-	defer b.stopChild(replicaB)
-	cross, err := b.runStream(ctx, streamSpec{
-		name: "live, across replicas", stories: b.cfg.liveStories, subscribers: b.cfg.liveStories,
-		tokens: tokens, rate: b.cfg.liveRate, gen: a, sub: replicaB, profile: b.profileName("live-cross"),
-	})
-	if err != nil {
-		return []*streamResult{same}, fmt.Errorf("live across replicas: %w", err)
-	}
-	return []*streamResult{same, cross}, nil
 }
 
 // profileName returns name when profiles are being captured, else "".

@@ -38,6 +38,8 @@ type streamResult struct {
 	events      int           // "next" messages received in all
 	tokensSeen  int           // bench tokens found in the deltas, in all
 	latency     *histogram    // from the model server's write to the subscriber's read, per token
+	lag         *histogram    // from the token's due time on the model's schedule to the subscriber's read
+	skew        *histogram    // per token, each subscriber's read after the first subscriber's read of it
 	pace        *histogram    // how late the model server wrote its tokens
 	released    time.Time     // when the model server started streaming
 	streamTime  time.Duration // from then to the last subscriber's end
@@ -93,6 +95,7 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 		init:    connectionInit(b.token),
 		dialSem: make(chan struct{}, 64),
 		latency: &sharedHistogram{},
+		lag:     &sharedHistogram{},
 	}
 	subs := make([]*subscriber, spec.subscribers)
 	var running sync.WaitGroup
@@ -172,6 +175,8 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	}
 	res.pace = b.model.paceLateness()
 	res.latency = env.latency.snapshot()
+	res.lag = env.lag.snapshot()
+	res.skew = skew(subs)
 	profiles.Wait()
 
 	var stored map[string]storedStory
@@ -225,6 +230,28 @@ func (b *bench) runStream(ctx context.Context, spec streamSpec) (*streamResult, 
 	b.progress("%s: %d of %d complete with the stored text; delivery p50 %s p99 %s; %d events for %d tokens",
 		spec.name, res.textOK, spec.subscribers, res.latency.percentile(0.5), res.latency.percentile(0.99), res.events, res.tokensSeen)
 	return res, nil
+}
+
+// skew returns, for every token every subscriber read, how long after the
+// first subscriber to read it (of any story's; tokens are named by their
+// emit time) it read it, and drops the subscribers' samples.
+func skew(subs []*subscriber) *histogram {
+	first := map[int64]time.Duration{}
+	for _, s := range subs {
+		for _, t := range s.samples {
+			if m, ok := first[t.emitted]; !ok || t.latency < m {
+				first[t.emitted] = t.latency
+			}
+		}
+	}
+	h := &histogram{}
+	for _, s := range subs {
+		for _, t := range s.samples {
+			h.record(t.latency - first[t.emitted])
+		}
+		s.samples = nil
+	}
+	return h
 }
 
 // startStories starts spec's stories on its generating server, held at

@@ -42,6 +42,13 @@ type subscriber struct {
 	errMsg    string // error of the last event (FAILED stories)
 	completed bool   // the server sent "complete" after a final status
 	err       error
+	samples   []tokenSample // every token's delivery, for the skew
+}
+
+// tokenSample is one token as one subscriber received it.
+type tokenSample struct {
+	emitted int64 // unix nanoseconds: names the token
+	latency time.Duration
 }
 
 // subscriberEnv is what every subscriber of a scenario shares.
@@ -50,6 +57,7 @@ type subscriberEnv struct {
 	init        []byte // the connection_init message (connectionInit)
 	dialSem     chan struct{}
 	latency     *sharedHistogram
+	lag         *sharedHistogram // received minus due, per token
 	subscribe   sync.WaitGroup // Done when a subscriber got its first event or failed
 	firstEvents atomic.Int64   // subscribers that got their first event
 	conns       sync.Map       // index -> *gws.Conn, for closing them all
@@ -122,7 +130,7 @@ func (s *subscriber) follow(ctx context.Context, env *subscriberEnv, subscribed 
 			messagePool.Put(bp)
 			return fmt.Errorf("after %d events: %w", s.events, err)
 		}
-		done, err := s.handle(c, msg, received, h, env.latency)
+		done, err := s.handle(c, msg, received, h, env)
 		*bp = msg[:0]
 		messagePool.Put(bp)
 		if !announced && (s.events > 0 || err != nil) {
@@ -200,7 +208,7 @@ func readMessage(c *gws.Conn, buf []byte) ([]byte, error) {
 }
 
 // handle takes one message; it reports whether the subscription is over.
-func (s *subscriber) handle(c *gws.Conn, msg []byte, received time.Time, h interface{ Write([]byte) (int, error) }, latency *sharedHistogram) (bool, error) {
+func (s *subscriber) handle(c *gws.Conn, msg []byte, received time.Time, h interface{ Write([]byte) (int, error) }, env *subscriberEnv) (bool, error) {
 	switch typ := messageType(msg); typ {
 	case "next":
 		ev, err := parseNext(msg)
@@ -220,7 +228,11 @@ func (s *subscriber) handle(c *gws.Conn, msg []byte, received time.Time, h inter
 		}
 		h.Write(ev.delta)
 		s.textLen += len(ev.delta)
-		s.tokens += tokenLatencies(ev.delta, received, func(d time.Duration) { latency.record(s.index, d) })
+		s.tokens += tokenTimes(ev.delta, received, func(emitted int64, latency, lag time.Duration) {
+			env.latency.record(s.index, latency)
+			env.lag.record(s.index, lag)
+			s.samples = append(s.samples, tokenSample{emitted, latency})
+		})
 		return false, nil
 	case "ping":
 		return false, c.WriteMessage(gws.TextMessage, []byte(`{"type":"pong"}`))
@@ -354,30 +366,51 @@ func decodeNext(msg []byte) (streamEvent, error) {
 	return ev, nil
 }
 
-// tokenLatencies finds the bench tokens (" t<unix nanoseconds>") in text,
-// calls record with received minus each one's emit time, and returns how
-// many there were.
+// tokenLatencies finds the bench tokens (" t<unix nanoseconds>", then
+// optionally "d<unix nanoseconds>", when it was due) in text, calls record
+// with received minus each one's emit time, and returns how many there
+// were.
 func tokenLatencies(text []byte, received time.Time, record func(time.Duration)) int {
+	return tokenTimes(text, received, func(_ int64, latency, _ time.Duration) { record(latency) })
+}
+
+// tokenTimes finds the bench tokens in text as tokenLatencies does and
+// calls record with each one's emit time (which names it), its delivery
+// latency (received minus emitted) and its schedule lag (received minus
+// due; the latency when the token has no due time).
+func tokenTimes(text []byte, received time.Time, record func(emitted int64, latency, lag time.Duration)) int {
 	n := 0
 	now := received.UnixNano()
 	for i := 0; i+1 < len(text); i++ {
 		if text[i] != 't' || (i > 0 && text[i-1] != ' ') {
 			continue
 		}
-		j := i + 1
-		var v int64
-		for j < len(text) && text[j] >= '0' && text[j] <= '9' {
-			v = v*10 + int64(text[j]-'0')
-			j++
-		}
+		v, j := digits(text, i+1)
 		if j-i-1 < 18 { // not a nanosecond timestamp
 			continue
 		}
-		record(time.Duration(now - v))
+		due := v
+		if j < len(text) && text[j] == 'd' {
+			if d, k := digits(text, j+1); k-j-1 >= 18 {
+				due, j = d, k
+			}
+		}
+		record(v, time.Duration(now-v), time.Duration(now-due))
 		n++
 		i = j - 1
 	}
 	return n
+}
+
+// digits reads the decimal number at text[i:] and returns it and the
+// offset after it.
+func digits(text []byte, i int) (int64, int) {
+	var v int64
+	for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+		v = v*10 + int64(text[i]-'0')
+		i++
+	}
+	return v, i
 }
 
 // closeAll closes every connection still open.
