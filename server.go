@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		models = []string{model} // the offline storyteller is the one model
 	}
 	stories := story.New(db.Client, gen, events, story.Config{
-		Owner: owner, Models: models, Dialect: db.Dialect,
+		Owner: owner, Models: models, Dialect: db.Dialect, DB: db.SQL,
 		UserDailyTokens: cfg.UserDailyTokens, UserMaxRunning: cfg.UserMaxRunning,
 		DefaultMaxTokens: cfg.StoryMaxTokens, MaxMaxTokens: cfg.StoryMaxTokensLimit,
 		Logger: logger, Observer: metrics, Gate: gate,

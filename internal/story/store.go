@@ -178,12 +178,13 @@ type querier interface {
 }
 
 // writeAppends stores a group's pieces and moves each story's text_length
-// past its piece. Leases are renewed only once half of one has gone, so
-// that most flushes change no indexed column of stories and Postgres can
-// update the row in place (a HOT update).
+// past its piece. A lease is renewed only once a third of it has gone (as
+// a run renews it when no text comes), so that most flushes change no
+// indexed column of stories and Postgres can update the row in place (a
+// HOT update).
 func (s *Service) writeAppends(ctx context.Context, group []*write, now time.Time) {
 	lease := s.cfg.LeaseDuration
-	query, args := appendSQL(group, now, now.Add(lease), now.Add(lease/2))
+	query, args := appendSQL(group, now, now.Add(lease), now.Add(lease*2/3))
 	s.writeTx(ctx, group, query, args, nil)
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/ent/predicate"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/pulid"
@@ -17,8 +18,9 @@ import (
 // renewing its lease.
 const interruptedMsg = "interrupted: the server generating it stopped"
 
-// sweep ends the stories whose lease expired: their replica died or lost the
-// store for longer than a lease. A story that was being cancelled ends
+// sweep ends the stories whose replica is gone: it holds no presence lock
+// (it died), or their lease expired (it died, or lost the store for longer
+// than a lease). A story that was being cancelled ends
 // CANCELLED, any other FAILED; the text stored so far is kept, and the end is
 // published to every replica's subscribers. Replicas sweep concurrently; the
 // lease condition lets exactly one win each story.
@@ -28,7 +30,7 @@ func (s *Service) sweep(ctx context.Context) error {
 	expired, err := s.client.Story.Query().
 		Where(
 			entstory.StatusIn(entstory.StatusPending, entstory.StatusGenerating, entstory.StatusCancelled),
-			entstory.LeaseExpiresAtLT(now),
+			s.abandoned(now),
 		).
 		Limit(100).
 		All(ctx)
@@ -71,7 +73,16 @@ func (s *Service) sweep(ctx context.Context) error {
 	return nil
 }
 
-// sweepOne ends an abandoned story, if its lease is still expired, and
+// abandoned matches the stories whose lease expired or, with presence
+// locks, whose owner is gone.
+func (s *Service) abandoned(now time.Time) predicate.Story {
+	if !s.presence() {
+		return entstory.LeaseExpiresAtLT(now)
+	}
+	return entstory.Or(entstory.LeaseExpiresAtLT(now), s.ownerGone(now))
+}
+
+// sweepOne ends an abandoned story, if it still is, and
 // counts its usage in the same transaction. It returns 1 when it did.
 func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.Status, errMsg *string, now time.Time) (int, error) {
 	tx, err := s.client.Tx(ctx)
@@ -80,7 +91,7 @@ func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.S
 	}
 	defer tx.Rollback()
 	n, err := tx.Story.Update().
-		Where(entstory.ID(st.ID), entstory.LeaseOwnerEQ(*st.LeaseOwner), entstory.LeaseExpiresAtLT(now)).
+		Where(entstory.ID(st.ID), entstory.LeaseOwnerEQ(*st.LeaseOwner), s.abandoned(now)).
 		SetStatus(status).
 		SetNillableError(errMsg).
 		SetFinishedAt(now).
