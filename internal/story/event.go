@@ -49,7 +49,7 @@ type fanout struct {
 
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
-	members map[*Member]struct{} // of cohorts
+	cohorts map[*Cohort]map[*Member]struct{} // members of cohorts, by cohort
 	running bool
 	kick    chan struct{} // capacity 1: a subscriber joined or left
 }
@@ -59,7 +59,7 @@ type fanout struct {
 const retryLagging = 5 * time.Millisecond
 
 func newFanout(s *Service, id pulid.ID, v *view) *fanout {
-	return &fanout{s: s, id: id, v: v, subs: map[*subscriber]struct{}{}, members: map[*Member]struct{}{}, kick: make(chan struct{}, 1)}
+	return &fanout{s: s, id: id, v: v, subs: map[*subscriber]struct{}{}, cohorts: map[*Cohort]map[*Member]struct{}{}, kick: make(chan struct{}, 1)}
 }
 
 // join adds a subscriber that lives until ctx ends or the story ends, and
@@ -93,6 +93,9 @@ func (f *fanout) join(ctx context.Context, from int, onLeave func()) <-chan *Eve
 func (f *fanout) joinCohort(ctx context.Context, m *Member, from int, onLeave func()) <-chan *Event {
 	m.ch, m.sent, m.onLeave = make(chan *Event), from, onLeave
 	m.woken.Store(f)
+	if m.life != nil {
+		ctx = m.life
+	}
 	m.stop = context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		m.gone = true
@@ -100,7 +103,12 @@ func (f *fanout) joinCohort(ctx context.Context, m *Member, from int, onLeave fu
 		f.poke()
 	})
 	f.mu.Lock()
-	f.members[m] = struct{}{}
+	ms := f.cohorts[m.c]
+	if ms == nil {
+		ms = map[*Member]struct{}{}
+		f.cohorts[m.c] = ms
+	}
+	ms[m] = struct{}{}
 	f.mu.Unlock()
 	m.joined.Store(true)
 	f.start()
@@ -205,7 +213,7 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 	}
 	leavingMembers, busy := f.deliverCohorts(snap, final)
 	lagging = lagging || busy
-	if len(f.subs) == 0 && len(f.members) == 0 {
+	if len(f.subs) == 0 && len(f.cohorts) == 0 {
 		f.running = false
 		left = true
 	}
@@ -221,50 +229,45 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 
 // deliverCohorts hands each cohort what is new in snap for its members, a
 // batch per cohort, and returns the members that left. busy reports a
-// cohort whose previous batch was not Done yet: it is offered the change
-// again when it is, or shortly. A member that is not ready is skipped; it calls Wake when
-// it is. The caller holds f.mu.
+// cohort whose previous batch another fan-out handed over and that is not
+// Done yet: it is offered the change again shortly (Done wakes the fan-out
+// that handed it over). A member that is not ready is skipped; it calls
+// Wake when it is. The caller holds f.mu.
 func (f *fanout) deliverCohorts(snap snapshot, final bool) (leaving []*Member, busy bool) {
-	if len(f.members) == 0 {
-		return nil, false
-	}
-	rounds := map[*Cohort]*cohortRound{}
 	base := Event{StoryID: f.id, Status: snap.status, TokenCount: snap.tokens, Error: snap.errMsg}
-	for m := range f.members {
-		if m.gone {
-			close(m.ch)
-			delete(f.members, m)
-			leaving = append(leaving, m)
+	ended := isTerminal(snap.status) || final
+	for c, ms := range f.cohorts {
+		if !c.claim(f) { // its last batch is still being handed out
+			busy = busy || c.sender.Load() != f
 			continue
 		}
-		if m.seq > 0 && len(snap.text) == m.sent && snap.status == m.status && !final {
-			continue // nothing new
-		}
-		if m.sent > len(snap.text) && !isTerminal(snap.status) && !final {
-			continue // resumed ahead of this replica's copy: wait for the text to reach it
-		}
-		r := rounds[m.c]
-		if r == nil {
-			if !m.c.claim(f) { // its last batch is still being handed out
-				busy = true
+		r := cohortRound{index: map[deliveryKey]int{}}
+		for m := range ms {
+			switch {
+			case m.gone:
+				close(m.ch)
+				delete(ms, m)
+				leaving = append(leaving, m)
+				continue
+			case m.seq > 0 && len(snap.text) == m.sent && snap.status == m.status && !final:
+				continue // nothing new
+			case m.sent > len(snap.text) && !ended:
+				continue // resumed ahead of this replica's copy: wait for the text to reach it
+			case !m.ready():
+				busy = busy || final // at shutdown, wait a little for it
 				continue
 			}
-			r = &cohortRound{index: map[deliveryKey]int{}}
-			rounds[m.c] = r
+			r.offer(m, base, snap, final)
+			if ended {
+				m.stop()
+				close(m.ch)
+				delete(ms, m)
+				leaving = append(leaving, m)
+			}
 		}
-		if !m.ready() {
-			busy = busy || final // at shutdown, wait a little for it
-			continue
+		if len(ms) == 0 {
+			delete(f.cohorts, c)
 		}
-		r.offer(m, base, snap, final)
-		if isTerminal(snap.status) || final {
-			m.stop()
-			close(m.ch)
-			delete(f.members, m)
-			leaving = append(leaving, m)
-		}
-	}
-	for c, r := range rounds {
 		if len(r.batch) == 0 {
 			c.busy.Store(false) // nothing to hand over after all
 			continue
@@ -299,11 +302,13 @@ func (f *fanout) shutdown() {
 		leaving = append(leaving, sub)
 	}
 	var leavingMembers []*Member
-	for m := range f.members {
-		close(m.ch)
-		m.stop()
-		delete(f.members, m)
-		leavingMembers = append(leavingMembers, m)
+	for c, ms := range f.cohorts {
+		for m := range ms {
+			close(m.ch)
+			m.stop()
+			leavingMembers = append(leavingMembers, m)
+		}
+		delete(f.cohorts, c)
 	}
 	f.running = false
 	f.mu.Unlock()

@@ -115,7 +115,7 @@ func (cs *cohorts) join(key cohortKey, showsSeq bool, op *operation, exec graphq
 		go c.run(feedCtx, exec, &feed)
 	}
 	op.cohort = c
-	op.member = c.story.NewMember(op.canTake, op.complete)
+	op.member = c.story.NewMember(op.ctx, op.canTake, op.complete)
 	c.ops[op.member] = op
 	return true
 }

@@ -83,39 +83,59 @@ type operation struct {
 	sink   sink
 	ctx    context.Context
 	cancel context.CancelFunc
-	// slot holds a token while one of the operation's events waits to be
-	// written: an operation never has two.
+	// slot holds a token for each of the operation's events that waits to
+	// be written: at most slotDepth.
 	slot chan struct{}
 
 	// Set when it is a member of a cohort (cohort is cleared, under mu,
 	// when it leaves).
 	cohort *cohort
 	member *story.Member
-	head   []byte // the framing of its next messages, before the payload
-	tail   []byte // and after: its extensions, the end of the message
-	seq    []byte // its seq in the event waiting in its slot
+	head   []byte              // the framing of its next messages, before the payload
+	tail   []byte              // and after: its extensions, the end of the message
+	seqs   [slotDepth][11]byte // its seq in the events waiting in its slot, in turn
+	nseq   int                 // how many seqs were written into seqs
 
-	mu    sync.Mutex
-	ready bool // its framing is set: it may take cohort events
-	done  bool
+	mu      sync.Mutex
+	ready   bool // its framing is set: it may take cohort events
+	done    bool
+	skipped bool // the cohort found its slot full: wake it once there is room
 }
+
+// slotDepth is how many events of one operation may wait to be written. A
+// few let a reader that is a moment behind keep sharing its cohort's
+// events; one that falls further behind is skipped and later gets what it
+// missed merged into one event.
+const slotDepth = 4
 
 func newOperation(ctx context.Context, id string, s sink) *operation {
 	ctx, cancel := context.WithCancel(ctx)
-	return &operation{id: id, sink: s, ctx: ctx, cancel: cancel, slot: make(chan struct{}, 1)}
+	return &operation{id: id, sink: s, ctx: ctx, cancel: cancel, slot: make(chan struct{}, slotDepth)}
 }
 
 // canTake reports whether a cohort event may be handed to op now.
 func (op *operation) canTake() bool {
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	return op.ready && !op.done && len(op.slot) == 0
+	if len(op.slot) == cap(op.slot) {
+		op.skipped = true
+		return false
+	}
+	return op.ready && !op.done
 }
 
-// written is called once an event of op was written: its slot is free.
+// written is called once an event of op was written: there is room in its
+// slot again, and a cohort that skipped it is told.
 func (op *operation) written() {
 	<-op.slot
-	if op.member != nil {
+	if op.member == nil {
+		return
+	}
+	op.mu.Lock()
+	wake := op.skipped
+	op.skipped = false
+	op.mu.Unlock()
+	if wake {
 		op.member.Wake()
 	}
 }
@@ -141,15 +161,18 @@ func (op *operation) shared(r *rendering, seq int, last bool) {
 	default:
 		return // cannot happen: the cohort offers events only to members that canTake
 	}
-	// The slot is op's: so is seq's buffer, until the frame is written.
 	f := frame{op: op}
 	switch len(r.seqAt) {
 	case 0:
 		f.parts = [5][]byte{op.head, r.payload, op.tail}
 	case 1:
-		op.seq = strconv.AppendInt(op.seq[:0], int64(seq), 10)
+		// The slot holds at most slotDepth events: the buffer of the
+		// slotDepth-th before this one has been written.
+		buf := op.seqs[op.nseq%slotDepth][:0]
+		op.nseq++
+		digits := strconv.AppendInt(buf, int64(seq), 10)
 		at := r.seqAt[0]
-		f.parts = [5][]byte{op.head, r.payload[:at], op.seq, r.payload[at+len(seqPlaceholderText):], op.tail}
+		f.parts = [5][]byte{op.head, r.payload[:at], digits, r.payload[at+len(seqPlaceholderText):], op.tail}
 	default: // seq selected under several aliases
 		digits := strconv.AppendInt(nil, int64(seq), 10)
 		b := make([]byte, 0, len(r.payload)+len(r.seqAt)*len(digits))

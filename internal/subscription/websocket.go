@@ -30,7 +30,6 @@ type conn struct {
 	client string
 	legacy bool
 	frames framing
-	header http.Header
 
 	// ctx is the connection's: the upgrade request's values, then the
 	// init function's; cancel ends it when the connection closes.
@@ -58,7 +57,6 @@ func newConn(t *Websocket, ws *gws.Conn, exec graphql.GraphExecutor, r *http.Req
 	c := &conn{
 		t: t, ws: ws, exec: exec, client: client,
 		legacy: ws.Subprotocol() == ProtocolLegacyWS,
-		header: r.Header,
 		cancel: cancel,
 		ops:    map[string]*operation{},
 	}
@@ -282,14 +280,23 @@ func (c *conn) subscribe(id string, payload json.RawMessage) bool {
 	}
 	op := newOperation(graphql.StartOperationTrace(c.ctx), id, c)
 	c.ops[id] = op
+	ctx := c.ctx
 	c.mu.Unlock()
+	// The operation starts on a goroutine of its own, which ends once it
+	// is running (a cohort's member) or done: the reader's stack stays
+	// small, as an idle connection keeps it.
+	go c.start(ctx, op, payload)
+	return true
+}
 
+// start parses, validates and starts op.
+func (c *conn) start(connCtx context.Context, op *operation, payload json.RawMessage) {
+	id := op.id
 	params := &graphql.RawParams{}
 	if err := json.Unmarshal(payload, params); err != nil || params.Query == "" && params.Extensions == nil {
 		op.fail(&graphql.Response{Errors: gqlerror.List{{Message: "invalid json: a subscribe payload is {query, variables, operationName, extensions}"}}})
-		return true
+		return
 	}
-	params.Headers = c.header
 	params.ReadTime = graphql.TraceTiming{Start: graphql.Now(), End: graphql.Now()}
 	opCtx, errs := c.exec.CreateOperationContext(op.ctx, params)
 	if errs != nil {
@@ -301,10 +308,9 @@ func (c *conn) subscribe(id string, payload json.RawMessage) bool {
 			c.send(append(append(c.frames.nextHead(id), payload...), c.frames.end()...))
 			op.complete()
 		}
-		return true
+		return
 	}
-	runOperation(c.exec, c.t.cohorts, op, opCtx, params, c.ctx)
-	return true
+	runOperation(c.exec, c.t.cohorts, op, opCtx, params, connCtx)
 }
 
 // finished implements sink.
@@ -380,6 +386,12 @@ func (c *conn) write() {
 			c.mu.Unlock()
 			continue
 		}
+		// One deadline for the batch: every frame of it is due within the
+		// write timeout.
+		if err := c.ws.SetWriteDeadline(time.Now().Add(c.t.WriteTimeout)); err != nil {
+			c.close(0, "")
+			return
+		}
 		for i := range batch {
 			if err := c.writeFrame(&batch[i]); err != nil {
 				c.close(0, "")
@@ -401,11 +413,8 @@ func (c *conn) write() {
 	}
 }
 
-// writeFrame writes one frame within the write timeout.
+// writeFrame writes one frame.
 func (c *conn) writeFrame(f *frame) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.t.WriteTimeout)); err != nil {
-		return err
-	}
 	w, err := c.ws.NextWriter(gws.TextMessage)
 	if err != nil {
 		return err
