@@ -346,7 +346,7 @@ func generator(cfg config.Config) (story.Generator, string, error) {
 		BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMModel,
 		SystemPrompt: cfg.LLMSystemPrompt, StreamUsage: cfg.LLMStreamUsage,
 		ConnectTimeout: cfg.LLMConnectTimeout, FirstTokenTimeout: cfg.LLMFirstTokenTimeout,
-		IdleTimeout: cfg.LLMIdleTimeout,
+		IdleTimeout: cfg.LLMIdleTimeout, ContextTokens: cfg.LLMContextTokens,
 	})
 	if err != nil {
 		return nil, "", err

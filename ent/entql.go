@@ -56,6 +56,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			prompt.FieldUpdatedAt: {Type: field.TypeTime, Column: prompt.FieldUpdatedAt},
 			prompt.FieldUserID:    {Type: field.TypeString, Column: prompt.FieldUserID},
 			prompt.FieldContent:   {Type: field.TypeString, Column: prompt.FieldContent},
+			prompt.FieldOptions:   {Type: field.TypeJSON, Column: prompt.FieldOptions},
 		},
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
@@ -95,6 +96,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			story.FieldStatus:           {Type: field.TypeEnum, Column: story.FieldStatus},
 			story.FieldText:             {Type: field.TypeString, Column: story.FieldText},
 			story.FieldTextLength:       {Type: field.TypeInt, Column: story.FieldTextLength},
+			story.FieldOptions:          {Type: field.TypeJSON, Column: story.FieldOptions},
+			story.FieldTitle:            {Type: field.TypeString, Column: story.FieldTitle},
 			story.FieldTokenCount:       {Type: field.TypeInt, Column: story.FieldTokenCount},
 			story.FieldModel:            {Type: field.TypeString, Column: story.FieldModel},
 			story.FieldError:            {Type: field.TypeString, Column: story.FieldError},
@@ -495,6 +498,11 @@ func (f *PromptFilter) WhereContent(p entql.StringP) {
 	f.Where(p.Field(prompt.FieldContent))
 }
 
+// WhereOptions applies the entql json.RawMessage predicate on the options field.
+func (f *PromptFilter) WhereOptions(p entql.BytesP) {
+	f.Where(p.Field(prompt.FieldOptions))
+}
+
 // WhereHasOwner applies a predicate to check if query has an edge owner.
 func (f *PromptFilter) WhereHasOwner() {
 	f.Where(entql.HasEdge("owner"))
@@ -680,6 +688,16 @@ func (f *StoryFilter) WhereText(p entql.StringP) {
 // WhereTextLength applies the entql int predicate on the text_length field.
 func (f *StoryFilter) WhereTextLength(p entql.IntP) {
 	f.Where(p.Field(story.FieldTextLength))
+}
+
+// WhereOptions applies the entql json.RawMessage predicate on the options field.
+func (f *StoryFilter) WhereOptions(p entql.BytesP) {
+	f.Where(p.Field(story.FieldOptions))
+}
+
+// WhereTitle applies the entql string predicate on the title field.
+func (f *StoryFilter) WhereTitle(p entql.StringP) {
+	f.Where(p.Field(story.FieldTitle))
 }
 
 // WhereTokenCount applies the entql int predicate on the token_count field.

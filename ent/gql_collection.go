@@ -226,6 +226,11 @@ func (_q *PromptQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, prompt.FieldContent)
 				fieldSeen[prompt.FieldContent] = struct{}{}
 			}
+		case "options":
+			if _, ok := fieldSeen[prompt.FieldOptions]; !ok {
+				selectedFields = append(selectedFields, prompt.FieldOptions)
+				fieldSeen[prompt.FieldOptions] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -339,6 +344,16 @@ func (_q *StoryQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if _, ok := fieldSeen[story.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, story.FieldStatus)
 				fieldSeen[story.FieldStatus] = struct{}{}
+			}
+		case "options":
+			if _, ok := fieldSeen[story.FieldOptions]; !ok {
+				selectedFields = append(selectedFields, story.FieldOptions)
+				fieldSeen[story.FieldOptions] = struct{}{}
+			}
+		case "title":
+			if _, ok := fieldSeen[story.FieldTitle]; !ok {
+				selectedFields = append(selectedFields, story.FieldTitle)
+				fieldSeen[story.FieldTitle] = struct{}{}
 			}
 		case "tokenCount":
 			if _, ok := fieldSeen[story.FieldTokenCount]; !ok {

@@ -20,6 +20,7 @@ import (
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 const (
@@ -819,6 +820,7 @@ type PromptMutation struct {
 	created_at     *time.Time
 	updated_at     *time.Time
 	content        *string
+	options        *storyopt.Options
 	clearedFields  map[string]struct{}
 	owner          *pulid.ID
 	clearedowner   bool
@@ -1091,6 +1093,42 @@ func (m *PromptMutation) ResetContent() {
 	m.content = nil
 }
 
+// SetOptions sets the "options" field.
+func (m *PromptMutation) SetOptions(s storyopt.Options) {
+	m.options = &s
+}
+
+// Options returns the value of the "options" field in the mutation.
+func (m *PromptMutation) Options() (r storyopt.Options, exists bool) {
+	v := m.options
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOptions returns the old "options" field's value of the Prompt entity.
+// If the Prompt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PromptMutation) OldOptions(ctx context.Context) (v storyopt.Options, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOptions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOptions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOptions: %w", err)
+	}
+	return oldValue.Options, nil
+}
+
+// ResetOptions resets all changes to the "options" field.
+func (m *PromptMutation) ResetOptions() {
+	m.options = nil
+}
+
 // SetOwnerID sets the "owner" edge to the User entity by id.
 func (m *PromptMutation) SetOwnerID(id pulid.ID) {
 	m.owner = &id
@@ -1219,7 +1257,7 @@ func (m *PromptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PromptMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.created_at != nil {
 		fields = append(fields, prompt.FieldCreatedAt)
 	}
@@ -1231,6 +1269,9 @@ func (m *PromptMutation) Fields() []string {
 	}
 	if m.content != nil {
 		fields = append(fields, prompt.FieldContent)
+	}
+	if m.options != nil {
+		fields = append(fields, prompt.FieldOptions)
 	}
 	return fields
 }
@@ -1248,6 +1289,8 @@ func (m *PromptMutation) Field(name string) (ent.Value, bool) {
 		return m.UserID()
 	case prompt.FieldContent:
 		return m.Content()
+	case prompt.FieldOptions:
+		return m.Options()
 	}
 	return nil, false
 }
@@ -1265,6 +1308,8 @@ func (m *PromptMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldUserID(ctx)
 	case prompt.FieldContent:
 		return m.OldContent(ctx)
+	case prompt.FieldOptions:
+		return m.OldOptions(ctx)
 	}
 	return nil, fmt.Errorf("unknown Prompt field %s", name)
 }
@@ -1301,6 +1346,13 @@ func (m *PromptMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetContent(v)
+		return nil
+	case prompt.FieldOptions:
+		v, ok := value.(storyopt.Options)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOptions(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Prompt field %s", name)
@@ -1371,6 +1423,9 @@ func (m *PromptMutation) ResetField(name string) error {
 		return nil
 	case prompt.FieldContent:
 		m.ResetContent()
+		return nil
+	case prompt.FieldOptions:
+		m.ResetOptions()
 		return nil
 	}
 	return fmt.Errorf("unknown Prompt field %s", name)
@@ -2168,6 +2223,8 @@ type StoryMutation struct {
 	text                 *string
 	text_length          *int
 	addtext_length       *int
+	options              *storyopt.Options
+	title                *string
 	token_count          *int
 	addtoken_count       *int
 	model                *string
@@ -2591,6 +2648,91 @@ func (m *StoryMutation) AddedTextLength() (r int, exists bool) {
 func (m *StoryMutation) ResetTextLength() {
 	m.text_length = nil
 	m.addtext_length = nil
+}
+
+// SetOptions sets the "options" field.
+func (m *StoryMutation) SetOptions(s storyopt.Options) {
+	m.options = &s
+}
+
+// Options returns the value of the "options" field in the mutation.
+func (m *StoryMutation) Options() (r storyopt.Options, exists bool) {
+	v := m.options
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOptions returns the old "options" field's value of the Story entity.
+// If the Story object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryMutation) OldOptions(ctx context.Context) (v storyopt.Options, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOptions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOptions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOptions: %w", err)
+	}
+	return oldValue.Options, nil
+}
+
+// ResetOptions resets all changes to the "options" field.
+func (m *StoryMutation) ResetOptions() {
+	m.options = nil
+}
+
+// SetTitle sets the "title" field.
+func (m *StoryMutation) SetTitle(s string) {
+	m.title = &s
+}
+
+// Title returns the value of the "title" field in the mutation.
+func (m *StoryMutation) Title() (r string, exists bool) {
+	v := m.title
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTitle returns the old "title" field's value of the Story entity.
+// If the Story object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryMutation) OldTitle(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTitle is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTitle requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTitle: %w", err)
+	}
+	return oldValue.Title, nil
+}
+
+// ClearTitle clears the value of the "title" field.
+func (m *StoryMutation) ClearTitle() {
+	m.title = nil
+	m.clearedFields[story.FieldTitle] = struct{}{}
+}
+
+// TitleCleared returns if the "title" field was cleared in this mutation.
+func (m *StoryMutation) TitleCleared() bool {
+	_, ok := m.clearedFields[story.FieldTitle]
+	return ok
+}
+
+// ResetTitle resets all changes to the "title" field.
+func (m *StoryMutation) ResetTitle() {
+	m.title = nil
+	delete(m.clearedFields, story.FieldTitle)
 }
 
 // SetTokenCount sets the "token_count" field.
@@ -3569,7 +3711,7 @@ func (m *StoryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StoryMutation) Fields() []string {
-	fields := make([]string, 0, 23)
+	fields := make([]string, 0, 25)
 	if m.created_at != nil {
 		fields = append(fields, story.FieldCreatedAt)
 	}
@@ -3590,6 +3732,12 @@ func (m *StoryMutation) Fields() []string {
 	}
 	if m.text_length != nil {
 		fields = append(fields, story.FieldTextLength)
+	}
+	if m.options != nil {
+		fields = append(fields, story.FieldOptions)
+	}
+	if m.title != nil {
+		fields = append(fields, story.FieldTitle)
 	}
 	if m.token_count != nil {
 		fields = append(fields, story.FieldTokenCount)
@@ -3661,6 +3809,10 @@ func (m *StoryMutation) Field(name string) (ent.Value, bool) {
 		return m.Text()
 	case story.FieldTextLength:
 		return m.TextLength()
+	case story.FieldOptions:
+		return m.Options()
+	case story.FieldTitle:
+		return m.Title()
 	case story.FieldTokenCount:
 		return m.TokenCount()
 	case story.FieldModel:
@@ -3716,6 +3868,10 @@ func (m *StoryMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldText(ctx)
 	case story.FieldTextLength:
 		return m.OldTextLength(ctx)
+	case story.FieldOptions:
+		return m.OldOptions(ctx)
+	case story.FieldTitle:
+		return m.OldTitle(ctx)
 	case story.FieldTokenCount:
 		return m.OldTokenCount(ctx)
 	case story.FieldModel:
@@ -3805,6 +3961,20 @@ func (m *StoryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTextLength(v)
+		return nil
+	case story.FieldOptions:
+		v, ok := value.(storyopt.Options)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOptions(v)
+		return nil
+	case story.FieldTitle:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTitle(v)
 		return nil
 	case story.FieldTokenCount:
 		v, ok := value.(int)
@@ -4050,6 +4220,9 @@ func (m *StoryMutation) ClearedFields() []string {
 	if m.FieldCleared(story.FieldUserID) {
 		fields = append(fields, story.FieldUserID)
 	}
+	if m.FieldCleared(story.FieldTitle) {
+		fields = append(fields, story.FieldTitle)
+	}
 	if m.FieldCleared(story.FieldError) {
 		fields = append(fields, story.FieldError)
 	}
@@ -4090,6 +4263,9 @@ func (m *StoryMutation) ClearField(name string) error {
 	switch name {
 	case story.FieldUserID:
 		m.ClearUserID()
+		return nil
+	case story.FieldTitle:
+		m.ClearTitle()
 		return nil
 	case story.FieldError:
 		m.ClearError()
@@ -4143,6 +4319,12 @@ func (m *StoryMutation) ResetField(name string) error {
 		return nil
 	case story.FieldTextLength:
 		m.ResetTextLength()
+		return nil
+	case story.FieldOptions:
+		m.ResetOptions()
+		return nil
+	case story.FieldTitle:
+		m.ResetTitle()
 		return nil
 	case story.FieldTokenCount:
 		m.ResetTokenCount()

@@ -16,6 +16,7 @@ import (
 	"github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // PromptCreate is the builder for creating a Prompt entity.
@@ -71,6 +72,20 @@ func (_c *PromptCreate) SetNillableUserID(v *pulid.ID) *PromptCreate {
 // SetContent sets the "content" field.
 func (_c *PromptCreate) SetContent(v string) *PromptCreate {
 	_c.mutation.SetContent(v)
+	return _c
+}
+
+// SetOptions sets the "options" field.
+func (_c *PromptCreate) SetOptions(v storyopt.Options) *PromptCreate {
+	_c.mutation.SetOptions(v)
+	return _c
+}
+
+// SetNillableOptions sets the "options" field if the given value is not nil.
+func (_c *PromptCreate) SetNillableOptions(v *storyopt.Options) *PromptCreate {
+	if v != nil {
+		_c.SetOptions(*v)
+	}
 	return _c
 }
 
@@ -173,6 +188,10 @@ func (_c *PromptCreate) defaults() error {
 		v := prompt.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Options(); !ok {
+		v := prompt.DefaultOptions
+		_c.mutation.SetOptions(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if prompt.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized prompt.DefaultID (forgotten import ent/runtime?)")
@@ -198,6 +217,9 @@ func (_c *PromptCreate) check() error {
 		if err := prompt.ContentValidator(v); err != nil {
 			return &ValidationError{Name: "content", err: fmt.Errorf(`ent: validator failed for field "Prompt.content": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.Options(); !ok {
+		return &ValidationError{Name: "options", err: errors.New(`ent: missing required field "Prompt.options"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := prompt.IDValidator(string(v)); err != nil {
@@ -251,6 +273,10 @@ func (_c *PromptCreate) createSpec() (*Prompt, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Content(); ok {
 		_spec.SetField(prompt.FieldContent, field.TypeString, value)
 		_node.Content = value
+	}
+	if value, ok := _c.mutation.Options(); ok {
+		_spec.SetField(prompt.FieldOptions, field.TypeJSON, value)
+		_node.Options = value
 	}
 	if nodes := _c.mutation.OwnerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -361,6 +387,18 @@ func (u *PromptUpsert) UpdateContent() *PromptUpsert {
 	return u
 }
 
+// SetOptions sets the "options" field.
+func (u *PromptUpsert) SetOptions(v storyopt.Options) *PromptUpsert {
+	u.Set(prompt.FieldOptions, v)
+	return u
+}
+
+// UpdateOptions sets the "options" field to the value that was provided on create.
+func (u *PromptUpsert) UpdateOptions() *PromptUpsert {
+	u.SetExcluded(prompt.FieldOptions)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -440,6 +478,20 @@ func (u *PromptUpsertOne) SetContent(v string) *PromptUpsertOne {
 func (u *PromptUpsertOne) UpdateContent() *PromptUpsertOne {
 	return u.Update(func(s *PromptUpsert) {
 		s.UpdateContent()
+	})
+}
+
+// SetOptions sets the "options" field.
+func (u *PromptUpsertOne) SetOptions(v storyopt.Options) *PromptUpsertOne {
+	return u.Update(func(s *PromptUpsert) {
+		s.SetOptions(v)
+	})
+}
+
+// UpdateOptions sets the "options" field to the value that was provided on create.
+func (u *PromptUpsertOne) UpdateOptions() *PromptUpsertOne {
+	return u.Update(func(s *PromptUpsert) {
+		s.UpdateOptions()
 	})
 }
 
@@ -689,6 +741,20 @@ func (u *PromptUpsertBulk) SetContent(v string) *PromptUpsertBulk {
 func (u *PromptUpsertBulk) UpdateContent() *PromptUpsertBulk {
 	return u.Update(func(s *PromptUpsert) {
 		s.UpdateContent()
+	})
+}
+
+// SetOptions sets the "options" field.
+func (u *PromptUpsertBulk) SetOptions(v storyopt.Options) *PromptUpsertBulk {
+	return u.Update(func(s *PromptUpsert) {
+		s.SetOptions(v)
+	})
+}
+
+// UpdateOptions sets the "options" field to the value that was provided on create.
+func (u *PromptUpsertBulk) UpdateOptions() *PromptUpsertBulk {
+	return u.Update(func(s *PromptUpsert) {
+		s.UpdateOptions()
 	})
 }
 

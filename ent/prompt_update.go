@@ -15,6 +15,7 @@ import (
 	"github.com/storybot/storybot/ent/prompt"
 	"github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // PromptUpdate is the builder for updating Prompt entities.
@@ -47,6 +48,20 @@ func (_u *PromptUpdate) SetContent(v string) *PromptUpdate {
 func (_u *PromptUpdate) SetNillableContent(v *string) *PromptUpdate {
 	if v != nil {
 		_u.SetContent(*v)
+	}
+	return _u
+}
+
+// SetOptions sets the "options" field.
+func (_u *PromptUpdate) SetOptions(v storyopt.Options) *PromptUpdate {
+	_u.mutation.SetOptions(v)
+	return _u
+}
+
+// SetNillableOptions sets the "options" field if the given value is not nil.
+func (_u *PromptUpdate) SetNillableOptions(v *storyopt.Options) *PromptUpdate {
+	if v != nil {
+		_u.SetOptions(*v)
 	}
 	return _u
 }
@@ -168,6 +183,9 @@ func (_u *PromptUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Content(); ok {
 		_spec.SetField(prompt.FieldContent, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Options(); ok {
+		_spec.SetField(prompt.FieldOptions, field.TypeJSON, value)
+	}
 	if _u.mutation.StoriesCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -251,6 +269,20 @@ func (_u *PromptUpdateOne) SetContent(v string) *PromptUpdateOne {
 func (_u *PromptUpdateOne) SetNillableContent(v *string) *PromptUpdateOne {
 	if v != nil {
 		_u.SetContent(*v)
+	}
+	return _u
+}
+
+// SetOptions sets the "options" field.
+func (_u *PromptUpdateOne) SetOptions(v storyopt.Options) *PromptUpdateOne {
+	_u.mutation.SetOptions(v)
+	return _u
+}
+
+// SetNillableOptions sets the "options" field if the given value is not nil.
+func (_u *PromptUpdateOne) SetNillableOptions(v *storyopt.Options) *PromptUpdateOne {
+	if v != nil {
+		_u.SetOptions(*v)
 	}
 	return _u
 }
@@ -401,6 +433,9 @@ func (_u *PromptUpdateOne) sqlSave(ctx context.Context) (_node *Prompt, err erro
 	}
 	if value, ok := _u.mutation.Content(); ok {
 		_spec.SetField(prompt.FieldContent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Options(); ok {
+		_spec.SetField(prompt.FieldOptions, field.TypeJSON, value)
 	}
 	if _u.mutation.StoriesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // Story is the model entity for the Story schema.
@@ -34,6 +36,10 @@ type Story struct {
 	Text string `json:"text,omitempty"`
 	// Bytes of text stored, where the next piece starts. While a story runs, its text column holds the text from before its run and its pieces the rest; the end folds them in.
 	TextLength int `json:"text_length,omitempty"`
+	// The options the story was written with: its prompt's, with those of its request over them.
+	Options storyopt.Options `json:"options,omitempty"`
+	// A short title: the model's or derived from the text once the story ends, or its owner's.
+	Title *string `json:"title,omitempty"`
 	// TokenCount holds the value of the "token_count" field.
 	TokenCount int `json:"token_count,omitempty"`
 	// Model holds the value of the "model" field.
@@ -125,13 +131,15 @@ func (*Story) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case story.FieldOptions:
+			values[i] = new([]byte)
 		case story.FieldID, story.FieldUserID, story.FieldPromptID:
 			values[i] = new(pulid.ID)
 		case story.FieldTemperature:
 			values[i] = new(sql.NullFloat64)
 		case story.FieldTextLength, story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed, story.FieldPromptTokens, story.FieldCompletionTokens, story.FieldReservedTokens:
 			values[i] = new(sql.NullInt64)
-		case story.FieldStatus, story.FieldText, story.FieldModel, story.FieldError, story.FieldTraceID, story.FieldLeaseOwner, story.FieldShareToken, story.FieldUsageDay:
+		case story.FieldStatus, story.FieldText, story.FieldTitle, story.FieldModel, story.FieldError, story.FieldTraceID, story.FieldLeaseOwner, story.FieldShareToken, story.FieldUsageDay:
 			values[i] = new(sql.NullString)
 		case story.FieldCreatedAt, story.FieldUpdatedAt, story.FieldLeaseExpiresAt, story.FieldStartedAt, story.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -197,6 +205,21 @@ func (_m *Story) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field text_length", values[i])
 			} else if value.Valid {
 				_m.TextLength = int(value.Int64)
+			}
+		case story.FieldOptions:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field options", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Options); err != nil {
+					return fmt.Errorf("unmarshal field options: %w", err)
+				}
+			}
+		case story.FieldTitle:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field title", values[i])
+			} else if value.Valid {
+				_m.Title = new(string)
+				*_m.Title = value.String
 			}
 		case story.FieldTokenCount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -373,6 +396,14 @@ func (_m *Story) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("text_length=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TextLength))
+	builder.WriteString(", ")
+	builder.WriteString("options=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Options))
+	builder.WriteString(", ")
+	if v := _m.Title; v != nil {
+		builder.WriteString("title=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("token_count=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TokenCount))

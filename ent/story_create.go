@@ -17,6 +17,7 @@ import (
 	"github.com/storybot/storybot/ent/storypiece"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // StoryCreate is the builder for creating a Story entity.
@@ -113,6 +114,34 @@ func (_c *StoryCreate) SetTextLength(v int) *StoryCreate {
 func (_c *StoryCreate) SetNillableTextLength(v *int) *StoryCreate {
 	if v != nil {
 		_c.SetTextLength(*v)
+	}
+	return _c
+}
+
+// SetOptions sets the "options" field.
+func (_c *StoryCreate) SetOptions(v storyopt.Options) *StoryCreate {
+	_c.mutation.SetOptions(v)
+	return _c
+}
+
+// SetNillableOptions sets the "options" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableOptions(v *storyopt.Options) *StoryCreate {
+	if v != nil {
+		_c.SetOptions(*v)
+	}
+	return _c
+}
+
+// SetTitle sets the "title" field.
+func (_c *StoryCreate) SetTitle(v string) *StoryCreate {
+	_c.mutation.SetTitle(v)
+	return _c
+}
+
+// SetNillableTitle sets the "title" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableTitle(v *string) *StoryCreate {
+	if v != nil {
+		_c.SetTitle(*v)
 	}
 	return _c
 }
@@ -449,6 +478,10 @@ func (_c *StoryCreate) defaults() error {
 		v := story.DefaultTextLength
 		_c.mutation.SetTextLength(v)
 	}
+	if _, ok := _c.mutation.Options(); !ok {
+		v := story.DefaultOptions
+		_c.mutation.SetOptions(v)
+	}
 	if _, ok := _c.mutation.TokenCount(); !ok {
 		v := story.DefaultTokenCount
 		_c.mutation.SetTokenCount(v)
@@ -515,6 +548,14 @@ func (_c *StoryCreate) check() error {
 	if v, ok := _c.mutation.TextLength(); ok {
 		if err := story.TextLengthValidator(v); err != nil {
 			return &ValidationError{Name: "text_length", err: fmt.Errorf(`ent: validator failed for field "Story.text_length": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Options(); !ok {
+		return &ValidationError{Name: "options", err: errors.New(`ent: missing required field "Story.options"`)}
+	}
+	if v, ok := _c.mutation.Title(); ok {
+		if err := story.TitleValidator(v); err != nil {
+			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Story.title": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.TokenCount(); !ok {
@@ -629,6 +670,14 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TextLength(); ok {
 		_spec.SetField(story.FieldTextLength, field.TypeInt, value)
 		_node.TextLength = value
+	}
+	if value, ok := _c.mutation.Options(); ok {
+		_spec.SetField(story.FieldOptions, field.TypeJSON, value)
+		_node.Options = value
+	}
+	if value, ok := _c.mutation.Title(); ok {
+		_spec.SetField(story.FieldTitle, field.TypeString, value)
+		_node.Title = &value
 	}
 	if value, ok := _c.mutation.TokenCount(); ok {
 		_spec.SetField(story.FieldTokenCount, field.TypeInt, value)
@@ -847,6 +896,36 @@ func (u *StoryUpsert) UpdateTextLength() *StoryUpsert {
 // AddTextLength adds v to the "text_length" field.
 func (u *StoryUpsert) AddTextLength(v int) *StoryUpsert {
 	u.Add(story.FieldTextLength, v)
+	return u
+}
+
+// SetOptions sets the "options" field.
+func (u *StoryUpsert) SetOptions(v storyopt.Options) *StoryUpsert {
+	u.Set(story.FieldOptions, v)
+	return u
+}
+
+// UpdateOptions sets the "options" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateOptions() *StoryUpsert {
+	u.SetExcluded(story.FieldOptions)
+	return u
+}
+
+// SetTitle sets the "title" field.
+func (u *StoryUpsert) SetTitle(v string) *StoryUpsert {
+	u.Set(story.FieldTitle, v)
+	return u
+}
+
+// UpdateTitle sets the "title" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateTitle() *StoryUpsert {
+	u.SetExcluded(story.FieldTitle)
+	return u
+}
+
+// ClearTitle clears the value of the "title" field.
+func (u *StoryUpsert) ClearTitle() *StoryUpsert {
+	u.SetNull(story.FieldTitle)
 	return u
 }
 
@@ -1249,6 +1328,41 @@ func (u *StoryUpsertOne) AddTextLength(v int) *StoryUpsertOne {
 func (u *StoryUpsertOne) UpdateTextLength() *StoryUpsertOne {
 	return u.Update(func(s *StoryUpsert) {
 		s.UpdateTextLength()
+	})
+}
+
+// SetOptions sets the "options" field.
+func (u *StoryUpsertOne) SetOptions(v storyopt.Options) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetOptions(v)
+	})
+}
+
+// UpdateOptions sets the "options" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateOptions() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateOptions()
+	})
+}
+
+// SetTitle sets the "title" field.
+func (u *StoryUpsertOne) SetTitle(v string) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTitle(v)
+	})
+}
+
+// UpdateTitle sets the "title" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateTitle() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTitle()
+	})
+}
+
+// ClearTitle clears the value of the "title" field.
+func (u *StoryUpsertOne) ClearTitle() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearTitle()
 	})
 }
 
@@ -1865,6 +1979,41 @@ func (u *StoryUpsertBulk) AddTextLength(v int) *StoryUpsertBulk {
 func (u *StoryUpsertBulk) UpdateTextLength() *StoryUpsertBulk {
 	return u.Update(func(s *StoryUpsert) {
 		s.UpdateTextLength()
+	})
+}
+
+// SetOptions sets the "options" field.
+func (u *StoryUpsertBulk) SetOptions(v storyopt.Options) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetOptions(v)
+	})
+}
+
+// UpdateOptions sets the "options" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateOptions() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateOptions()
+	})
+}
+
+// SetTitle sets the "title" field.
+func (u *StoryUpsertBulk) SetTitle(v string) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTitle(v)
+	})
+}
+
+// UpdateTitle sets the "title" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateTitle() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTitle()
+	})
+}
+
+// ClearTitle clears the value of the "title" field.
+func (u *StoryUpsertBulk) ClearTitle() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.ClearTitle()
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/storybot/storybot/ent/predicate"
 	"github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/ent/storypiece"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // StoryUpdate is the builder for updating Story entities.
@@ -82,6 +83,40 @@ func (_u *StoryUpdate) SetNillableTextLength(v *int) *StoryUpdate {
 // AddTextLength adds value to the "text_length" field.
 func (_u *StoryUpdate) AddTextLength(v int) *StoryUpdate {
 	_u.mutation.AddTextLength(v)
+	return _u
+}
+
+// SetOptions sets the "options" field.
+func (_u *StoryUpdate) SetOptions(v storyopt.Options) *StoryUpdate {
+	_u.mutation.SetOptions(v)
+	return _u
+}
+
+// SetNillableOptions sets the "options" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableOptions(v *storyopt.Options) *StoryUpdate {
+	if v != nil {
+		_u.SetOptions(*v)
+	}
+	return _u
+}
+
+// SetTitle sets the "title" field.
+func (_u *StoryUpdate) SetTitle(v string) *StoryUpdate {
+	_u.mutation.SetTitle(v)
+	return _u
+}
+
+// SetNillableTitle sets the "title" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableTitle(v *string) *StoryUpdate {
+	if v != nil {
+		_u.SetTitle(*v)
+	}
+	return _u
+}
+
+// ClearTitle clears the value of the "title" field.
+func (_u *StoryUpdate) ClearTitle() *StoryUpdate {
+	_u.mutation.ClearTitle()
 	return _u
 }
 
@@ -501,6 +536,11 @@ func (_u *StoryUpdate) check() error {
 			return &ValidationError{Name: "text_length", err: fmt.Errorf(`ent: validator failed for field "Story.text_length": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Title(); ok {
+		if err := story.TitleValidator(v); err != nil {
+			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Story.title": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.TokenCount(); ok {
 		if err := story.TokenCountValidator(v); err != nil {
 			return &ValidationError{Name: "token_count", err: fmt.Errorf(`ent: validator failed for field "Story.token_count": %w`, err)}
@@ -564,6 +604,15 @@ func (_u *StoryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedTextLength(); ok {
 		_spec.AddField(story.FieldTextLength, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Options(); ok {
+		_spec.SetField(story.FieldOptions, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.Title(); ok {
+		_spec.SetField(story.FieldTitle, field.TypeString, value)
+	}
+	if _u.mutation.TitleCleared() {
+		_spec.ClearField(story.FieldTitle, field.TypeString)
 	}
 	if value, ok := _u.mutation.TokenCount(); ok {
 		_spec.SetField(story.FieldTokenCount, field.TypeInt, value)
@@ -777,6 +826,40 @@ func (_u *StoryUpdateOne) SetNillableTextLength(v *int) *StoryUpdateOne {
 // AddTextLength adds value to the "text_length" field.
 func (_u *StoryUpdateOne) AddTextLength(v int) *StoryUpdateOne {
 	_u.mutation.AddTextLength(v)
+	return _u
+}
+
+// SetOptions sets the "options" field.
+func (_u *StoryUpdateOne) SetOptions(v storyopt.Options) *StoryUpdateOne {
+	_u.mutation.SetOptions(v)
+	return _u
+}
+
+// SetNillableOptions sets the "options" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableOptions(v *storyopt.Options) *StoryUpdateOne {
+	if v != nil {
+		_u.SetOptions(*v)
+	}
+	return _u
+}
+
+// SetTitle sets the "title" field.
+func (_u *StoryUpdateOne) SetTitle(v string) *StoryUpdateOne {
+	_u.mutation.SetTitle(v)
+	return _u
+}
+
+// SetNillableTitle sets the "title" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableTitle(v *string) *StoryUpdateOne {
+	if v != nil {
+		_u.SetTitle(*v)
+	}
+	return _u
+}
+
+// ClearTitle clears the value of the "title" field.
+func (_u *StoryUpdateOne) ClearTitle() *StoryUpdateOne {
+	_u.mutation.ClearTitle()
 	return _u
 }
 
@@ -1209,6 +1292,11 @@ func (_u *StoryUpdateOne) check() error {
 			return &ValidationError{Name: "text_length", err: fmt.Errorf(`ent: validator failed for field "Story.text_length": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Title(); ok {
+		if err := story.TitleValidator(v); err != nil {
+			return &ValidationError{Name: "title", err: fmt.Errorf(`ent: validator failed for field "Story.title": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.TokenCount(); ok {
 		if err := story.TokenCountValidator(v); err != nil {
 			return &ValidationError{Name: "token_count", err: fmt.Errorf(`ent: validator failed for field "Story.token_count": %w`, err)}
@@ -1289,6 +1377,15 @@ func (_u *StoryUpdateOne) sqlSave(ctx context.Context) (_node *Story, err error)
 	}
 	if value, ok := _u.mutation.AddedTextLength(); ok {
 		_spec.AddField(story.FieldTextLength, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Options(); ok {
+		_spec.SetField(story.FieldOptions, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.Title(); ok {
+		_spec.SetField(story.FieldTitle, field.TypeString, value)
+	}
+	if _u.mutation.TitleCleared() {
+		_spec.ClearField(story.FieldTitle, field.TypeString)
 	}
 	if value, ok := _u.mutation.TokenCount(); ok {
 		_spec.SetField(story.FieldTokenCount, field.TypeInt, value)

@@ -19,6 +19,7 @@ import (
 	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // Error codes in extensions.code, part of the public API contract.
@@ -146,7 +147,7 @@ func classify(err error) (code, msg string) {
 		// A policy refused a write the resolvers should have kept from
 		// happening: say no without saying why.
 		return CodeForbidden, "forbidden"
-	case errors.Is(err, story.ErrFinished), errors.Is(err, story.ErrInvalidInput):
+	case errors.Is(err, story.ErrFinished), errors.Is(err, story.ErrInvalidInput), errors.Is(err, storyopt.ErrInvalid):
 		return CodeBadUserInput, text
 	case errors.Is(err, story.ErrShuttingDown), errors.Is(err, story.ErrBusy):
 		return CodeUnavailable, text

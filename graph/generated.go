@@ -23,6 +23,7 @@ import (
 	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/storyopt"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -59,11 +60,13 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CancelStory        func(childComplexity int, id pulid.ID) int
+		ContinueStory      func(childComplexity int, id pulid.ID, input *story.ContinueInput) int
 		CreateAPIToken     func(childComplexity int, input auth.CreateAPITokenInput) int
-		CreatePrompt       func(childComplexity int, input ent.CreatePromptInput) int
+		CreatePrompt       func(childComplexity int, input story.CreatePromptInput) int
 		CreateUser         func(childComplexity int, input auth.SignUpInput) int
 		DeletePrompt       func(childComplexity int, id pulid.ID) int
 		GenerateStory      func(childComplexity int, input story.GenerateInput) int
+		RegenerateStory    func(childComplexity int, id pulid.ID) int
 		RevokeAPIToken     func(childComplexity int, id pulid.ID) int
 		SetDailyTokenLimit func(childComplexity int, userID pulid.ID, limit *int) int
 		ShareStory         func(childComplexity int, id pulid.ID) int
@@ -71,7 +74,8 @@ type ComplexityRoot struct {
 		SignOut            func(childComplexity int) int
 		SignUp             func(childComplexity int, input auth.SignUpInput) int
 		UnshareStory       func(childComplexity int, id pulid.ID) int
-		UpdatePrompt       func(childComplexity int, id pulid.ID, input ent.UpdatePromptInput) int
+		UpdatePrompt       func(childComplexity int, id pulid.ID, input story.UpdatePromptInput) int
+		UpdateStory        func(childComplexity int, id pulid.ID, input model.UpdateStoryInput) int
 	}
 
 	NewApiToken struct {
@@ -90,6 +94,7 @@ type ComplexityRoot struct {
 		Content   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
 		ID        func(childComplexity int) int
+		Options   func(childComplexity int) int
 		Stories   func(childComplexity int, after *entgql.Cursor[pulid.ID], first *int, before *entgql.Cursor[pulid.ID], last *int, orderBy *ent.StoryOrder, where *ent.StoryWhereInput) int
 		UpdatedAt func(childComplexity int) int
 	}
@@ -125,6 +130,7 @@ type ComplexityRoot struct {
 		ID               func(childComplexity int) int
 		MaxTokens        func(childComplexity int) int
 		Model            func(childComplexity int) int
+		Options          func(childComplexity int) int
 		Prompt           func(childComplexity int) int
 		PromptTokens     func(childComplexity int) int
 		ShareToken       func(childComplexity int) int
@@ -132,6 +138,7 @@ type ComplexityRoot struct {
 		Status           func(childComplexity int) int
 		Temperature      func(childComplexity int) int
 		Text             func(childComplexity int) int
+		Title            func(childComplexity int) int
 		TokenCount       func(childComplexity int) int
 		TraceID          func(childComplexity int) int
 		UpdatedAt        func(childComplexity int) int
@@ -156,6 +163,14 @@ type ComplexityRoot struct {
 		Status     func(childComplexity int) int
 		StoryID    func(childComplexity int) int
 		TokenCount func(childComplexity int) int
+	}
+
+	StoryOptions struct {
+		Audience func(childComplexity int) int
+		Genre    func(childComplexity int) int
+		Language func(childComplexity int) int
+		Length   func(childComplexity int) int
+		Tone     func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -194,11 +209,14 @@ type MutationResolver interface {
 	UnshareStory(ctx context.Context, id pulid.ID) (*ent.Story, error)
 	CreateUser(ctx context.Context, input auth.SignUpInput) (*ent.User, error)
 	SetDailyTokenLimit(ctx context.Context, userID pulid.ID, limit *int) (*ent.User, error)
-	CreatePrompt(ctx context.Context, input ent.CreatePromptInput) (*ent.Prompt, error)
-	UpdatePrompt(ctx context.Context, id pulid.ID, input ent.UpdatePromptInput) (*ent.Prompt, error)
+	CreatePrompt(ctx context.Context, input story.CreatePromptInput) (*ent.Prompt, error)
+	UpdatePrompt(ctx context.Context, id pulid.ID, input story.UpdatePromptInput) (*ent.Prompt, error)
 	DeletePrompt(ctx context.Context, id pulid.ID) (pulid.ID, error)
 	GenerateStory(ctx context.Context, input story.GenerateInput) (*ent.Story, error)
 	CancelStory(ctx context.Context, id pulid.ID) (*ent.Story, error)
+	ContinueStory(ctx context.Context, id pulid.ID, input *story.ContinueInput) (*ent.Story, error)
+	RegenerateStory(ctx context.Context, id pulid.ID) (*ent.Story, error)
+	UpdateStory(ctx context.Context, id pulid.ID, input model.UpdateStoryInput) (*ent.Story, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id pulid.ID) (ent.Noder, error)
@@ -287,6 +305,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelStory(childComplexity, args["id"].(pulid.ID)), true
+	case "Mutation.continueStory":
+		if e.ComplexityRoot.Mutation.ContinueStory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_continueStory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ContinueStory(childComplexity, args["id"].(pulid.ID), args["input"].(*story.ContinueInput)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -308,7 +337,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreatePrompt(childComplexity, args["input"].(ent.CreatePromptInput)), true
+		return e.ComplexityRoot.Mutation.CreatePrompt(childComplexity, args["input"].(story.CreatePromptInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -342,6 +371,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GenerateStory(childComplexity, args["input"].(story.GenerateInput)), true
+	case "Mutation.regenerateStory":
+		if e.ComplexityRoot.Mutation.RegenerateStory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_regenerateStory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateStory(childComplexity, args["id"].(pulid.ID)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -424,7 +464,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.UpdatePrompt(childComplexity, args["id"].(pulid.ID), args["input"].(ent.UpdatePromptInput)), true
+		return e.ComplexityRoot.Mutation.UpdatePrompt(childComplexity, args["id"].(pulid.ID), args["input"].(story.UpdatePromptInput)), true
+	case "Mutation.updateStory":
+		if e.ComplexityRoot.Mutation.UpdateStory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateStory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateStory(childComplexity, args["id"].(pulid.ID), args["input"].(model.UpdateStoryInput)), true
 
 	case "NewApiToken.apiToken":
 		if e.ComplexityRoot.NewApiToken.APIToken == nil {
@@ -482,6 +533,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Prompt.ID(childComplexity), true
+	case "Prompt.options":
+		if e.ComplexityRoot.Prompt.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Prompt.Options(childComplexity), true
 	case "Prompt.stories":
 		if e.ComplexityRoot.Prompt.Stories == nil {
 			break
@@ -655,6 +712,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Story.Model(childComplexity), true
+	case "Story.options":
+		if e.ComplexityRoot.Story.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Story.Options(childComplexity), true
 	case "Story.prompt":
 		if e.ComplexityRoot.Story.Prompt == nil {
 			break
@@ -697,6 +760,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Story.Text(childComplexity), true
+	case "Story.title":
+		if e.ComplexityRoot.Story.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Story.Title(childComplexity), true
 	case "Story.tokenCount":
 		if e.ComplexityRoot.Story.TokenCount == nil {
 			break
@@ -791,6 +860,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StoryEvent.TokenCount(childComplexity), true
 
+	case "StoryOptions.audience":
+		if e.ComplexityRoot.StoryOptions.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryOptions.Audience(childComplexity), true
+	case "StoryOptions.genre":
+		if e.ComplexityRoot.StoryOptions.Genre == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryOptions.Genre(childComplexity), true
+	case "StoryOptions.language":
+		if e.ComplexityRoot.StoryOptions.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryOptions.Language(childComplexity), true
+	case "StoryOptions.length":
+		if e.ComplexityRoot.StoryOptions.Length == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryOptions.Length(childComplexity), true
+	case "StoryOptions.tone":
+		if e.ComplexityRoot.StoryOptions.Tone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StoryOptions.Tone(childComplexity), true
+
 	case "Subscription.storyStream":
 		if e.ComplexityRoot.Subscription.StoryStream == nil {
 			break
@@ -880,6 +980,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("ContinueStoryInput", ec.unmarshalInputContinueStoryInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
 			graphql.NewInputUnmarshaler("CreatePromptInput", ec.unmarshalInputCreatePromptInput),
 			graphql.NewInputUnmarshaler("GenerateStoryInput", ec.unmarshalInputGenerateStoryInput),
@@ -887,9 +988,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PromptWhereInput", ec.unmarshalInputPromptWhereInput),
 			graphql.NewInputUnmarshaler("SignInInput", ec.unmarshalInputSignInInput),
 			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
+			graphql.NewInputUnmarshaler("StoryOptionsInput", ec.unmarshalInputStoryOptionsInput),
 			graphql.NewInputUnmarshaler("StoryOrder", ec.unmarshalInputStoryOrder),
 			graphql.NewInputUnmarshaler("StoryWhereInput", ec.unmarshalInputStoryWhereInput),
 			graphql.NewInputUnmarshaler("UpdatePromptInput", ec.unmarshalInputUpdatePromptInput),
+			graphql.NewInputUnmarshaler("UpdateStoryInput", ec.unmarshalInputUpdateStoryInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 		)
@@ -984,7 +1087,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "account.graphqls" "ent.graphqls" "prompt.graphqls" "schema.graphqls" "story.graphqls"
+//go:embed "account.graphqls" "ent.graphqls" "options.graphqls" "prompt.graphqls" "schema.graphqls" "story.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -998,6 +1101,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "account.graphqls", Input: sourceData("account.graphqls"), BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
+	{Name: "options.graphqls", Input: sourceData("options.graphqls"), BuiltIn: false},
 	{Name: "prompt.graphqls", Input: sourceData("prompt.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "story.graphqls", Input: sourceData("story.graphqls"), BuiltIn: false},
@@ -1060,6 +1164,8 @@ func (ec *executionContext) childFields_Prompt(ctx context.Context, field graphq
 		return ec.fieldContext_Prompt_updatedAt(ctx, field)
 	case "content":
 		return ec.fieldContext_Prompt_content(ctx, field)
+	case "options":
+		return ec.fieldContext_Prompt_options(ctx, field)
 	case "stories":
 		return ec.fieldContext_Prompt_stories(ctx, field)
 	}
@@ -1098,6 +1204,10 @@ func (ec *executionContext) childFields_Story(ctx context.Context, field graphql
 		return ec.fieldContext_Story_updatedAt(ctx, field)
 	case "status":
 		return ec.fieldContext_Story_status(ctx, field)
+	case "options":
+		return ec.fieldContext_Story_options(ctx, field)
+	case "title":
+		return ec.fieldContext_Story_title(ctx, field)
 	case "tokenCount":
 		return ec.fieldContext_Story_tokenCount(ctx, field)
 	case "model":
@@ -1168,6 +1278,22 @@ func (ec *executionContext) childFields_StoryEvent(ctx context.Context, field gr
 		return ec.fieldContext_StoryEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StoryEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_StoryOptions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "audience":
+		return ec.fieldContext_StoryOptions_audience(ctx, field)
+	case "genre":
+		return ec.fieldContext_StoryOptions_genre(ctx, field)
+	case "tone":
+		return ec.fieldContext_StoryOptions_tone(ctx, field)
+	case "length":
+		return ec.fieldContext_StoryOptions_length(ctx, field)
+	case "language":
+		return ec.fieldContext_StoryOptions_language(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StoryOptions", field.Name)
 }
 
 func (ec *executionContext) childFields_Usage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1334,6 +1460,28 @@ func (ec *executionContext) field_Mutation_cancelStory_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_continueStory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*story.ContinueInput, error) {
+			return ec.unmarshalOContinueStoryInput2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐContinueInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1352,8 +1500,8 @@ func (ec *executionContext) field_Mutation_createPrompt_args(ctx context.Context
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (ent.CreatePromptInput, error) {
-			return ec.unmarshalNCreatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋentᚐCreatePromptInput(ctx, v)
+		func(ctx context.Context, v any) (story.CreatePromptInput, error) {
+			return ec.unmarshalNCreatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐCreatePromptInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1401,6 +1549,20 @@ func (ec *executionContext) field_Mutation_generateStory_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_regenerateStory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -1508,8 +1670,30 @@ func (ec *executionContext) field_Mutation_updatePrompt_args(ctx context.Context
 	}
 	args["id"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (ent.UpdatePromptInput, error) {
-			return ec.unmarshalNUpdatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋentᚐUpdatePromptInput(ctx, v)
+		func(ctx context.Context, v any) (story.UpdatePromptInput, error) {
+			return ec.unmarshalNUpdatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐUpdatePromptInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateStory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (pulid.ID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋpulidᚐID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateStoryInput, error) {
+			return ec.unmarshalNUpdateStoryInput2githubᚗcomᚋstorybotᚋstorybotᚋgraphᚋmodelᚐUpdateStoryInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2363,7 +2547,7 @@ func (ec *executionContext) _Mutation_createPrompt(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreatePrompt(ctx, fc.Args["input"].(ent.CreatePromptInput))
+			return ec.Resolvers.Mutation().CreatePrompt(ctx, fc.Args["input"].(story.CreatePromptInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Prompt) graphql.Marshaler {
@@ -2407,7 +2591,7 @@ func (ec *executionContext) _Mutation_updatePrompt(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().UpdatePrompt(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(ent.UpdatePromptInput))
+			return ec.Resolvers.Mutation().UpdatePrompt(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(story.UpdatePromptInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Prompt) graphql.Marshaler {
@@ -2567,6 +2751,138 @@ func (ec *executionContext) fieldContext_Mutation_cancelStory(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelStory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_continueStory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_continueStory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ContinueStory(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(*story.ContinueInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Story) graphql.Marshaler {
+			return ec.marshalNStory2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_continueStory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Story(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_continueStory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_regenerateStory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_regenerateStory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegenerateStory(ctx, fc.Args["id"].(pulid.ID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Story) graphql.Marshaler {
+			return ec.marshalNStory2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_regenerateStory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Story(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_regenerateStory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateStory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateStory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateStory(ctx, fc.Args["id"].(pulid.ID), fc.Args["input"].(model.UpdateStoryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Story) graphql.Marshaler {
+			return ec.marshalNStory2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateStory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Story(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateStory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -2810,6 +3126,38 @@ func (ec *executionContext) _Prompt_content(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Prompt_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Prompt", field, false, false, "String")
+}
+
+func (ec *executionContext) _Prompt_options(ctx context.Context, field graphql.CollectedField, obj *ent.Prompt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Prompt_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v storyopt.Options) graphql.Marshaler {
+			return ec.marshalNStoryOptions2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐOptions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Prompt_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Prompt",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoryOptions(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Prompt_stories(ctx context.Context, field graphql.CollectedField, obj *ent.Prompt) (ret graphql.Marshaler) {
@@ -3505,6 +3853,61 @@ func (ec *executionContext) fieldContext_Story_status(_ context.Context, field g
 	return graphql.NewScalarFieldContext("Story", field, false, false, "StoryStatus")
 }
 
+func (ec *executionContext) _Story_options(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Story_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v storyopt.Options) graphql.Marshaler {
+			return ec.marshalNStoryOptions2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐOptions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Story_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Story",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StoryOptions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Story_title(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Story_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Story_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Story", field, false, false, "String")
+}
+
 func (ec *executionContext) _Story_tokenCount(ctx context.Context, field graphql.CollectedField, obj *ent.Story) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4114,6 +4517,121 @@ func (ec *executionContext) _StoryEvent_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_StoryEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StoryEvent", field, true, false, "String")
+}
+
+func (ec *executionContext) _StoryOptions_audience(ctx context.Context, field graphql.CollectedField, obj *storyopt.Options) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryOptions_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audience, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storyopt.Audience) graphql.Marshaler {
+			return ec.marshalOAudience2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐAudience(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoryOptions_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryOptions", field, false, false, "Audience")
+}
+
+func (ec *executionContext) _StoryOptions_genre(ctx context.Context, field graphql.CollectedField, obj *storyopt.Options) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryOptions_genre(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Genre, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoryOptions_genre(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryOptions", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoryOptions_tone(ctx context.Context, field graphql.CollectedField, obj *storyopt.Options) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryOptions_tone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoryOptions_tone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryOptions", field, false, false, "String")
+}
+
+func (ec *executionContext) _StoryOptions_length(ctx context.Context, field graphql.CollectedField, obj *storyopt.Options) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryOptions_length(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Length, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storyopt.Length) graphql.Marshaler {
+			return ec.marshalOStoryLength2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐLength(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoryOptions_length(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryOptions", field, false, false, "StoryLength")
+}
+
+func (ec *executionContext) _StoryOptions_language(ctx context.Context, field graphql.CollectedField, obj *storyopt.Options) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StoryOptions_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StoryOptions_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StoryOptions", field, false, false, "String")
 }
 
 func (ec *executionContext) _Subscription_storyStream(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -5495,6 +6013,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputContinueStoryInput(ctx context.Context, obj any) (story.ContinueInput, error) {
+	var it story.ContinueInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"maxTokens", "instruction"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "maxTokens":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxTokens"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxTokens = data
+		case "instruction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("instruction"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Instruction = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalContinueStoryInput unmarshals raw into the ContinueStoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalContinueStoryInput(ctx context.Context, raw any) (story.ContinueInput, error) {
+	var out story.ContinueInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ContinueStoryInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApiTokenInput(ctx context.Context, obj any) (auth.CreateAPITokenInput, error) {
 	var it auth.CreateAPITokenInput
 	if obj == nil {
@@ -5544,8 +6111,8 @@ func UnmarshalCreateApiTokenInput(ctx context.Context, raw any) (auth.CreateAPIT
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCreatePromptInput(ctx context.Context, obj any) (ent.CreatePromptInput, error) {
-	var it ent.CreatePromptInput
+func (ec *executionContext) unmarshalInputCreatePromptInput(ctx context.Context, obj any) (story.CreatePromptInput, error) {
+	var it story.CreatePromptInput
 	if obj == nil {
 		return it, nil
 	}
@@ -5555,7 +6122,7 @@ func (ec *executionContext) unmarshalInputCreatePromptInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"content"}
+	fieldsInOrder := [...]string{"content", "options"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5569,6 +6136,13 @@ func (ec *executionContext) unmarshalInputCreatePromptInput(ctx context.Context,
 				return it, err
 			}
 			it.Content = data
+		case "options":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
+			data, err := ec.unmarshalOStoryOptionsInput2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Options = data
 		}
 	}
 	return it, nil
@@ -5580,8 +6154,8 @@ func (ec *executionContext) unmarshalInputCreatePromptInput(ctx context.Context,
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalCreatePromptInput(ctx context.Context, raw any) (ent.CreatePromptInput, error) {
-	var out ent.CreatePromptInput
+func UnmarshalCreatePromptInput(ctx context.Context, raw any) (story.CreatePromptInput, error) {
+	var out story.CreatePromptInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePromptInput", raw, &out)
 	return out, err
 }
@@ -5597,7 +6171,7 @@ func (ec *executionContext) unmarshalInputGenerateStoryInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"promptID", "maxTokens", "temperature", "model"}
+	fieldsInOrder := [...]string{"promptID", "maxTokens", "temperature", "model", "options"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -5632,6 +6206,13 @@ func (ec *executionContext) unmarshalInputGenerateStoryInput(ctx context.Context
 				return it, err
 			}
 			it.Model = data
+		case "options":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
+			data, err := ec.unmarshalOStoryOptionsInput2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Options = data
 		}
 	}
 	return it, nil
@@ -6136,6 +6717,76 @@ func UnmarshalSignUpInput(ctx context.Context, raw any) (auth.SignUpInput, error
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStoryOptionsInput(ctx context.Context, obj any) (storyopt.Input, error) {
+	var it storyopt.Input
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"audience", "genre", "tone", "length", "language"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "audience":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("audience"))
+			data, err := ec.unmarshalOAudience2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐAudience(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Audience = graphql.OmittableOf(data)
+		case "genre":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("genre"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Genre = graphql.OmittableOf(data)
+		case "tone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tone = graphql.OmittableOf(data)
+		case "length":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("length"))
+			data, err := ec.unmarshalOStoryLength2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐLength(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Length = graphql.OmittableOf(data)
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStoryOptionsInput unmarshals raw into the StoryOptionsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStoryOptionsInput(ctx context.Context, raw any) (storyopt.Input, error) {
+	var out storyopt.Input
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StoryOptionsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputStoryOrder(ctx context.Context, obj any) (ent.StoryOrder, error) {
 	var it ent.StoryOrder
 	if obj == nil {
@@ -6200,7 +6851,7 @@ func (ec *executionContext) unmarshalInputStoryWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "tokenCount", "tokenCountNEQ", "tokenCountIn", "tokenCountNotIn", "tokenCountGT", "tokenCountGTE", "tokenCountLT", "tokenCountLTE", "model", "modelNEQ", "modelIn", "modelNotIn", "modelGT", "modelGTE", "modelLT", "modelLTE", "modelContains", "modelHasPrefix", "modelHasSuffix", "modelEqualFold", "modelContainsFold", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "maxTokens", "maxTokensNEQ", "maxTokensIn", "maxTokensNotIn", "maxTokensGT", "maxTokensGTE", "maxTokensLT", "maxTokensLTE", "temperature", "temperatureNEQ", "temperatureIn", "temperatureNotIn", "temperatureGT", "temperatureGTE", "temperatureLT", "temperatureLTE", "temperatureIsNil", "temperatureNotNil", "traceID", "traceIDNEQ", "traceIDIn", "traceIDNotIn", "traceIDGT", "traceIDGTE", "traceIDLT", "traceIDLTE", "traceIDContains", "traceIDHasPrefix", "traceIDHasSuffix", "traceIDEqualFold", "traceIDContainsFold", "promptTokens", "promptTokensNEQ", "promptTokensIn", "promptTokensNotIn", "promptTokensGT", "promptTokensGTE", "promptTokensLT", "promptTokensLTE", "completionTokens", "completionTokensNEQ", "completionTokensIn", "completionTokensNotIn", "completionTokensGT", "completionTokensGTE", "completionTokensLT", "completionTokensLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "hasPrompt", "hasPromptWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "text", "textNEQ", "textIn", "textNotIn", "textGT", "textGTE", "textLT", "textLTE", "textContains", "textHasPrefix", "textHasSuffix", "textEqualFold", "textContainsFold", "title", "titleNEQ", "titleIn", "titleNotIn", "titleGT", "titleGTE", "titleLT", "titleLTE", "titleContains", "titleHasPrefix", "titleHasSuffix", "titleIsNil", "titleNotNil", "titleEqualFold", "titleContainsFold", "tokenCount", "tokenCountNEQ", "tokenCountIn", "tokenCountNotIn", "tokenCountGT", "tokenCountGTE", "tokenCountLT", "tokenCountLTE", "model", "modelNEQ", "modelIn", "modelNotIn", "modelGT", "modelGTE", "modelLT", "modelLTE", "modelContains", "modelHasPrefix", "modelHasSuffix", "modelEqualFold", "modelContainsFold", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "maxTokens", "maxTokensNEQ", "maxTokensIn", "maxTokensNotIn", "maxTokensGT", "maxTokensGTE", "maxTokensLT", "maxTokensLTE", "temperature", "temperatureNEQ", "temperatureIn", "temperatureNotIn", "temperatureGT", "temperatureGTE", "temperatureLT", "temperatureLTE", "temperatureIsNil", "temperatureNotNil", "traceID", "traceIDNEQ", "traceIDIn", "traceIDNotIn", "traceIDGT", "traceIDGTE", "traceIDLT", "traceIDLTE", "traceIDContains", "traceIDHasPrefix", "traceIDHasSuffix", "traceIDEqualFold", "traceIDContainsFold", "promptTokens", "promptTokensNEQ", "promptTokensIn", "promptTokensNotIn", "promptTokensGT", "promptTokensGTE", "promptTokensLT", "promptTokensLTE", "completionTokens", "completionTokensNEQ", "completionTokensIn", "completionTokensNotIn", "completionTokensGT", "completionTokensGTE", "completionTokensLT", "completionTokensLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "hasPrompt", "hasPromptWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -6515,6 +7166,111 @@ func (ec *executionContext) unmarshalInputStoryWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.TextContainsFold = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "titleNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNEQ = data
+		case "titleIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleIn = data
+		case "titleNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNotIn = data
+		case "titleGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleGT = data
+		case "titleGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleGTE = data
+		case "titleLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleLT = data
+		case "titleLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleLTE = data
+		case "titleContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleContains = data
+		case "titleHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleHasPrefix = data
+		case "titleHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleHasSuffix = data
+		case "titleIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleIsNil = data
+		case "titleNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleNotNil = data
+		case "titleEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleEqualFold = data
+		case "titleContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("titleContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TitleContainsFold = data
 		case "tokenCount":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tokenCount"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -7267,8 +8023,8 @@ func UnmarshalStoryWhereInput(ctx context.Context, raw any) (ent.StoryWhereInput
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputUpdatePromptInput(ctx context.Context, obj any) (ent.UpdatePromptInput, error) {
-	var it ent.UpdatePromptInput
+func (ec *executionContext) unmarshalInputUpdatePromptInput(ctx context.Context, obj any) (story.UpdatePromptInput, error) {
+	var it story.UpdatePromptInput
 	if obj == nil {
 		return it, nil
 	}
@@ -7278,7 +8034,7 @@ func (ec *executionContext) unmarshalInputUpdatePromptInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"content"}
+	fieldsInOrder := [...]string{"content", "options"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -7292,6 +8048,13 @@ func (ec *executionContext) unmarshalInputUpdatePromptInput(ctx context.Context,
 				return it, err
 			}
 			it.Content = data
+		case "options":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
+			data, err := ec.unmarshalOStoryOptionsInput2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Options = data
 		}
 	}
 	return it, nil
@@ -7303,9 +8066,51 @@ func (ec *executionContext) unmarshalInputUpdatePromptInput(ctx context.Context,
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalUpdatePromptInput(ctx context.Context, raw any) (ent.UpdatePromptInput, error) {
-	var out ent.UpdatePromptInput
+func UnmarshalUpdatePromptInput(ctx context.Context, raw any) (story.UpdatePromptInput, error) {
+	var out story.UpdatePromptInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePromptInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateStoryInput(ctx context.Context, obj any) (model.UpdateStoryInput, error) {
+	var it model.UpdateStoryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateStoryInput unmarshals raw into the UpdateStoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateStoryInput(ctx context.Context, raw any) (model.UpdateStoryInput, error) {
+	var out model.UpdateStoryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateStoryInput", raw, &out)
 	return out, err
 }
 
@@ -7795,6 +8600,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "continueStory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_continueStory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "regenerateStory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_regenerateStory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateStory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateStory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -7909,6 +8735,11 @@ func (ec *executionContext) _Prompt(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "content":
 			out.Values[i] = ec._Prompt_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "options":
+			out.Values[i] = ec._Prompt_options(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -8133,6 +8964,16 @@ func (ec *executionContext) _Story(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "options":
+			out.Values[i] = ec._Story_options(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._Story_title(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "tokenCount":
 			out.Values[i] = ec._Story_tokenCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8329,6 +9170,53 @@ func (ec *executionContext) _StoryEvent(ctx context.Context, sel ast.SelectionSe
 		case "cursor":
 			out.Values[i] = ec._StoryEvent_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	return out
+}
+
+var storyOptionsImplementors = []string{"StoryOptions"}
+
+func (ec *executionContext) _StoryOptions(ctx context.Context, sel ast.SelectionSet, obj *storyopt.Options) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, storyOptionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StoryOptions")
+		case "audience":
+			out.Values[i] = ec._StoryOptions_audience(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "genre":
+			out.Values[i] = ec._StoryOptions_genre(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "tone":
+			out.Values[i] = ec._StoryOptions_tone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "length":
+			out.Values[i] = ec._StoryOptions_length(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._StoryOptions_language(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -8838,7 +9726,7 @@ func (ec *executionContext) unmarshalNCreateApiTokenInput2githubᚗcomᚋstorybo
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNCreatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋentᚐCreatePromptInput(ctx context.Context, v any) (ent.CreatePromptInput, error) {
+func (ec *executionContext) unmarshalNCreatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐCreatePromptInput(ctx context.Context, v any) (story.CreatePromptInput, error) {
 	res, err := ec.unmarshalInputCreatePromptInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -9036,6 +9924,10 @@ func (ec *executionContext) marshalNStoryEvent2ᚖgithubᚗcomᚋstorybotᚋstor
 	return ec._StoryEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNStoryOptions2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐOptions(ctx context.Context, sel ast.SelectionSet, v storyopt.Options) graphql.Marshaler {
+	return ec._StoryOptions(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNStoryOrderField2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStoryOrderField(ctx context.Context, v any) (*ent.StoryOrderField, error) {
 	var res = new(ent.StoryOrderField)
 	err := res.UnmarshalGQL(v)
@@ -9122,8 +10014,13 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) unmarshalNUpdatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋentᚐUpdatePromptInput(ctx context.Context, v any) (ent.UpdatePromptInput, error) {
+func (ec *executionContext) unmarshalNUpdatePromptInput2githubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐUpdatePromptInput(ctx context.Context, v any) (story.UpdatePromptInput, error) {
 	res, err := ec.unmarshalInputUpdatePromptInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateStoryInput2githubᚗcomᚋstorybotᚋstorybotᚋgraphᚋmodelᚐUpdateStoryInput(ctx context.Context, v any) (model.UpdateStoryInput, error) {
+	res, err := ec.unmarshalInputUpdateStoryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -9320,6 +10217,22 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) unmarshalOAudience2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐAudience(ctx context.Context, v any) (*storyopt.Audience, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(storyopt.Audience)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAudience2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐAudience(ctx context.Context, sel ast.SelectionSet, v *storyopt.Audience) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9348,6 +10261,14 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOContinueStoryInput2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryᚐContinueInput(ctx context.Context, v any) (*story.ContinueInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputContinueStoryInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[pulid.ID], error) {
@@ -9614,6 +10535,30 @@ func (ec *executionContext) marshalOStoryEdge2ᚖgithubᚗcomᚋstorybotᚋstory
 		return graphql.Null
 	}
 	return ec._StoryEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOStoryLength2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐLength(ctx context.Context, v any) (*storyopt.Length, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(storyopt.Length)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStoryLength2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐLength(ctx context.Context, sel ast.SelectionSet, v *storyopt.Length) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOStoryOptionsInput2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋinternalᚋstoryoptᚐInput(ctx context.Context, v any) (*storyopt.Input, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputStoryOptionsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOStoryOrder2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStoryOrder(ctx context.Context, v any) (*ent.StoryOrder, error) {

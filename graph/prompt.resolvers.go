@@ -10,16 +10,18 @@ import (
 
 	"github.com/storybot/storybot/ent"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // CreatePrompt is the resolver for the createPrompt field.
-func (r *mutationResolver) CreatePrompt(ctx context.Context, input ent.CreatePromptInput) (*ent.Prompt, error) {
-	return r.client.Prompt.Create().SetInput(input).Save(ctx)
+func (r *mutationResolver) CreatePrompt(ctx context.Context, input story.CreatePromptInput) (*ent.Prompt, error) {
+	return r.client.Prompt.Create().SetInput(input.CreatePromptInput).SetOptions(input.Options.Apply(storyopt.Options{})).Save(ctx)
 }
 
 // UpdatePrompt is the resolver for the updatePrompt field.
-func (r *mutationResolver) UpdatePrompt(ctx context.Context, id pulid.ID, input ent.UpdatePromptInput) (*ent.Prompt, error) {
-	return r.client.Prompt.UpdateOneID(id).SetInput(input).Save(ctx)
+func (r *mutationResolver) UpdatePrompt(ctx context.Context, id pulid.ID, input story.UpdatePromptInput) (*ent.Prompt, error) {
+	return r.stories.UpdatePrompt(ctx, id, input)
 }
 
 // DeletePrompt is the resolver for the deletePrompt field.

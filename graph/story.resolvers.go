@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/storybot/storybot/ent"
+	"github.com/storybot/storybot/graph/model"
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 )
@@ -21,6 +22,21 @@ func (r *mutationResolver) GenerateStory(ctx context.Context, input story.Genera
 // CancelStory is the resolver for the cancelStory field.
 func (r *mutationResolver) CancelStory(ctx context.Context, id pulid.ID) (*ent.Story, error) {
 	return r.stories.Cancel(ctx, id)
+}
+
+// ContinueStory is the resolver for the continueStory field.
+func (r *mutationResolver) ContinueStory(ctx context.Context, id pulid.ID, input *story.ContinueInput) (*ent.Story, error) {
+	return r.stories.Continue(ctx, id, input)
+}
+
+// RegenerateStory is the resolver for the regenerateStory field.
+func (r *mutationResolver) RegenerateStory(ctx context.Context, id pulid.ID) (*ent.Story, error) {
+	return r.stories.Regenerate(ctx, id)
+}
+
+// UpdateStory is the resolver for the updateStory field.
+func (r *mutationResolver) UpdateStory(ctx context.Context, id pulid.ID, input model.UpdateStoryInput) (*ent.Story, error) {
+	return r.stories.SetTitle(ctx, id, input.Title)
 }
 
 // Text is the resolver for the text field.

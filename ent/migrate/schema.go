@@ -47,6 +47,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "content", Type: field.TypeString, Size: 2147483647},
+		{Name: "options", Type: field.TypeJSON, Default: "{}"},
 		{Name: "user_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// PromptsTable holds the schema information for the "prompts" table.
@@ -57,7 +58,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "prompts_users_prompts",
-				Columns:    []*schema.Column{PromptsColumns[4]},
+				Columns:    []*schema.Column{PromptsColumns[5]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -66,12 +67,12 @@ var (
 			{
 				Name:    "prompt_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{PromptsColumns[4], PromptsColumns[1], PromptsColumns[0]},
+				Columns: []*schema.Column{PromptsColumns[5], PromptsColumns[1], PromptsColumns[0]},
 			},
 			{
 				Name:    "prompt_user_id_updated_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{PromptsColumns[4], PromptsColumns[2], PromptsColumns[0]},
+				Columns: []*schema.Column{PromptsColumns[5], PromptsColumns[2], PromptsColumns[0]},
 			},
 		},
 	}
@@ -119,6 +120,8 @@ var (
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "GENERATING", "COMPLETED", "FAILED", "CANCELLED"}, Default: "PENDING"},
 		{Name: "text", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "text_length", Type: field.TypeInt, Default: 0},
+		{Name: "options", Type: field.TypeJSON, Default: "{}"},
+		{Name: "title", Type: field.TypeString, Nullable: true},
 		{Name: "token_count", Type: field.TypeInt, Default: 0},
 		{Name: "model", Type: field.TypeString, Default: ""},
 		{Name: "error", Type: field.TypeString, Nullable: true, Size: 2147483647},
@@ -146,13 +149,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "stories_prompts_stories",
-				Columns:    []*schema.Column{StoriesColumns[22]},
+				Columns:    []*schema.Column{StoriesColumns[24]},
 				RefColumns: []*schema.Column{PromptsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "stories_users_stories",
-				Columns:    []*schema.Column{StoriesColumns[23]},
+				Columns:    []*schema.Column{StoriesColumns[25]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -161,22 +164,22 @@ var (
 			{
 				Name:    "story_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[23], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[25], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[23], StoriesColumns[3]},
+				Columns: []*schema.Column{StoriesColumns[25], StoriesColumns[3]},
 			},
 			{
 				Name:    "story_prompt_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[22], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[24], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_status_lease_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[3], StoriesColumns[14]},
+				Columns: []*schema.Column{StoriesColumns[3], StoriesColumns[16]},
 			},
 		},
 	}

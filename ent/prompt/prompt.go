@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 const (
@@ -24,6 +25,8 @@ const (
 	FieldUserID = "user_id"
 	// FieldContent holds the string denoting the content field in the database.
 	FieldContent = "content"
+	// FieldOptions holds the string denoting the options field in the database.
+	FieldOptions = "options"
 	// EdgeOwner holds the string denoting the owner edge name in mutations.
 	EdgeOwner = "owner"
 	// EdgeStories holds the string denoting the stories edge name in mutations.
@@ -53,6 +56,7 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldUserID,
 	FieldContent,
+	FieldOptions,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -71,7 +75,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/storybot/storybot/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -81,6 +85,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// ContentValidator is a validator for the "content" field. It is called by the builders before save.
 	ContentValidator func(string) error
+	// DefaultOptions holds the default value on creation for the "options" field.
+	DefaultOptions storyopt.Options
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.

@@ -15,6 +15,7 @@ import (
 	"github.com/storybot/storybot/ent/usageday"
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -83,6 +84,8 @@ func init() {
 	promptHooks := schema.Prompt{}.Hooks()
 
 	prompt.Hooks[1] = promptHooks[0]
+
+	prompt.Hooks[2] = promptHooks[1]
 	promptMixinFields0 := promptMixin[0].Fields()
 	_ = promptMixinFields0
 	promptMixinFields1 := promptMixin[1].Fields()
@@ -103,6 +106,10 @@ func init() {
 	promptDescContent := promptFields[1].Descriptor()
 	// prompt.ContentValidator is a validator for the "content" field. It is called by the builders before save.
 	prompt.ContentValidator = promptDescContent.Validators[0].(func(string) error)
+	// promptDescOptions is the schema descriptor for options field.
+	promptDescOptions := promptFields[2].Descriptor()
+	// prompt.DefaultOptions holds the default value on creation for the options field.
+	prompt.DefaultOptions = promptDescOptions.Default.(storyopt.Options)
 	// promptDescID is the schema descriptor for id field.
 	promptDescID := promptMixinFields0[0].Descriptor()
 	// prompt.DefaultID holds the default value on creation for the id field.
@@ -154,6 +161,8 @@ func init() {
 	storyHooks := schema.Story{}.Hooks()
 
 	story.Hooks[1] = storyHooks[0]
+
+	story.Hooks[2] = storyHooks[1]
 	storyMixinFields0 := storyMixin[0].Fields()
 	_ = storyMixinFields0
 	storyMixinFields1 := storyMixin[1].Fields()
@@ -180,42 +189,50 @@ func init() {
 	story.DefaultTextLength = storyDescTextLength.Default.(int)
 	// story.TextLengthValidator is a validator for the "text_length" field. It is called by the builders before save.
 	story.TextLengthValidator = storyDescTextLength.Validators[0].(func(int) error)
+	// storyDescOptions is the schema descriptor for options field.
+	storyDescOptions := storyFields[5].Descriptor()
+	// story.DefaultOptions holds the default value on creation for the options field.
+	story.DefaultOptions = storyDescOptions.Default.(storyopt.Options)
+	// storyDescTitle is the schema descriptor for title field.
+	storyDescTitle := storyFields[6].Descriptor()
+	// story.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	story.TitleValidator = storyDescTitle.Validators[0].(func(string) error)
 	// storyDescTokenCount is the schema descriptor for token_count field.
-	storyDescTokenCount := storyFields[5].Descriptor()
+	storyDescTokenCount := storyFields[7].Descriptor()
 	// story.DefaultTokenCount holds the default value on creation for the token_count field.
 	story.DefaultTokenCount = storyDescTokenCount.Default.(int)
 	// story.TokenCountValidator is a validator for the "token_count" field. It is called by the builders before save.
 	story.TokenCountValidator = storyDescTokenCount.Validators[0].(func(int) error)
 	// storyDescModel is the schema descriptor for model field.
-	storyDescModel := storyFields[6].Descriptor()
+	storyDescModel := storyFields[8].Descriptor()
 	// story.DefaultModel holds the default value on creation for the model field.
 	story.DefaultModel = storyDescModel.Default.(string)
 	// storyDescMaxTokens is the schema descriptor for max_tokens field.
-	storyDescMaxTokens := storyFields[8].Descriptor()
+	storyDescMaxTokens := storyFields[10].Descriptor()
 	// story.MaxTokensValidator is a validator for the "max_tokens" field. It is called by the builders before save.
 	story.MaxTokensValidator = storyDescMaxTokens.Validators[0].(func(int) error)
 	// storyDescSeed is the schema descriptor for seed field.
-	storyDescSeed := storyFields[10].Descriptor()
+	storyDescSeed := storyFields[12].Descriptor()
 	// story.DefaultSeed holds the default value on creation for the seed field.
 	story.DefaultSeed = storyDescSeed.Default.(int64)
 	// storyDescTraceID is the schema descriptor for trace_id field.
-	storyDescTraceID := storyFields[11].Descriptor()
+	storyDescTraceID := storyFields[13].Descriptor()
 	// story.DefaultTraceID holds the default value on creation for the trace_id field.
 	story.DefaultTraceID = storyDescTraceID.Default.(string)
 	// storyDescPromptTokens is the schema descriptor for prompt_tokens field.
-	storyDescPromptTokens := storyFields[15].Descriptor()
+	storyDescPromptTokens := storyFields[17].Descriptor()
 	// story.DefaultPromptTokens holds the default value on creation for the prompt_tokens field.
 	story.DefaultPromptTokens = storyDescPromptTokens.Default.(int)
 	// story.PromptTokensValidator is a validator for the "prompt_tokens" field. It is called by the builders before save.
 	story.PromptTokensValidator = storyDescPromptTokens.Validators[0].(func(int) error)
 	// storyDescCompletionTokens is the schema descriptor for completion_tokens field.
-	storyDescCompletionTokens := storyFields[16].Descriptor()
+	storyDescCompletionTokens := storyFields[18].Descriptor()
 	// story.DefaultCompletionTokens holds the default value on creation for the completion_tokens field.
 	story.DefaultCompletionTokens = storyDescCompletionTokens.Default.(int)
 	// story.CompletionTokensValidator is a validator for the "completion_tokens" field. It is called by the builders before save.
 	story.CompletionTokensValidator = storyDescCompletionTokens.Validators[0].(func(int) error)
 	// storyDescReservedTokens is the schema descriptor for reserved_tokens field.
-	storyDescReservedTokens := storyFields[18].Descriptor()
+	storyDescReservedTokens := storyFields[20].Descriptor()
 	// story.DefaultReservedTokens holds the default value on creation for the reserved_tokens field.
 	story.DefaultReservedTokens = storyDescReservedTokens.Default.(int)
 	// story.ReservedTokensValidator is a validator for the "reserved_tokens" field. It is called by the builders before save.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/storybot/storybot/ent/privacy"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 	"github.com/storybot/storybot/internal/textcheck"
 )
 
@@ -43,6 +44,7 @@ func (Prompt) Fields() []ent.Field {
 		field.Text("content").
 			Validate(func(s string) error { return textcheck.Check(s, 1, MaxPromptLength) }).
 			Annotations(entgql.OrderField("CONTENT")),
+		storyOptions("Defaults for this prompt's stories."),
 	}
 }
 
@@ -74,7 +76,7 @@ func (Prompt) Indexes() []ent.Index {
 
 // Hooks of the Prompt.
 func (Prompt) Hooks() []ent.Hook {
-	return []ent.Hook{trimContent}
+	return []ent.Hook{trimContent, normalizeOptions}
 }
 
 // Policy of the Prompt: a user reads and changes only their own prompts;
@@ -105,6 +107,43 @@ func trimContent(next ent.Mutator) ent.Mutator {
 				return nil, fmt.Errorf("prompt content has type %T", v)
 			}
 			if err := m.SetField("content", strings.TrimSpace(s)); err != nil {
+				return nil, err
+			}
+		}
+		return next.Mutate(ctx, m)
+	})
+}
+
+// storyOptions is the options field of prompts and stories. The GraphQL
+// inputs that change it are hand-written (graph/prompt.graphqls): a patch,
+// which Ent's generated inputs cannot express.
+func storyOptions(comment string) ent.Field {
+	return field.JSON("options", storyopt.Options{}).
+		Default(storyopt.Options{}).
+		Annotations(
+			// Rows from before options existed have none.
+			entsql.Default("{}"),
+			entgql.Type("StoryOptions"),
+			entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput, entgql.SkipOrderField),
+		).
+		Comment(comment)
+}
+
+// normalizeOptions checks the story options a mutation sets and stores them
+// in their canonical form (storyopt.Options.Normalized); bad ones are an
+// error wrapping storyopt.ErrInvalid.
+func normalizeOptions(next ent.Mutator) ent.Mutator {
+	return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+		if v, ok := m.Field("options"); ok {
+			o, isOptions := v.(storyopt.Options)
+			if !isOptions {
+				return nil, fmt.Errorf("story options have type %T", v)
+			}
+			o, err := o.Normalized()
+			if err != nil {
+				return nil, err
+			}
+			if err := m.SetField("options", o); err != nil {
 				return nil, err
 			}
 		}

@@ -13,12 +13,16 @@ import (
 
 	"github.com/storybot/storybot/ent/privacy"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/textcheck"
 )
 
 // Story is one generation of text from a Prompt.
 type Story struct {
 	ent.Schema
 }
+
+// MaxTitleLength is the longest story title, in characters.
+const MaxTitleLength = 200
 
 // Mixin of the Story.
 func (Story) Mixin() []ent.Mixin {
@@ -60,6 +64,13 @@ func (Story) Fields() []ent.Field {
 			NonNegative().
 			Annotations(hidden).
 			Comment("Bytes of text stored, where the next piece starts. While a story runs, its text column holds the text from before its run and its pieces the rest; the end folds them in."),
+		storyOptions("The options the story was written with: its prompt's, with those of its request over them."),
+		field.String("title").
+			Optional().
+			Nillable().
+			Validate(func(s string) error { return textcheck.Check(s, 1, MaxTitleLength) }).
+			Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipOrderField)).
+			Comment("A short title: the model's or derived from the text once the story ends, or its owner's."),
 		field.Int("token_count").
 			Default(0).
 			NonNegative().
@@ -149,7 +160,7 @@ func (Story) Edges() []ent.Edge {
 // Hooks of the Story: a story created with text (a test's, say) starts with
 // all of it stored, so its pieces, if any, go after it.
 func (Story) Hooks() []ent.Hook {
-	return []ent.Hook{func(next ent.Mutator) ent.Mutator {
+	return []ent.Hook{normalizeOptions, func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			if !m.Op().Is(ent.OpCreate) {
 				return next.Mutate(ctx, m)

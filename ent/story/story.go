@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 const (
@@ -33,6 +34,10 @@ const (
 	FieldText = "text"
 	// FieldTextLength holds the string denoting the text_length field in the database.
 	FieldTextLength = "text_length"
+	// FieldOptions holds the string denoting the options field in the database.
+	FieldOptions = "options"
+	// FieldTitle holds the string denoting the title field in the database.
+	FieldTitle = "title"
 	// FieldTokenCount holds the string denoting the token_count field in the database.
 	FieldTokenCount = "token_count"
 	// FieldModel holds the string denoting the model field in the database.
@@ -106,6 +111,8 @@ var Columns = []string{
 	FieldStatus,
 	FieldText,
 	FieldTextLength,
+	FieldOptions,
+	FieldTitle,
 	FieldTokenCount,
 	FieldModel,
 	FieldError,
@@ -140,7 +147,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/storybot/storybot/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
@@ -154,6 +161,10 @@ var (
 	DefaultTextLength int
 	// TextLengthValidator is a validator for the "text_length" field. It is called by the builders before save.
 	TextLengthValidator func(int) error
+	// DefaultOptions holds the default value on creation for the "options" field.
+	DefaultOptions storyopt.Options
+	// TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	TitleValidator func(string) error
 	// DefaultTokenCount holds the default value on creation for the "token_count" field.
 	DefaultTokenCount int
 	// TokenCountValidator is a validator for the "token_count" field. It is called by the builders before save.
@@ -254,6 +265,11 @@ func ByText(opts ...sql.OrderTermOption) OrderOption {
 // ByTextLength orders the results by the text_length field.
 func ByTextLength(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTextLength, opts...).ToFunc()
+}
+
+// ByTitle orders the results by the title field.
+func ByTitle(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTitle, opts...).ToFunc()
 }
 
 // ByTokenCount orders the results by the token_count field.

@@ -86,6 +86,11 @@ func TextLength(v int) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldTextLength, v))
 }
 
+// Title applies equality check predicate on the "title" field. It's identical to TitleEQ.
+func Title(v string) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldTitle, v))
+}
+
 // TokenCount applies equality check predicate on the "token_count" field. It's identical to TokenCountEQ.
 func TokenCount(v int) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldTokenCount, v))
@@ -519,6 +524,81 @@ func TextLengthLT(v int) predicate.Story {
 // TextLengthLTE applies the LTE predicate on the "text_length" field.
 func TextLengthLTE(v int) predicate.Story {
 	return predicate.Story(sql.FieldLTE(FieldTextLength, v))
+}
+
+// TitleEQ applies the EQ predicate on the "title" field.
+func TitleEQ(v string) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldTitle, v))
+}
+
+// TitleNEQ applies the NEQ predicate on the "title" field.
+func TitleNEQ(v string) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldTitle, v))
+}
+
+// TitleIn applies the In predicate on the "title" field.
+func TitleIn(vs ...string) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldTitle, vs...))
+}
+
+// TitleNotIn applies the NotIn predicate on the "title" field.
+func TitleNotIn(vs ...string) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldTitle, vs...))
+}
+
+// TitleGT applies the GT predicate on the "title" field.
+func TitleGT(v string) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldTitle, v))
+}
+
+// TitleGTE applies the GTE predicate on the "title" field.
+func TitleGTE(v string) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldTitle, v))
+}
+
+// TitleLT applies the LT predicate on the "title" field.
+func TitleLT(v string) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldTitle, v))
+}
+
+// TitleLTE applies the LTE predicate on the "title" field.
+func TitleLTE(v string) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldTitle, v))
+}
+
+// TitleContains applies the Contains predicate on the "title" field.
+func TitleContains(v string) predicate.Story {
+	return predicate.Story(sql.FieldContains(FieldTitle, v))
+}
+
+// TitleHasPrefix applies the HasPrefix predicate on the "title" field.
+func TitleHasPrefix(v string) predicate.Story {
+	return predicate.Story(sql.FieldHasPrefix(FieldTitle, v))
+}
+
+// TitleHasSuffix applies the HasSuffix predicate on the "title" field.
+func TitleHasSuffix(v string) predicate.Story {
+	return predicate.Story(sql.FieldHasSuffix(FieldTitle, v))
+}
+
+// TitleIsNil applies the IsNil predicate on the "title" field.
+func TitleIsNil() predicate.Story {
+	return predicate.Story(sql.FieldIsNull(FieldTitle))
+}
+
+// TitleNotNil applies the NotNil predicate on the "title" field.
+func TitleNotNil() predicate.Story {
+	return predicate.Story(sql.FieldNotNull(FieldTitle))
+}
+
+// TitleEqualFold applies the EqualFold predicate on the "title" field.
+func TitleEqualFold(v string) predicate.Story {
+	return predicate.Story(sql.FieldEqualFold(FieldTitle, v))
+}
+
+// TitleContainsFold applies the ContainsFold predicate on the "title" field.
+func TitleContainsFold(v string) predicate.Story {
+	return predicate.Story(sql.FieldContainsFold(FieldTitle, v))
 }
 
 // TokenCountEQ applies the EQ predicate on the "token_count" field.

@@ -5,6 +5,12 @@ package model
 type Subscription struct {
 }
 
+// What updateStory changes.
+type UpdateStoryInput struct {
+	// The story's title, 1 to 200 characters; null removes it.
+	Title *string `json:"title,omitempty"`
+}
+
 // A user's model usage today (UTC) and its limits.
 type Usage struct {
 	// Model tokens (prompt + completion) this user's stories used since 00:00 UTC.

@@ -42,6 +42,7 @@ type Config struct {
 	LLMConnectTimeout    time.Duration
 	LLMFirstTokenTimeout time.Duration
 	LLMIdleTimeout       time.Duration
+	LLMContextTokens     int
 	StorytellerPace      float64
 	StoryMaxTokens       int
 	StoryMaxTokensLimit  int
@@ -158,6 +159,7 @@ func Settings() []Setting {
 		{"LLM_CONNECT_TIMEOUT", "llm-connect-timeout", "10s", "time allowed to connect to the model server", dur(func(c *Config) *time.Duration { return &c.LLMConnectTimeout })},
 		{"LLM_FIRST_TOKEN_TIMEOUT", "llm-first-token-timeout", "60s", "time allowed until the first token (loading a model can be slow)", dur(func(c *Config) *time.Duration { return &c.LLMFirstTokenTimeout })},
 		{"LLM_IDLE_TIMEOUT", "llm-idle-timeout", "30s", "longest silence allowed between two tokens", dur(func(c *Config) *time.Duration { return &c.LLMIdleTimeout })},
+		{"LLM_CONTEXT_TOKENS", "llm-context-tokens", "8192", "the model's context window in tokens: a continued story is sent whole when it fits, else its end (see Personalised stories)", integer(func(c *Config) *int { return &c.LLMContextTokens })},
 		{"STORYTELLER_TOKENS_PER_SECOND", "storyteller-tokens-per-second", "25", "pace of the offline storyteller; 0 for no delay", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 || f > 1e6 {

@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 		AllowedOrigins:    []string{"http://localhost:3000", "http://localhost:5173", "http://localhost:8080", "http://127.0.0.1:8080"},
 		LLMModel:          "gpt-4o-mini",
 		LLMConnectTimeout: 10 * time.Second, LLMFirstTokenTimeout: 60 * time.Second, LLMIdleTimeout: 30 * time.Second,
+		LLMContextTokens: 8192,
 		FieldTimings:    true,
 		StorytellerPace: 25, StoryMaxTokens: 600, StoryMaxTokensLimit: 4096, LogLevel: "info",
 		StoryRatePerMinute: 10, StoryRateBurst: 5, StoryMaxRunning: 64, StoryMaxQueued: 256,

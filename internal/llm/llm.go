@@ -11,11 +11,22 @@
 // caller stopped the generation; their messages are fit to show to a user.
 package llm
 
-import "context"
+import (
+	"context"
 
-// Request describes one story to generate.
+	"github.com/storybot/storybot/internal/storyopt"
+)
+
+// Request describes one story to generate, or more of one.
 type Request struct {
-	Prompt      string   // the user's story prompt
+	Prompt  string           // the user's story prompt
+	Options storyopt.Options // how the story is personalised
+	// Story is the text so far of a story being continued: the generator
+	// writes what comes next. "" for a new story.
+	Story string
+	// Instruction says what should happen next in a continuation; "" for
+	// none.
+	Instruction string
 	MaxTokens   int      // 0 = the generator's default
 	Temperature *float64 // nil = the generator's default
 	Model       string   // "" = the generator's configured model
@@ -43,4 +54,11 @@ type Generator interface {
 	// Generate calls emit with each piece of text, in order, from the calling goroutine, never after it returns.
 	// emit must be quick. On failure it returns the error (text already emitted stays valid).
 	Generate(ctx context.Context, req Request, emit func(delta string)) (Result, error)
+}
+
+// Titler gives stories titles.
+type Titler interface {
+	// Title returns a short title for story, the text written for req
+	// (req.Story is not used), and what asking for it used.
+	Title(ctx context.Context, req Request, story string) (string, Result, error)
 }

@@ -85,6 +85,9 @@ type OpenAIConfig struct {
 	// IdleTimeout bounds the gap between two chunks once text is flowing.
 	// Default DefaultIdleTimeout; negative means no limit.
 	IdleTimeout time.Duration
+	// ContextTokens is the model's context window, which bounds how much of
+	// a story is sent back to be continued. Default DefaultContextTokens.
+	ContextTokens int
 	// HTTPClient sends the requests. Leave its Timeout at zero: a story
 	// streams for longer than any sensible whole-request limit, and the
 	// time-outs above already bound each phase. Default: a client of its
@@ -105,7 +108,10 @@ type OpenAI struct {
 	errIdleTimeout       error
 }
 
-var _ Generator = (*OpenAI)(nil)
+var (
+	_ Generator = (*OpenAI)(nil)
+	_ Titler    = (*OpenAI)(nil)
+)
 
 // NewOpenAI returns a generator for the server that cfg describes. It makes
 // no request; a server that cannot be reached shows up on the first
@@ -133,6 +139,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
 	cfg.FirstTokenTimeout = cmp.Or(cfg.FirstTokenTimeout, DefaultFirstTokenTimeout)
 	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, DefaultIdleTimeout)
+	cfg.ContextTokens = cmp.Or(cfg.ContextTokens, DefaultContextTokens)
 
 	client := cfg.HTTPClient
 	if client == nil {
@@ -182,7 +189,33 @@ func (o *OpenAI) CloseIdleConnections() { o.client.CloseIdleConnections() }
 // sent. A stream that ends without a finish reason is an ErrProvider, since
 // the story may be cut short.
 func (o *OpenAI) Generate(ctx context.Context, req Request, emit func(delta string)) (Result, error) {
-	res := Result{Model: cmp.Or(req.Model, o.cfg.Model)}
+	model := cmp.Or(req.Model, o.cfg.Model)
+	return o.stream(ctx, o.params(req, model), req.TraceID, emit)
+}
+
+// Title asks the model for a title of story, the text written for req: a
+// small request of its own, whose usage the result reports (storybot's
+// estimate when the server reports none).
+func (o *OpenAI) Title(ctx context.Context, req Request, story string) (string, Result, error) {
+	var b strings.Builder
+	params, promptTokens := o.titleParams(req, story, cmp.Or(req.Model, o.cfg.Model))
+	res, err := o.stream(ctx, params, req.TraceID, func(delta string) { b.WriteString(delta) })
+	if res.PromptTokens == 0 && res.CompletionTokens == 0 {
+		res.PromptTokens, res.CompletionTokens = promptTokens, estimateTokens(b.String())
+	}
+	if err != nil {
+		return "", res, err
+	}
+	title := cleanTitle(b.String())
+	if title == "" {
+		return "", res, fmt.Errorf("%w: the model gave no title", ErrProvider)
+	}
+	return title, res, nil
+}
+
+// stream sends params and emits the answer's text as it arrives.
+func (o *OpenAI) stream(ctx context.Context, params openai.ChatCompletionNewParams, traceID string, emit func(delta string)) (Result, error) {
+	res := Result{Model: params.Model}
 	if ctx.Err() != nil {
 		return res, canceled(ctx)
 	}
@@ -205,11 +238,11 @@ func (o *OpenAI) Generate(ctx context.Context, req Request, emit func(delta stri
 
 	var call callRecord
 	opts := []option.RequestOption{option.WithMiddleware(call.middleware(onConnected))}
-	if req.TraceID != "" {
-		opts = append(opts, option.WithHeader("X-Trace-Id", req.TraceID))
+	if traceID != "" {
+		opts = append(opts, option.WithHeader("X-Trace-Id", traceID))
 	}
 
-	stream, err := o.openStream(genCtx, o.params(req, res.Model), opts)
+	stream, err := o.openStream(genCtx, params, opts)
 	if err != nil {
 		return res, o.classify(ctx, genCtx, &call, err)
 	}
@@ -285,21 +318,13 @@ func (o *OpenAI) openStream(ctx context.Context, params openai.ChatCompletionNew
 	return &chunkStream{events: ssestream.NewDecoder(resp)}, nil
 }
 
-// params builds the Chat Completions request for req.
+// params builds the Chat Completions request for req: the one place where
+// what a model is asked is decided (see request.go).
 func (o *OpenAI) params(req Request, model string) openai.ChatCompletionNewParams {
-	p := openai.ChatCompletionNewParams{
-		Model: model,
-		Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage(o.cfg.SystemPrompt),
-			openai.UserMessage(req.Prompt),
-		},
-	}
-	if limit := cmp.Or(max(req.MaxTokens, 0), o.cfg.MaxTokens); limit > 0 {
-		if o.cfg.MaxCompletionTokens {
-			p.MaxCompletionTokens = openai.Int(int64(limit))
-		} else {
-			p.MaxTokens = openai.Int(int64(limit))
-		}
+	limit := cmp.Or(max(req.MaxTokens, 0), o.cfg.MaxTokens)
+	p := openai.ChatCompletionNewParams{Model: model, Messages: o.messages(req, limit)}
+	if limit > 0 {
+		o.setLimit(&p, limit)
 	}
 	if t := cmp.Or(req.Temperature, o.cfg.Temperature); t != nil {
 		p.Temperature = openai.Float(*t)

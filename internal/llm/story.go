@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/storybot/storybot/internal/storyopt"
 )
 
 // The storyteller's grammar. A story has five parts, each a paragraph: an
@@ -159,13 +161,47 @@ var (
 // composeStory writes the story for prompt and seed. The same pair always
 // gives the same story.
 func composeStory(prompt string, seed int64) string {
+	return tell(prompt, seed, storyopt.Options{}, "")
+}
+
+// tell writes the story for prompt, seed and options, or, when story is the
+// text so far, what comes next: the same cast (the same prompt and seed
+// casts it) in a new trouble, journey, turn and ending. The length picks
+// how many sentences each part has; a story for children begins "Once upon
+// a time" and ends "The end." Genre, tone and language are not used.
+func tell(prompt string, seed int64, opts storyopt.Options, story string) string {
 	terms := analyzePrompt(prompt)
 	rng := newStoryRand(prompt, seed)
 	c := newCasting(terms, rng)
 	needNote := len(terms.phrases) == 0 && len(terms.words) == 0 && terms.quote != ""
+	parts := storyParts
+	if story != "" {
+		// The cast was introduced already; the new parts take other turns.
+		c.mentioned["place"], c.mentioned["friend"] = true, true
+		rng = newStoryRand(prompt, seed^int64(len(story)))
+		parts = storyParts[1:]
+	}
+	var length storyopt.Length
+	if opts.Length != nil {
+		length = *opts.Length
+	}
+	children := opts.Audience != nil && *opts.Audience == storyopt.AudienceChildren
 
-	var story strings.Builder
-	for i, part := range storyParts {
+	var out strings.Builder
+	if story != "" {
+		out.WriteString("\n\n")
+	}
+	for i, part := range parts {
+		if story != "" {
+			i++ // parts are numbered as in a whole story
+		}
+		pick := part.pick
+		switch length {
+		case storyopt.LengthShort:
+			pick = 0
+		case storyopt.LengthLong:
+			pick = len(part.middles)
+		}
 		sentences := []string{pickOne(rng, part.openers)}
 		if i == 1 && needNote {
 			sentences = append(sentences, noteSentence)
@@ -173,23 +209,46 @@ func composeStory(prompt string, seed int64) string {
 		if i == 2 && c.promptWord {
 			sentences = append(sentences, wordSentence)
 		}
-		for _, j := range pickOrdered(rng, len(part.middles), part.pick) {
+		for _, j := range pickOrdered(rng, len(part.middles), pick) {
 			sentences = append(sentences, part.middles[j])
 		}
 		if len(part.closers) > 0 {
 			sentences = append(sentences, pickOne(rng, part.closers))
 		}
-		if i > 0 {
-			story.WriteString("\n\n")
+		if i > 0 && out.Len() > 0 && !strings.HasSuffix(out.String(), "\n\n") {
+			out.WriteString("\n\n")
 		}
 		for j, sentence := range sentences {
-			if j > 0 {
-				story.WriteByte(' ')
+			text := c.expand(sentence, rng)
+			if j == 0 && i == 0 && children {
+				text = "Once upon a time, " + uncapitalize(text, c.slots["Name"])
 			}
-			story.WriteString(c.expand(sentence, rng))
+			if j > 0 {
+				out.WriteByte(' ')
+			}
+			out.WriteString(text)
 		}
 	}
-	return story.String()
+	if children {
+		out.WriteString(" The end.")
+	}
+	return out.String()
+}
+
+// title names a story of prompt and seed after its hero and first noun.
+func title(prompt string, seed int64) string {
+	c := newCasting(analyzePrompt(prompt), newStoryRand(prompt, seed))
+	return c.slots["Name"] + " and " + c.slots["n1"]
+}
+
+// uncapitalize lower-cases the first letter of a sentence that does not
+// begin with a name.
+func uncapitalize(s, name string) string {
+	if strings.HasPrefix(s, name) {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
 }
 
 // casting holds what fills a story's slots: its hero, place and friend

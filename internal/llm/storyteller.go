@@ -38,7 +38,10 @@ type Storyteller struct {
 	TokensPerSecond float64
 }
 
-var _ Generator = (*Storyteller)(nil)
+var (
+	_ Generator = (*Storyteller)(nil)
+	_ Titler    = (*Storyteller)(nil)
+)
 
 // NewStoryteller returns a storyteller with the default model name, token
 // limit and pace.
@@ -56,11 +59,13 @@ func (s *Storyteller) Story(prompt string, seed int64) string {
 	return composeStory(prompt, seed)
 }
 
-// Generate streams the story for req.Prompt and req.Seed, one word (with
-// the white space before it) per call of emit. It reports FinishReason
-// "stop" when the story ends and "length" when the token limit cuts it, and
-// counts the prompt's words as its prompt tokens. Request.Temperature and
-// Request.TraceID do not apply to it.
+// Generate streams the story for req.Prompt, req.Seed and req.Options (its
+// length and audience), or its continuation when req.Story is set, one word
+// (with the white space before it) per call of emit. It reports
+// FinishReason "stop" when the story ends and "length" when the token limit
+// cuts it, and counts the prompt's words as its prompt tokens.
+// Request.Temperature, Request.Instruction and Request.TraceID, and the
+// genre, tone and language options, do not apply to it.
 func (s *Storyteller) Generate(ctx context.Context, req Request, emit func(delta string)) (Result, error) {
 	res := Result{
 		Model:        cmp.Or(s.Model, DefaultStorytellerModel),
@@ -70,7 +75,7 @@ func (s *Storyteller) Generate(ctx context.Context, req Request, emit func(delta
 	if ctx.Err() != nil {
 		return res, canceled(ctx)
 	}
-	tokens := splitTokens(composeStory(req.Prompt, req.Seed))
+	tokens := splitTokens(tell(req.Prompt, req.Seed, req.Options, req.Story))
 	if limit := cmp.Or(max(req.MaxTokens, 0), max(s.MaxTokens, 0), DefaultStorytellerMaxTokens); len(tokens) > limit {
 		tokens = tokens[:limit]
 		res.FinishReason = FinishLength
@@ -107,4 +112,15 @@ func (s *Storyteller) Generate(ctx context.Context, req Request, emit func(delta
 		res.CompletionTokens++
 	}
 	return res, nil
+}
+
+// Title names the story of req after its hero and the first noun of its
+// prompt ("Mira and the lighthouse keeper"), as its cast is drawn from
+// req.Prompt and req.Seed; it uses no tokens.
+func (s *Storyteller) Title(ctx context.Context, req Request, _ string) (string, Result, error) {
+	res := Result{Model: cmp.Or(s.Model, DefaultStorytellerModel), FinishReason: FinishStop}
+	if ctx.Err() != nil {
+		return "", res, canceled(ctx)
+	}
+	return title(req.Prompt, req.Seed), res, nil
 }

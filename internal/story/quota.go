@@ -45,7 +45,8 @@ func estimateTokens(s string) int { return max(1, (len(s)+3)/4) }
 type reservation struct {
 	day          string
 	promptTokens int
-	budget       int // the most tokens the story may write
+	maxTokens    int // the most tokens the story asked to write
+	budget       int // the most tokens the story may write: maxTokens, or less when its owner's quota is nearly spent
 	total        int // promptTokens + budget: reserved in the day's usage
 }
 
@@ -73,7 +74,7 @@ func (s *Service) reserve(ctx context.Context, tx *ent.Tx, uid pulid.ID, prompt 
 			return nil, fmt.Errorf("%w: you have %d stories being written, the most at once; wait for one to finish", ErrQuotaExceeded, running)
 		}
 	}
-	r := &reservation{day: day(time.Now()), promptTokens: estimateTokens(prompt), budget: maxTokens}
+	r := &reservation{day: day(time.Now()), promptTokens: estimateTokens(prompt), maxTokens: maxTokens, budget: maxTokens}
 	limit := s.dailyLimit(u)
 	if limit > 0 {
 		used, reserved, err := usageOn(sys, tx.Client(), uid, r.day)

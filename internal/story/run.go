@@ -22,14 +22,13 @@ import (
 // publishes the text, renews the lease and ends the story.
 type run struct {
 	s      *Service
-	story  *ent.Story
-	prompt string
+	story  *ent.Story // as the run began: for a continuation, with the text before it
+	job    job
 	view   *view
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}  // closed when the run has ended and stored its end
 	ticket *limits.Ticket // its place at the gate; nil without one
-	budget int            // the most tokens it may write: maxTokens, or less when its owner's quota is nearly spent
 
 	mu        sync.Mutex
 	pending   int           // tokens emitted but not yet stored
@@ -41,19 +40,46 @@ type run struct {
 	started   bool // generation began (and was counted as started)
 }
 
-func newRun(s *Service, st *ent.Story, prompt string, budget int, ticket *limits.Ticket) *run {
+// job is what a run is to write: a new story, or more of a finished one
+// (whose text, all in the story's row, the run starts from).
+type job struct {
+	prompt      string
+	continued   bool         // the run writes more of a finished story
+	instruction string       // a continuation's, or ""
+	quota       *reservation // what it reserved of its owner's quota
+}
+
+func newRun(s *Service, st *ent.Story, j job, ticket *limits.Ticket) *run {
 	ctx := telemetry.ContextWithTraceID(s.base, st.TraceID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &run{
-		s: s, story: st, prompt: prompt,
-		view: newView(s, st.ID, "", 0, entstory.StatusPending, nil),
+		s: s, story: st, job: j,
+		view: newView(s, st.ID, st.Text, st.TokenCount, entstory.StatusPending, nil),
 		ctx:  ctx, cancel: cancel,
 		done:      make(chan struct{}),
 		ticket:    ticket,
-		budget:    budget,
+		flushed:   len(st.Text),
 		wake:      make(chan struct{}, 1),
 		renewedAt: time.Now(),
 	}
+}
+
+// usage is what the run used as it ends: the model server's counts when it
+// reported them, else the prompt's estimate and the tokens generated. A
+// continuation adds them to what the story used before.
+func (r *run) usage(tokens int, res llm.Result) *usage {
+	st, q := r.story, r.job.quota
+	if st.UserID == "" {
+		return nil
+	}
+	u := &usage{user: st.UserID, day: q.day, reserved: q.total, promptTokens: q.promptTokens, completion: tokens - st.TokenCount}
+	if res.PromptTokens > 0 || res.CompletionTokens > 0 {
+		u.promptTokens, u.completion = res.PromptTokens, res.CompletionTokens
+	}
+	if r.job.continued {
+		u.basePrompt, u.baseCompletion = st.PromptTokens, st.CompletionTokens
+	}
+	return u
 }
 
 // outcome is how a generation ended.
@@ -183,13 +209,15 @@ func (r *run) endedEarly() outcome {
 func (r *run) start() error {
 	now := time.Now().UTC()
 	r.startedAt = now
-	n, err := r.s.client.Story.Update().
+	upd := r.s.client.Story.Update().
 		Where(entstory.ID(r.story.ID), entstory.LeaseOwner(r.s.cfg.Owner), entstory.StatusEQ(entstory.StatusPending)).
 		SetStatus(entstory.StatusGenerating).
-		SetStartedAt(now).
 		SetUpdatedAt(now).
-		SetLeaseExpiresAt(now.Add(r.s.cfg.LeaseDuration)).
-		Save(r.ctx)
+		SetLeaseExpiresAt(now.Add(r.s.cfg.LeaseDuration))
+	if r.story.StartedAt == nil { // a continued story keeps its first start
+		upd.SetStartedAt(now)
+	}
+	n, err := upd.Save(r.ctx)
 	if err != nil {
 		return err
 	}
@@ -197,19 +225,15 @@ func (r *run) start() error {
 		return errCancelledElsewhere
 	}
 	r.view.setStatus(entstory.StatusGenerating, nil)
-	return r.publish(0, "", entstory.StatusGenerating, 0, nil)
+	return r.publish(r.flushed, "", entstory.StatusGenerating, r.story.TokenCount, nil)
 }
 
 // generate calls the generator and says how it ended.
 func (r *run) generate() outcome {
-	st := r.story
-	req := llm.Request{
-		Prompt: r.prompt, MaxTokens: min(st.MaxTokens, r.budget), Temperature: st.Temperature,
-		Model: st.Model, Seed: st.Seed, TraceID: st.TraceID,
-	}
-	res, err := r.s.gen.Generate(r.ctx, req, r.emit)
+	q := r.job.quota
+	res, err := r.s.gen.Generate(r.ctx, r.request(), r.emit)
 	switch cause := context.Cause(r.ctx); {
-	case err == nil && r.budget < st.MaxTokens && res.FinishReason == llm.FinishLength:
+	case err == nil && q.budget < q.maxTokens && res.FinishReason == llm.FinishLength:
 		// Cut by its owner's quota rather than by its own maxTokens.
 		return outcome{status: entstory.StatusFailed, errMsg: ptr(quotaReachedMsg), result: res}
 	case err == nil:
@@ -220,6 +244,16 @@ func (r *run) generate() outcome {
 		return outcome{status: entstory.StatusFailed, errMsg: ptr(cause.Error()), result: res}
 	default:
 		return outcome{status: entstory.StatusFailed, errMsg: ptr(err.Error()), result: res}
+	}
+}
+
+// request is what the generator is asked.
+func (r *run) request() llm.Request {
+	st := r.story
+	return llm.Request{
+		Prompt: r.job.prompt, Options: st.Options, Story: st.Text, Instruction: r.job.instruction,
+		MaxTokens: r.job.quota.budget, Temperature: st.Temperature,
+		Model: st.Model, Seed: st.Seed, TraceID: st.TraceID,
 	}
 }
 
@@ -309,7 +343,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		status entstory.Status
 		err    error
 	)
-	use := usageOf(r.story, snap.tokens, llmUsage{out.result.PromptTokens, out.result.CompletionTokens})
+	use := r.usage(snap.tokens, out.result)
 	deadline := time.Now().Add(s.cfg.LeaseDuration)
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
@@ -337,6 +371,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		log.WarnContext(r.ctx, "publishing the end of the story failed", slog.Any("error", err))
 	}
 	r.observeEnd(status)
+	s.entitle(r, snap.text)
 	attrs := []any{
 		slog.String("status", status.String()), slog.Int("tokens", snap.tokens),
 		slog.Int("bytes", len(snap.text)), slog.String("model", model),

@@ -1,6 +1,7 @@
 package story
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -21,7 +22,9 @@ import (
 	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/storyopt"
 	"github.com/storybot/storybot/internal/telemetry"
+	"github.com/storybot/storybot/internal/textcheck"
 	"github.com/storybot/storybot/internal/viewer"
 )
 
@@ -145,6 +148,11 @@ type Service struct {
 	runsDone sync.WaitGroup
 	subs     sync.WaitGroup // fan-out and follower goroutines
 	writes   writeQueue     // text waiting to be stored, in groups
+	// titles counts the titles being asked for; titleCtx, which
+	// cancelTitles ends, bounds them.
+	titles       sync.WaitGroup
+	titleCtx     context.Context
+	cancelTitles context.CancelFunc
 	// stopped is closed by Shutdown once the runs have ended: subscribers
 	// still waiting (for stories of other replicas) then complete.
 	stopped chan struct{}
@@ -156,10 +164,12 @@ func New(client *ent.Client, gen Generator, b broker.Broker, cfg Config) *Servic
 	cfg.setDefaults()
 	// Runs and followers are storybot's own work, on every user's stories.
 	base, cancel := context.WithCancel(viewer.System(context.Background()))
+	titleCtx, cancelTitles := context.WithCancel(base)
 	return &Service{
 		client: client, gen: gen, broker: b, cfg: cfg,
 		log:  cfg.Logger.With(slog.String("component", "story"), slog.String("owner", cfg.Owner)),
 		base: base, cancelBase: cancel,
+		titleCtx: titleCtx, cancelTitles: cancelTitles,
 		runs: map[pulid.ID]*run{}, remotes: map[pulid.ID]*remote{},
 		stopped: make(chan struct{}),
 	}
@@ -174,19 +184,29 @@ type GenerateInput struct {
 	MaxTokens   *int     `json:"maxTokens,omitempty"`
 	Temperature *float64 `json:"temperature,omitempty"`
 	Model       *string  `json:"model,omitempty"`
+	// Options override the prompt's for this story.
+	Options *storyopt.Input `json:"options,omitempty"`
+}
+
+// ContinueInput is GraphQL's ContinueStoryInput.
+type ContinueInput struct {
+	MaxTokens   *int    `json:"maxTokens,omitempty"`
+	Instruction *string `json:"instruction,omitempty"`
 }
 
 // Generate stores a new story for the input's prompt and starts generating
 // it in the background, detached from ctx. It returns the story at once.
 // The prompt must be the caller's; the story is theirs, and counts against
-// their quotas (ErrQuotaExceeded).
+// their quotas (ErrQuotaExceeded). The story is written with the prompt's
+// options, those of the input over them; an explicit maxTokens wins over
+// the options' length.
 func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, error) {
-	maxTokens := s.cfg.DefaultMaxTokens
+	maxTokens := 0
 	if in.MaxTokens != nil {
-		maxTokens = *in.MaxTokens
-		if maxTokens < 1 || maxTokens > s.cfg.MaxMaxTokens {
-			return nil, invalid("maxTokens must be between 1 and %d, got %d", s.cfg.MaxMaxTokens, maxTokens)
+		if err := s.checkMaxTokens(*in.MaxTokens); err != nil {
+			return nil, err
 		}
+		maxTokens = *in.MaxTokens
 	}
 	if t := in.Temperature; t != nil && (math.IsNaN(*t) || *t < 0 || *t > 2) {
 		return nil, invalid("temperature must be between 0 and 2, got %g", *t)
@@ -198,18 +218,111 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 		}
 		model = *in.Model
 	}
-	if in.PromptID.Prefix() != pulid.PromptPrefix {
-		return nil, fmt.Errorf("prompt %w", ErrNotFound)
-	}
-	uid := viewer.UserID(ctx)
-	p, err := s.client.Prompt.Get(ctx, in.PromptID)
-	if ent.IsNotFound(err) || (err == nil && p.UserID != uid) {
-		return nil, fmt.Errorf("prompt %w", ErrNotFound)
-	}
+	p, err := s.prompt(ctx, in.PromptID)
 	if err != nil {
 		return nil, err
 	}
+	opts, err := p.Options.With(in.Options)
+	if err != nil {
+		return nil, err
+	}
+	if maxTokens == 0 {
+		maxTokens = cmp.Or(min(opts.MaxTokens(), s.cfg.MaxMaxTokens), s.cfg.DefaultMaxTokens)
+	}
+	return s.launch(ctx, p, func(tx *ent.Tx) (*ent.Story, *reservation, error) {
+		return s.create(ctx, tx, p, newStory{maxTokens: maxTokens, temperature: in.Temperature, model: model, options: opts})
+	}, job{})
+}
 
+// Regenerate starts a new story from the prompt of one of the caller's
+// stories, with its options, maxTokens, temperature and model (the default
+// model when the story's is no longer offered); the old story is kept.
+func (s *Service) Regenerate(ctx context.Context, id pulid.ID) (*ent.Story, error) {
+	old, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.prompt(ctx, old.PromptID)
+	if err != nil {
+		return nil, err
+	}
+	model := old.Model
+	if !slices.Contains(s.cfg.Models, model) {
+		model = s.cfg.Models[0]
+	}
+	return s.launch(ctx, p, func(tx *ent.Tx) (*ent.Story, *reservation, error) {
+		return s.create(ctx, tx, p, newStory{maxTokens: min(old.MaxTokens, s.cfg.MaxMaxTokens), temperature: old.Temperature, model: model, options: old.Options})
+	}, job{})
+}
+
+// maxInstructionLength is the longest instruction of a continuation, in
+// characters.
+const maxInstructionLength = 1000
+
+// Continue writes more of one of the caller's finished stories: it goes
+// back to PENDING, then GENERATING, with its text kept as it is and the
+// new text appended, and the generator is sent the story so far with the
+// input's instruction. Continuing a story that has not finished is
+// ErrInvalidInput. The same limits and quotas as Generate's apply; the new
+// text may have the input's maxTokens, else the story's.
+func (s *Service) Continue(ctx context.Context, id pulid.ID, in *ContinueInput) (*ent.Story, error) {
+	if in == nil {
+		in = &ContinueInput{}
+	}
+	if in.MaxTokens != nil {
+		if err := s.checkMaxTokens(*in.MaxTokens); err != nil {
+			return nil, err
+		}
+	}
+	var instruction string
+	if in.Instruction != nil {
+		instruction = strings.TrimSpace(*in.Instruction)
+		if err := textcheck.Check(instruction, 0, maxInstructionLength); err != nil {
+			return nil, invalid("instruction: %v", err)
+		}
+	}
+	st, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !isTerminal(st.Status) {
+		return nil, invalid("the story is still being written (%s): continue it once it has finished", st.Status)
+	}
+	p, err := s.prompt(ctx, st.PromptID)
+	if err != nil {
+		return nil, err
+	}
+	maxTokens := min(st.MaxTokens, s.cfg.MaxMaxTokens)
+	if in.MaxTokens != nil {
+		maxTokens = *in.MaxTokens
+	}
+	return s.launch(ctx, p, func(tx *ent.Tx) (*ent.Story, *reservation, error) {
+		return s.reopen(ctx, tx, st, p, maxTokens)
+	}, job{continued: true, instruction: instruction})
+}
+
+func (s *Service) checkMaxTokens(n int) error {
+	if n < 1 || n > s.cfg.MaxMaxTokens {
+		return invalid("maxTokens must be between 1 and %d, got %d", s.cfg.MaxMaxTokens, n)
+	}
+	return nil
+}
+
+// prompt returns the caller's prompt id.
+func (s *Service) prompt(ctx context.Context, id pulid.ID) (*ent.Prompt, error) {
+	if id.Prefix() != pulid.PromptPrefix {
+		return nil, fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	p, err := s.client.Prompt.Get(ctx, id)
+	if ent.IsNotFound(err) || (err == nil && p.UserID != viewer.UserID(ctx)) {
+		return nil, fmt.Errorf("prompt %w", ErrNotFound)
+	}
+	return p, err
+}
+
+// launch stores a story to run with store, in a transaction, and starts
+// its run here, to do j for prompt p.
+func (s *Service) launch(ctx context.Context, p *ent.Prompt, store func(tx *ent.Tx) (*ent.Story, *reservation, error), j job) (*ent.Story, error) {
 	// Count the run before storing it, so that Shutdown waits for it; the
 	// lock is not held across the insert.
 	s.mu.Lock()
@@ -219,14 +332,17 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 	}
 	s.runsDone.Add(1)
 	s.mu.Unlock()
-	var ticket *limits.Ticket
+	var (
+		ticket *limits.Ticket
+		err    error
+	)
 	if s.cfg.Gate != nil {
 		if ticket, err = s.cfg.Gate.Reserve(); err != nil {
 			s.runsDone.Done()
 			return nil, fmt.Errorf("%w: %v", ErrBusy, err)
 		}
 	}
-	st, budget, err := s.create(ctx, p, maxTokens, in.Temperature, model)
+	st, quota, err := s.inTx(ctx, store)
 	if err != nil {
 		if ticket != nil {
 			ticket.Cancel()
@@ -234,7 +350,8 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 		s.runsDone.Done()
 		return nil, err
 	}
-	r := newRun(s, st, p.Content, budget, ticket)
+	j.prompt, j.quota = p.Content, quota
+	r := newRun(s, st, j, ticket)
 	s.mu.Lock()
 	s.runs[st.ID] = r
 	s.mu.Unlock()
@@ -242,27 +359,47 @@ func (s *Service) Generate(ctx context.Context, in GenerateInput) (*ent.Story, e
 	return st, nil
 }
 
-// create stores a new PENDING story of prompt p, leased to this replica,
-// with its tokens reserved from its owner's quota, and returns it with the
-// most tokens it may write.
-func (s *Service) create(ctx context.Context, p *ent.Prompt, maxTokens int, temperature *float64, model string) (*ent.Story, int, error) {
+// inTx runs store in a transaction and commits it.
+func (s *Service) inTx(ctx context.Context, store func(tx *ent.Tx) (*ent.Story, *reservation, error)) (*ent.Story, *reservation, error) {
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
-	quota, err := s.reserve(ctx, tx, p.UserID, p.Content, maxTokens)
+	st, quota, err := store(tx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, err
+	}
+	return st.Unwrap(), quota, nil
+}
+
+// newStory is what a new story is written with.
+type newStory struct {
+	maxTokens   int
+	temperature *float64
+	model       string
+	options     storyopt.Options
+}
+
+// create stores a new PENDING story of prompt p, leased to this replica,
+// with its tokens reserved from its owner's quota.
+func (s *Service) create(ctx context.Context, tx *ent.Tx, p *ent.Prompt, n newStory) (*ent.Story, *reservation, error) {
+	quota, err := s.reserve(ctx, tx, p.UserID, p.Content, n.maxTokens)
+	if err != nil {
+		return nil, nil, err
 	}
 	now := time.Now().UTC()
 	st, err := tx.Story.Create().
 		SetUserID(p.UserID).
 		SetPromptID(p.ID).
 		SetStatus(entstory.StatusPending).
-		SetMaxTokens(maxTokens).
-		SetNillableTemperature(temperature).
-		SetModel(model).
+		SetMaxTokens(n.maxTokens).
+		SetNillableTemperature(n.temperature).
+		SetModel(n.model).
+		SetOptions(n.options).
 		SetSeed(rand.Int64()).
 		SetTraceID(telemetry.TraceIDFromContext(ctx)).
 		SetLeaseOwner(s.cfg.Owner).
@@ -273,14 +410,48 @@ func (s *Service) create(ctx context.Context, p *ent.Prompt, maxTokens int, temp
 		SetCreatedAt(now).
 		SetUpdatedAt(now).
 		Save(ctx)
+	return st, quota, err
+}
+
+// reopen moves a finished story st back to PENDING, leased to this replica,
+// with tokens reserved for maxTokens more, in one statement that holds only
+// while st is as it was read: finished, unleased, its text as long. Its
+// text, token counts and start stay as they are.
+func (s *Service) reopen(ctx context.Context, tx *ent.Tx, st *ent.Story, p *ent.Prompt, maxTokens int) (*ent.Story, *reservation, error) {
+	// The model reads the story so far as well as the prompt.
+	quota, err := s.reserve(ctx, tx, p.UserID, p.Content+st.Text, maxTokens)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, 0, err
+	now := time.Now().UTC()
+	n, err := tx.Story.Update().
+		Where(
+			entstory.ID(st.ID),
+			entstory.StatusEQ(st.Status),
+			entstory.LeaseOwnerIsNil(),
+			entstory.TextLength(st.TextLength),
+		).
+		SetStatus(entstory.StatusPending).
+		ClearError().
+		ClearFinishedAt().
+		SetTraceID(telemetry.TraceIDFromContext(ctx)).
+		SetLeaseOwner(s.cfg.Owner).
+		SetLeaseExpiresAt(now.Add(s.cfg.LeaseDuration)).
+		SetUsageDay(quota.day).
+		SetReservedTokens(quota.total).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	st = st.Unwrap()
-	return st, quota.budget, nil
+	if n == 0 {
+		return nil, nil, invalid("the story changed meanwhile (it is being continued already?): try again once it has finished")
+	}
+	st, err = tx.Story.Get(ctx, st.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, quota, nil
 }
 
 // Cancel stops a story's generation, keeping its text so far, and returns
@@ -488,6 +659,16 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			}
 		}
 	}
+	// Titles asked for as the last runs ended may finish in the time left.
+	titled := make(chan struct{})
+	go func() { s.titles.Wait(); close(titled) }()
+	select {
+	case <-titled:
+	case <-ctx.Done():
+		s.cancelTitles()
+		<-titled
+	}
+	s.cancelTitles()
 	s.mu.Lock()
 	for _, rm := range s.remotes {
 		rm.stop()

@@ -79,7 +79,10 @@ type usage struct {
 	user                     pulid.ID
 	day                      string
 	reserved                 int
-	promptTokens, completion int
+	promptTokens, completion int // this run's
+	// The story's counts before this run: a continued story's earlier
+	// runs, to which the story's counts add this one's.
+	basePrompt, baseCompletion int
 }
 
 // writeQueue holds the writes waiting for a writer; the zero value is
@@ -385,8 +388,8 @@ func endSQL(group []*write, now time.Time) (string, []any) {
 			}
 			var prompt, completion sql.NullInt64
 			if u := w.end.usage; u != nil {
-				prompt = sql.NullInt64{Int64: int64(u.promptTokens), Valid: true}
-				completion = sql.NullInt64{Int64: int64(u.completion), Valid: true}
+				prompt = sql.NullInt64{Int64: int64(u.basePrompt + u.promptTokens), Valid: true}
+				completion = sql.NullInt64{Int64: int64(u.baseCompletion + u.completion), Valid: true}
 			}
 			return []any{w.end.status.String(), msg, w.end.model, prompt, completion}
 		})
