@@ -36,6 +36,7 @@ import (
 	"github.com/storybot/storybot/internal/config"
 	"github.com/storybot/storybot/internal/database"
 	"github.com/storybot/storybot/internal/limits"
+	"github.com/storybot/storybot/internal/export"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/origins"
 	"github.com/storybot/storybot/internal/story"
@@ -204,6 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if oidc != nil {
 		mux.Handle(auth.OIDCPath, metrics.InstrumentHTTP("oidc", accounts.Middleware(oidc.Handler(accounts))))
 	}
+	mux.Handle(export.Pattern, metrics.InstrumentHTTP("export", export.New(db.Client, stories, accounts, logger)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -90,6 +90,9 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return e
 		}
 		code, msg := classify(err)
+		if isUnknownEnumValue(gqlErr) {
+			code = CodeBadUserInput
+		}
 		if code == "" && isArgumentError(ctx, gqlErr) {
 			code, msg = CodeBadUserInput, fmt.Sprintf("invalid %s: %v", gqlErr.Path[len(gqlErr.Path)-1], innermost(err))
 		}
@@ -165,6 +168,14 @@ func classify(err error) (code, msg string) {
 		return codeOf(ge), ge.Message
 	}
 	return "", ""
+}
+
+// isUnknownEnumValue reports whether e is gqlparser's answer to a variable
+// holding a value its enum does not have ("ELDERS is not a valid
+// Audience"): an option the client chose badly, like a bad language tag,
+// rather than a document that cannot run.
+func isUnknownEnumValue(e *gqlerror.Error) bool {
+	return len(e.Path) > 0 && e.Path[0] == ast.PathName("variable") && strings.Contains(e.Message, " is not a valid ")
 }
 
 // isArgumentError reports whether e arose while decoding an argument of the
