@@ -29,7 +29,7 @@ func composeTestVars() map[string]string {
 // composeServices are the services compose.yaml must define.
 var composeServices = []string{
 	"postgres", "storybot-1", "storybot-2", "nginx", "certbot",
-	"elasticsearch", "logstash", "kibana", "kibana-setup", "prometheus", "grafana",
+	"elasticsearch", "logstash", "kibana", "kibana-setup", "prometheus", "alertmanager", "grafana",
 }
 
 // storybotReplicas are the compose services running storybot.
@@ -339,6 +339,24 @@ func TestComposeWiring(t *testing.T) {
 	cmd := getList(c.services, "prometheus", "command")
 	if !slices.Contains(cmd, any("--config.file=/etc/prometheus/prometheus.yml")) {
 		t.Errorf("prometheus does not run with /etc/prometheus/prometheus.yml: %v", cmd)
+	}
+
+	// Prometheus sends its alerts to the alertmanager service, which runs
+	// the committed configuration.
+	var alertmanagers []string
+	for _, am := range getList(prom, "alerting", "alertmanagers") {
+		for _, sc := range getList(am, "static_configs") {
+			alertmanagers = append(alertmanagers, anyStrings(getList(sc, "targets"))...)
+		}
+	}
+	if !slices.Equal(alertmanagers, []string{"alertmanager:9093"}) {
+		t.Errorf("Prometheus sends alerts to %v, want [alertmanager:9093]", alertmanagers)
+	}
+	if src := c.mount("alertmanager", "/etc/alertmanager"); src != "./alertmanager" {
+		t.Errorf("alertmanager mounts %q at /etc/alertmanager, want ./alertmanager", src)
+	}
+	if cmd := getList(c.services, "alertmanager", "command"); !slices.Contains(cmd, any("--config.file=/etc/alertmanager/alertmanager.yml")) {
+		t.Errorf("alertmanager does not run with /etc/alertmanager/alertmanager.yml: %v", cmd)
 	}
 
 	// Grafana: the data source is the prometheus service, the dashboards

@@ -1089,6 +1089,9 @@ func startPrometheus(t *testing.T, dir, prometheusBin, promtool string, replicas
 		conf = replaceOnce(t, conf, r.name+":9100", r.metricsAddr, 1)
 	}
 	conf = replaceOnce(t, conf, "localhost:9090", addr, 1)
+	// No Alertmanager here (TestAlertDelivery has one): a closed local port
+	// instead of a host name that does not resolve.
+	conf = replaceOnce(t, conf, "alertmanager:9093", fmt.Sprintf("127.0.0.1:%d", freePort(t)), 1)
 	conf = replaceOnce(t, conf, "scrape_interval: 15s", "scrape_interval: 1s", 1)
 	conf = replaceOnce(t, conf, "evaluation_interval: 15s", "evaluation_interval: 1s", 1)
 	if err := os.WriteFile(filepath.Join(confDir, "prometheus.yml"), []byte(conf), 0o644); err != nil {
