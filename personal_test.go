@@ -102,7 +102,9 @@ func TestStoryOptions(t *testing.T) {
 			}
 
 			// Update: given fields replace, omitted keep, null clears.
-			var upd struct{ UpdatePrompt struct{ Options storyOptions } }
+			var upd struct {
+				UpdatePrompt struct{ Options storyOptions }
+			}
 			s.mustGQL(`mutation($p: ID!) { updatePrompt(id: $p, input: {options: {tone: "gentle", genre: null}}) { `+optionFields+` } }`, map[string]any{"p": id}, &upd)
 			if o := upd.UpdatePrompt.Options; str(o.Tone) != "gentle" || o.Genre != nil || str(o.Audience) != "CHILDREN" || str(o.Language) != "zh-TW" {
 				t.Errorf("updated options: %+v", o)
@@ -365,7 +367,9 @@ func TestTitles(t *testing.T) {
 			t.Errorf("title %q, want %q", title, fakeTitle)
 		}
 		// The story's 55 tokens and the title's 55 count in today's usage.
-		var v struct{ Viewer struct{ Usage struct{ TokensToday int } } }
+		var v struct {
+			Viewer struct{ Usage struct{ TokensToday int } }
+		}
 		s.mustGQL(`{ viewer { usage { tokensToday } } }`, nil, &v)
 		if v.Viewer.Usage.TokensToday != 110 {
 			t.Errorf("tokens today %d, want 110 (story and title)", v.Viewer.Usage.TokensToday)
