@@ -3,6 +3,7 @@ package deploy
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -204,15 +205,22 @@ func loadDashboard(t testing.TB) grafanaDashboard {
 	return d
 }
 
+// grafanaSchemaVersion is the dashboard schema of Grafana 12, the version
+// compose.yaml runs: the dashboard is written in it, so that Grafana does not
+// migrate it at every load.
+const grafanaSchemaVersion = 41
+
 // TestGrafanaProvisioning checks the data source, the dashboard provider and
-// the dashboard: JSON that Grafana can load, every query on the provisioned
-// data source, and a panel for each thing the issue asks to see.
+// the dashboard: JSON that Grafana can load, in the current schema, every
+// query on the data source its variable picks (so that it imports into any
+// Grafana with a Prometheus), and a panel for each thing the issue asks to
+// see.
 func TestGrafanaProvisioning(t *testing.T) {
 	t.Parallel()
 	ds := readYAML(t, "grafana/provisioning/datasources/prometheus.yaml")[0]
 	uid := getString(ds, "datasources", 0, "uid")
-	if getString(ds, "datasources", 0, "type") != "prometheus" || uid == "" {
-		t.Fatalf("the provisioned data source is not a Prometheus one with a uid: %v", ds)
+	if getString(ds, "datasources", 0, "type") != "prometheus" || uid == "" || get(ds, "datasources", 0, "isDefault") != true {
+		t.Fatalf("the provisioned data source is not the default Prometheus one with a uid: %v", ds)
 	}
 	prov := readYAML(t, "grafana/provisioning/dashboards/storybot.yaml")[0]
 	if getString(prov, "providers", 0, "type") != "file" || getString(prov, "providers", 0, "options", "path") == "" {
@@ -222,6 +230,35 @@ func TestGrafanaProvisioning(t *testing.T) {
 	d := loadDashboard(t)
 	if getString(d.doc, "uid") == "" || getString(d.doc, "title") == "" {
 		t.Error("the dashboard has no uid or title")
+	}
+	if v := getInt(d.doc, "schemaVersion"); v != grafanaSchemaVersion {
+		t.Errorf("schemaVersion %d, want %d (Grafana 12)", v, grafanaSchemaVersion)
+	}
+	if _, ok := d.doc["id"]; ok {
+		t.Error("the dashboard has an id: Grafana's database assigns it")
+	}
+	// One data-source variable of type prometheus; every panel, query and
+	// other variable uses it, and nothing names a data source's uid.
+	var dsVar string
+	for _, v := range getList(d.doc, "templating", "list") {
+		if getString(v, "type") == "datasource" {
+			if dsVar != "" || getString(v, "query") != "prometheus" {
+				t.Errorf("data-source variables: a second one, or not of Prometheus: %v", v)
+			}
+			dsVar = getString(v, "name")
+		}
+	}
+	if dsVar == "" {
+		t.Fatal("the dashboard has no data-source variable")
+	}
+	usesVar := func(what string, ds any) {
+		t.Helper()
+		if getString(ds, "type") != "prometheus" || getString(ds, "uid") != "${"+dsVar+"}" {
+			t.Errorf("%s uses the data source %v, not ${%s}", what, ds, dsVar)
+		}
+	}
+	if strings.Contains(readFile(t, "grafana/dashboards/storybot.json"), uid) {
+		t.Errorf("the dashboard names the provisioned data source's uid %q; use ${%s}", uid, dsVar)
 	}
 	ids := map[int]bool{}
 	for _, p := range d.panels {
@@ -233,21 +270,23 @@ func TestGrafanaProvisioning(t *testing.T) {
 		if getString(p, "type") == "row" {
 			continue
 		}
-		if got := getString(p, "datasource", "uid"); got != uid {
-			t.Errorf("panel %q uses the data source %q, not the provisioned %q", getString(p, "title"), got, uid)
-		}
+		title := getString(p, "title")
+		usesVar(fmt.Sprintf("panel %q", title), get(p, "datasource"))
 		if len(getList(p, "targets")) == 0 {
-			t.Errorf("panel %q has no query", getString(p, "title"))
+			t.Errorf("panel %q has no query", title)
 		}
 		for _, tg := range getList(p, "targets") {
 			if getString(tg, "expr") == "" || getString(tg, "refId") == "" {
-				t.Errorf("panel %q has a query without expr or refId", getString(p, "title"))
+				t.Errorf("panel %q has a query without expr or refId", title)
+			}
+			if get(tg, "datasource") != nil {
+				usesVar(fmt.Sprintf("a query of panel %q", title), get(tg, "datasource"))
 			}
 		}
 	}
 	for _, v := range getList(d.doc, "templating", "list") {
-		if getString(v, "datasource", "uid") != uid {
-			t.Errorf("variable %q does not use the provisioned data source", getString(v, "name"))
+		if getString(v, "type") != "datasource" {
+			usesVar(fmt.Sprintf("variable %q", getString(v, "name")), get(v, "datasource"))
 		}
 	}
 	// What the issue asks the dashboard to show, by the series that show it.
