@@ -64,7 +64,7 @@ lint:
 
 ## bench: Go micro-benchmarks, then the load harness against a real storybot on Postgres (docs/PERFORMANCE.md)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/bench/ ./internal/llm/ ./internal/telemetry/ ./internal/websocket/ ./internal/limits/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/bench/ ./internal/llm/ ./internal/telemetry/ ./internal/subscription/ ./internal/limits/
 	$(GO) run ./internal/bench $(BENCHFLAGS)
 
 clean:

@@ -88,7 +88,9 @@ type Websocket struct {
 	// "ping" or "ka" message); a peer silent for three of them is dropped
 	// (DefaultKeepAlive when zero).
 	KeepAlive time.Duration
-	// WriteTimeout bounds every write (DefaultWriteTimeout when zero).
+	// WriteTimeout bounds every write (DefaultWriteTimeout when zero): a
+	// write is due within half to all of it, and a connection whose peer
+	// does not take it is closed.
 	WriteTimeout time.Duration
 	// ReadLimit bounds one incoming message (none when zero); a larger one
 	// closes the connection with 1009.

@@ -38,6 +38,7 @@ type conn struct {
 
 	out       outbox
 	keepAlive *time.Timer
+	deadline  time.Time // of writes; only the writer goroutine, one at a time, uses it
 
 	mu          sync.Mutex
 	initialised bool
@@ -386,11 +387,15 @@ func (c *conn) write() {
 			c.mu.Unlock()
 			continue
 		}
-		// One deadline for the batch: every frame of it is due within the
-		// write timeout.
-		if err := c.ws.SetWriteDeadline(time.Now().Add(c.t.WriteTimeout)); err != nil {
-			c.close(0, "")
-			return
+		// Setting a deadline costs a timer update: it is moved only once
+		// half of it has passed, so every write is due within half to all
+		// of the write timeout.
+		if now := time.Now(); c.deadline.Sub(now) < c.t.WriteTimeout/2 {
+			c.deadline = now.Add(c.t.WriteTimeout)
+			if err := c.ws.SetWriteDeadline(c.deadline); err != nil {
+				c.close(0, "")
+				return
+			}
 		}
 		for i := range batch {
 			if err := c.writeFrame(&batch[i]); err != nil {
