@@ -33,7 +33,7 @@ func (d *discard) queue(f frame) bool {
 	}
 	return true
 }
-func (d *discard) framing() framing     { return transportWSFraming }
+func (d *discard) framing() framing    { return transportWSFraming }
 func (d *discard) finished(*operation) {}
 
 // BenchmarkSharedEvent is a cohort's work per member per event, once the
