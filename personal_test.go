@@ -167,6 +167,11 @@ func TestContinueStory(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					st := writer.generate("A beekeeper whose bees spell words", 40)
 					old := writer.waitFor(st.ID, func(st storedStory) bool { return st.Status == "COMPLETED" })
+					// A client that read the finished story holds its last cursor.
+					before := subscribe(t, reader, resumeOp(st.ID, ""), nil)
+					if len(before.events) != 1 || before.events[0].Delta != old.Text {
+						t.Fatalf("the finished story: %+v", before.events)
+					}
 					cont, errs := writer.continueStory(st.ID, map[string]any{"maxTokens": 60, "instruction": "The bees spell a warning."})
 					if len(errs) > 0 {
 						t.Fatal(errs)
@@ -186,11 +191,11 @@ func TestContinueStory(t *testing.T) {
 					if stored.TokenCount <= old.TokenCount || stored.TokenCount > old.TokenCount+60 {
 						t.Errorf("tokens: %d before, %d after a continuation of at most 60", old.TokenCount, stored.TokenCount)
 					}
-					// A subscriber that held the old text and resumes after
-					// its cursor gets exactly the new text.
-					first := subscribe(t, reader, storyOp(st.ID), nil)
-					if len(first.events) != 1 || first.events[0].Delta != stored.Text {
-						t.Errorf("a finished continued story: %+v", first.events)
+					// Resuming after the cursor of the old text gives exactly
+					// the new text.
+					after := subscribe(t, reader, resumeOp(st.ID, before.events[0].Cursor), nil)
+					if len(after.events) == 0 || old.Text+after.text() != stored.Text {
+						t.Errorf("resumed after the old text's cursor: %q + %q, stored %q", old.Text, after.text(), stored.Text)
 					}
 				})
 			}
