@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -171,6 +172,22 @@ func TestKubernetesManifests(t *testing.T) {
 	if getString(c, "env", 0, "name") != "STORYBOT_REPLICA_ID" || getString(c, "env", 0, "valueFrom", "fieldRef", "fieldPath") != "metadata.name" {
 		t.Error("STORYBOT_REPLICA_ID is not the pod's name")
 	}
+	// GOMEMLIMIT is the container's memory limit, through the downward API.
+	var memlimit any
+	for _, e := range getList(c, "env") {
+		if getString(e, "name") == "GOMEMLIMIT" {
+			memlimit = get(e, "valueFrom", "resourceFieldRef")
+		}
+	}
+	if getString(memlimit, "resource") != "limits.memory" || getString(memlimit, "containerName") != getString(c, "name") {
+		t.Errorf("GOMEMLIMIT is not the container's memory limit: %v", memlimit)
+	}
+	if d := get(memlimit, "divisor"); d != nil && fmt.Sprint(d) != "1" {
+		t.Errorf("GOMEMLIMIT's divisor %v: Go reads a plain number as bytes", d)
+	}
+	if getString(c, "resources", "limits", "memory") == "" {
+		t.Error("the container has no memory limit for GOMEMLIMIT to follow")
+	}
 	if get(spec, "template", "spec", "securityContext", "runAsNonRoot") != true {
 		t.Error("the pod may run as root")
 	}
@@ -223,5 +240,66 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if getString(kust, "images", 0, "name") != getString(c, "image") {
 		t.Errorf("kustomization.yaml renames the image %q, the Deployment runs %q", getString(kust, "images", 0, "name"), getString(c, "image"))
+	}
+}
+
+// TestKubernetesMonitoring checks deploy/k8s/monitoring, the Prometheus
+// Operator's objects: the ServiceMonitor scrapes the Service's metrics port
+// under the job name the rules and the dashboard use, and the
+// PrometheusRule holds exactly the rules of prometheus/alerts.yml (which
+// promtool and their unit tests check).
+func TestKubernetesMonitoring(t *testing.T) {
+	t.Parallel()
+	objects := map[string]map[string]any{}
+	kust := readYAML(t, "k8s/monitoring/kustomization.yaml")[0]
+	for _, r := range getList(kust, "resources") {
+		for _, doc := range readYAML(t, filepath.Join("k8s/monitoring", r.(string))) {
+			if getString(doc, "apiVersion") != "monitoring.coreos.com/v1" {
+				t.Errorf("%s: apiVersion %q, want monitoring.coreos.com/v1", r, getString(doc, "apiVersion"))
+			}
+			objects[getString(doc, "kind")] = doc
+		}
+	}
+	files, _ := filepath.Glob("k8s/monitoring/*.yaml")
+	if len(files) != len(getList(kust, "resources"))+1 {
+		t.Errorf("k8s/monitoring has %d files, its kustomization.yaml lists %d", len(files)-1, len(getList(kust, "resources")))
+	}
+	sm, rule := objects["ServiceMonitor"], objects["PrometheusRule"]
+	if sm == nil || rule == nil {
+		t.Fatalf("k8s/monitoring lacks a ServiceMonitor or a PrometheusRule: %v", objects)
+	}
+
+	svc := readYAML(t, "k8s/service.yaml")[0]
+	svcLabels := stringMap(t, getMap(svc, "metadata", "labels"))
+	for k, v := range stringMap(t, getMap(sm, "spec", "selector", "matchLabels")) {
+		if svcLabels[k] != v {
+			t.Errorf("the ServiceMonitor selects %s=%s, which the Service does not carry", k, v)
+		}
+	}
+	if job := svcLabels[getString(sm, "spec", "jobLabel")]; job != "storybot" {
+		t.Errorf("the ServiceMonitor's job would be %q (jobLabel %q), want storybot: the rules and dashboard use job=\"storybot\"",
+			job, getString(sm, "spec", "jobLabel"))
+	}
+	endpoints := getList(sm, "spec", "endpoints")
+	if len(endpoints) != 1 {
+		t.Fatalf("the ServiceMonitor has %d endpoints, want 1", len(endpoints))
+	}
+	ep := endpoints[0]
+	var target any
+	for _, p := range getList(svc, "spec", "ports") {
+		if getString(p, "name") == getString(ep, "port") {
+			target = get(p, "targetPort")
+		}
+	}
+	if target != "metrics" || getString(ep, "path") != "/metrics" {
+		t.Errorf("the ServiceMonitor scrapes port %q path %q; want the Service port that targets the container's metrics port, /metrics",
+			getString(ep, "port"), getString(ep, "path"))
+	}
+	if getString(ep, "relabelings", 0, "targetLabel") != "instance" || getString(ep, "relabelings", 0, "sourceLabels", 0) != "__meta_kubernetes_pod_name" {
+		t.Errorf("the ServiceMonitor does not name instances by pod: %v", get(ep, "relabelings"))
+	}
+
+	if want := get(readYAML(t, "prometheus/alerts.yml")[0], "groups"); !reflect.DeepEqual(get(rule, "spec", "groups"), want) {
+		t.Error("the PrometheusRule's groups differ from prometheus/alerts.yml: copy them again")
 	}
 }
