@@ -9,9 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/storybot/storybot/internal/database/dbtest"
+	"github.com/storybot/storybot/internal/export/epubchecktest"
 )
 
 // Tests of personalised stories (issue 16): options, continuation,
@@ -429,6 +427,9 @@ func TestExport(t *testing.T) {
 				t.Fatalf("epub: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
 			checkEPUB(t, []byte(epub), c.options["language"].(string), c.wantDir, title, st.Text)
+			if c.name == "Traditional Chinese" { // internal/export's tests run epubcheck on every kind of book
+				epubchecktest.Check(t, []byte(epub))
+			}
 		})
 	}
 
@@ -465,7 +466,7 @@ func TestExport(t *testing.T) {
 	}
 }
 
-// checkEPUB checks an EPUB's structure and text, then runs epubcheck on it.
+// checkEPUB checks an EPUB's structure, language and text.
 func checkEPUB(t *testing.T, epub []byte, lang, dir, title, text string) {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(epub), int64(len(epub)))
@@ -499,14 +500,6 @@ func checkEPUB(t *testing.T, epub []byte, lang, dir, title, text string) {
 	}
 	if !strings.Contains(page, xmlEscape(title)) {
 		t.Errorf("story page lacks the title %q", title)
-	}
-	path := filepath.Join(t.TempDir(), "story.epub")
-	if err := os.WriteFile(path, epub, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("java", "-jar", "/usr/share/java/epubcheck.jar", "--failonwarnings", path).CombinedOutput()
-	if err != nil {
-		t.Errorf("epubcheck: %v\n%s", err, out)
 	}
 }
 
