@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if cfg.StoryRatePerMinute > 0 {
 		extensions = append(extensions, graph.RateLimit{
-			Fields:  []string{"Mutation.generateStory"},
+			Fields:  []string{"Mutation.generateStory", "Mutation.continueStory", "Mutation.regenerateStory"},
 			Limiter: limits.NewRateLimiter[netip.Prefix](rate.Limit(float64(cfg.StoryRatePerMinute)/60), cfg.StoryRateBurst),
 		})
 	}

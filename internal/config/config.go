@@ -176,7 +176,7 @@ func Settings() []Setting {
 			c.TrustedProxies = p
 			return err
 		}},
-		{"STORY_RATE_PER_MINUTE", "story-rate-per-minute", "10", "stories one client (IP address) may start per minute; 0 for no limit", count(func(c *Config) *int { return &c.StoryRatePerMinute })},
+		{"STORY_RATE_PER_MINUTE", "story-rate-per-minute", "10", "stories one client (IP address) may start, continue or regenerate per minute; 0 for no limit", count(func(c *Config) *int { return &c.StoryRatePerMinute })},
 		{"STORY_RATE_BURST", "story-rate-burst", "5", "stories one client may start at once before the rate applies", integer(func(c *Config) *int { return &c.StoryRateBurst })},
 		{"STORY_MAX_RUNNING", "story-max-running", "64", "stories generated at once by this replica; more wait, PENDING", integer(func(c *Config) *int { return &c.StoryMaxRunning })},
 		{"STORY_MAX_QUEUED", "story-max-queued", "256", "stories that may wait for a free generator; beyond, generateStory fails with UNAVAILABLE", count(func(c *Config) *int { return &c.StoryMaxQueued })},
