@@ -1,6 +1,7 @@
 package subscription
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -11,6 +12,14 @@ import (
 	"github.com/storybot/storybot/internal/story"
 	"github.com/storybot/storybot/internal/telemetry"
 )
+
+// decodeParams decodes a GraphQL request. Numbers stay json.Number, as
+// gqlgen's own transports keep them, so that Int variables coerce.
+func decodeParams(data []byte, params *graphql.RawParams) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(params)
+}
 
 // frame is one message to write, in up to five parts (written in order,
 // without copying): a cohort's payload is shared by its members, between

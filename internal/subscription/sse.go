@@ -62,7 +62,7 @@ func (t *SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	params := &graphql.RawParams{}
 	body, err := io.ReadAll(r.Body)
 	if err == nil {
-		err = json.Unmarshal(body, params)
+		err = decodeParams(body, params)
 	}
 	if err != nil {
 		resp := exec.DispatchError(r.Context(), gqlerror.List{gqlerror.Errorf("the request body is not a GraphQL request in JSON")})

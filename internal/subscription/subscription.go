@@ -84,8 +84,9 @@ type Websocket struct {
 	// InitTimeout is how long a connection may wait before its
 	// connection_init (DefaultInitTimeout when zero); then it closes 4408.
 	InitTimeout time.Duration
-	// KeepAlive is how often the server pings (a websocket ping, and a
-	// "ping" or "ka" message); a peer silent for three of them is dropped
+	// KeepAlive is how often the server pings (a "ping" message on
+	// graphql-transport-ws; a websocket ping and a "ka" message on the
+	// legacy protocol); a peer silent for three of them is dropped
 	// (DefaultKeepAlive when zero).
 	KeepAlive time.Duration
 	// WriteTimeout bounds every write (DefaultWriteTimeout when zero): a
@@ -115,10 +116,11 @@ type Websocket struct {
 	upgrader gws.Upgrader
 	cohorts  *cohorts
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	clients map[string]int
-	closing bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	clients  map[string]int
+	closing  bool
+	watching chan struct{} // closed to stop the watchdog; nil when it does not run
 }
 
 var _ graphql.Transport = (*Websocket)(nil)
@@ -211,7 +213,15 @@ func (t *Websocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	c := newConn(t, ws, exec, r, client)
 	t.mu.Lock()
 	t.conns[c] = struct{}{}
+	var stop chan struct{}
+	if t.watching == nil {
+		stop = make(chan struct{})
+		t.watching = stop
+	}
 	t.mu.Unlock()
+	if stop != nil {
+		go t.watch(stop)
+	}
 	if over {
 		c.close(CloseTryAgainLater, "too many connections from this client")
 		return
@@ -260,10 +270,43 @@ func (t *Websocket) CloseAll(code int, reason string) {
 	}
 }
 
+// watch closes the connections whose writer has been writing one batch
+// for longer than the write timeout (a peer that does not read), checking
+// a few times per timeout, until stop is closed (no connection is left).
+func (t *Websocket) watch(stop <-chan struct{}) {
+	tick := time.NewTicker(min(t.WriteTimeout/4, time.Second))
+	defer tick.Stop()
+	var stuck []*conn
+	for {
+		select {
+		case <-tick.C:
+		case <-stop:
+			return
+		}
+		late := time.Now().Add(-t.WriteTimeout).UnixNano()
+		t.mu.Lock()
+		for c := range t.conns {
+			if since := c.writing.Load(); since != 0 && since < late {
+				stuck = append(stuck, c)
+			}
+		}
+		t.mu.Unlock()
+		for _, c := range stuck {
+			c.close(0, "") // no close frame: the peer takes nothing
+		}
+		clear(stuck)
+		stuck = stuck[:0]
+	}
+}
+
 // removed forgets a closed connection.
 func (t *Websocket) removed(c *conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
+	if len(t.conns) == 0 && t.watching != nil {
+		close(t.watching)
+		t.watching = nil
+	}
 	t.mu.Unlock()
 	t.forget(c.client)
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -38,12 +39,12 @@ type conn struct {
 
 	out       outbox
 	keepAlive *time.Timer
-	deadline  time.Time // of writes; only the writer goroutine, one at a time, uses it
+	writing   atomic.Int64 // when the writer began its current batch (unix ns), 0 between batches
 
 	mu          sync.Mutex
 	initialised bool
 	ops         map[string]*operation
-	writing     bool // a writer goroutine runs
+	writer      bool // a writer goroutine runs
 	closeCode   int  // close after the queued frames, with this code (0: not asked)
 	closeReason string
 	closed      bool
@@ -242,8 +243,10 @@ func (c *conn) initialise(payload json.RawMessage) bool {
 	return true
 }
 
-// ping keeps the connection alive: a websocket ping, which every client
-// answers, and the protocol's own keep-alive message.
+// ping keeps the connection alive: graphql-transport-ws peers get a
+// "ping" message, which they answer with "pong"; legacy graphql-ws peers,
+// whose "ka" messages go one way, a websocket ping, which every client
+// answers. Either answer pushes back the read deadline.
 func (c *conn) ping() {
 	c.mu.Lock()
 	closed := c.closed || c.closeCode != 0
@@ -252,11 +255,11 @@ func (c *conn) ping() {
 	if closed {
 		return
 	}
-	if err := c.ws.WriteControl(gws.PingMessage, nil, time.Now().Add(c.t.WriteTimeout)); err != nil {
-		c.close(0, "")
-		return
-	}
 	if c.legacy {
+		if err := c.ws.WriteControl(gws.PingMessage, nil, time.Now().Add(c.t.WriteTimeout)); err != nil {
+			c.close(0, "")
+			return
+		}
 		c.send(message("ka", nil))
 	} else {
 		c.send(message("ping", nil))
@@ -294,7 +297,7 @@ func (c *conn) subscribe(id string, payload json.RawMessage) bool {
 func (c *conn) start(connCtx context.Context, op *operation, payload json.RawMessage) {
 	id := op.id
 	params := &graphql.RawParams{}
-	if err := json.Unmarshal(payload, params); err != nil || params.Query == "" && params.Extensions == nil {
+	if err := decodeParams(payload, params); err != nil || params.Query == "" && params.Extensions == nil {
 		op.fail(&graphql.Response{Errors: gqlerror.List{{Message: "invalid json: a subscribe payload is {query, variables, operationName, extensions}"}}})
 		return
 	}
@@ -341,8 +344,8 @@ func (c *conn) queue(f frame) bool {
 		c.close(0, "") // a peer that does not read
 		return false
 	}
-	start := !c.writing
-	c.writing = true
+	start := !c.writer
+	c.writer = true
 	c.mu.Unlock()
 	if start {
 		go c.write()
@@ -359,8 +362,8 @@ func (c *conn) closeAfterFlush(code int, reason string) {
 		return
 	}
 	c.closeCode, c.closeReason = code, reason
-	start := !c.writing
-	c.writing = true
+	start := !c.writer
+	c.writer = true
 	c.mu.Unlock()
 	if start {
 		go c.write()
@@ -376,7 +379,7 @@ func (c *conn) write() {
 		if len(batch) == 0 {
 			c.mu.Lock()
 			if c.out.empty() {
-				c.writing = false
+				c.writer = false
 				code, reason := c.closeCode, c.closeReason
 				c.mu.Unlock()
 				if code != 0 {
@@ -387,16 +390,10 @@ func (c *conn) write() {
 			c.mu.Unlock()
 			continue
 		}
-		// Setting a deadline costs a timer update: it is moved only once
-		// half of it has passed, so every write is due within half to all
-		// of the write timeout.
-		if now := time.Now(); c.deadline.Sub(now) < c.t.WriteTimeout/2 {
-			c.deadline = now.Add(c.t.WriteTimeout)
-			if err := c.ws.SetWriteDeadline(c.deadline); err != nil {
-				c.close(0, "")
-				return
-			}
-		}
+		// The transport's watchdog closes the connection if the batch
+		// takes longer than the write timeout (a deadline on the socket
+		// would cost a timer update per frame, as gorilla sets it on each).
+		c.writing.Store(time.Now().UnixNano())
 		for i := range batch {
 			if err := c.writeFrame(&batch[i]); err != nil {
 				c.close(0, "")
@@ -406,7 +403,7 @@ func (c *conn) write() {
 					}
 				}
 				c.mu.Lock()
-				c.writing = false
+				c.writer = false
 				c.mu.Unlock()
 				return
 			}
@@ -414,6 +411,7 @@ func (c *conn) write() {
 				batch[i].op.written()
 			}
 		}
+		c.writing.Store(0)
 		clear(batch)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/testserver"
 	gws "github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -271,5 +272,49 @@ func waitOpen(t *testing.T, u *Websocket, want int) {
 			t.Fatalf("Open() = %d, want %d", u.Open(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStalledWriterIsDropped(t *testing.T) {
+	u := &Websocket{WriteTimeout: 200 * time.Millisecond}
+	srv, url := setup(t, u)
+	c := dial(t, url, "graphql-transport-ws", nil)
+	initialise(t, c)
+	subscribe(t, c, "1")
+	// The client reads no more: once the socket's buffers are full, the
+	// server's writes block, and the connection is dropped after the
+	// write timeout.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		deadline := time.Now().Add(20 * time.Second)
+		for u.Open() > 0 && time.Now().Before(deadline) {
+			srv.SendNextSubscriptionMessage()
+		}
+	}()
+	waitOpenWithin(t, u, 0, 20*time.Second)
+	<-done
+}
+
+func waitOpenWithin(t *testing.T, u *Websocket, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for u.Open() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("Open() = %d, want %d", u.Open(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Variables keep their numbers as numbers, as gqlgen's transports keep them:
+// an Int variable must not arrive as a float64.
+func TestDecodeParamsKeepsNumbers(t *testing.T) {
+	var p graphql.RawParams
+	if err := decodeParams([]byte(`{"query":"{ x }","variables":{"first":50}}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := p.Variables["first"].(json.Number); !ok || n.String() != "50" {
+		t.Errorf("first = %#v, want json.Number 50", p.Variables["first"])
 	}
 }
