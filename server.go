@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer db.Close()
 	if command == "migrate" {
-		logger.Info("database schema is up to date", slog.String("dialect", db.Dialect))
+		logger.Info("database schema is up to date", slog.String("storybot.database.dialect", db.Dialect))
 		return nil
 	}
 	if err := metrics.RegisterDB(db.SQL, "storybot"); err != nil {
@@ -213,7 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if err := db.Ping(r.Context()); err != nil {
-			logger.WarnContext(r.Context(), "not ready: database unreachable", slog.Any("error", err))
+			logger.WarnContext(r.Context(), "not ready: database unreachable", telemetry.Error(err))
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, "database unreachable\n")
 			return
@@ -272,8 +272,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		listeners = append(listeners, mln)
 	}
 	logger.Info("storybot listening",
-		slog.String("addr", ln.Addr().String()), slog.String("dialect", db.Dialect),
-		slog.String("env", cfg.Env), slog.String("generator", model), slog.String("replica", owner))
+		slog.String("server.address", ln.Addr().String()), slog.String("storybot.database.dialect", db.Dialect),
+		slog.String("storybot.story.generator", model), slog.String("storybot.replica", owner))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -292,7 +292,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// running stories finish (or end as interrupted, text kept) and their
 	// subscribers get the final event; then close the websockets that are
 	// left, with a reason.
-	logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	logger.Info("shutting down", slog.Duration("storybot.shutdown.timeout", cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	httpDone := make(chan error, len(servers))
@@ -305,7 +305,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sockets.CloseAll(subscription.CloseGoingAway, "server shutting down") // after what is queued: the final events, the completions
 	for range servers {
 		if err := <-httpDone; err != nil {
-			logger.Warn("shutdown did not finish in time; closing connections", slog.Any("error", err))
+			logger.Warn("shutdown did not finish in time; closing connections", telemetry.Error(err))
 			for _, s := range servers {
 				s.Close()
 			}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/storybot/storybot/internal/telemetry/ecstest"
 )
 
 // dockerInstruction is one instruction of a Dockerfile, continuation lines
@@ -419,7 +421,7 @@ func TestKibanaSavedObjects(t *testing.T) {
 	// One trace's lines: the trace ID of a request, of a websocket
 	// connection, or of an operation on one.
 	if !slices.ContainsFunc(searches, func(s kibanaSearch) bool {
-		return strings.Contains(s.query, "trace.id :") && strings.Contains(s.query, "connection.trace_id :")
+		return strings.Contains(s.query, "trace.id :") && strings.Contains(s.query, "storybot.connection.trace_id :")
 	}) {
 		t.Error("no saved search shows one trace ID's lines")
 	}
@@ -460,7 +462,10 @@ func TestKibanaSavedObjects(t *testing.T) {
 
 // TestLogstashIndexTemplate checks the index template that Logstash installs:
 // valid JSON for Elasticsearch's composable templates, for the indices the
-// pipeline writes, with storybot's IDs as keywords.
+// pipeline writes, with every mapped field an ECS field or one of
+// storybot's own (storybot.*), error as the ECS error object (not text, which
+// would collide with Elastic's ECS templates), and storybot's IDs as
+// keywords.
 func TestLogstashIndexTemplate(t *testing.T) {
 	t.Parallel()
 	ls := loadLogstashPipeline(t)
@@ -475,12 +480,39 @@ func TestLogstashIndexTemplate(t *testing.T) {
 		t.Errorf("the index template applies to %v, want [storybot-logs-*]", p)
 	}
 	props := getMap(tmpl, "template", "mappings", "properties")
-	for _, field := range [][]string{{"trace", "id"}, {"connection", "trace_id"}, {"log", "level"}} {
-		if getString(props, field[0], "properties", field[1], "type") != "keyword" {
-			t.Errorf("%s is not mapped as a keyword", strings.Join(field, "."))
+	types := map[string]string{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for name, v := range m {
+			if sub := getMap(v, "properties"); sub != nil {
+				walk(prefix+name+".", sub)
+				continue
+			}
+			types[prefix+name] = getString(v, "type")
 		}
 	}
-	if getString(props, "event", "properties", "duration", "type") != "long" {
-		t.Error("event.duration (nanoseconds) is not mapped as a long")
+	walk("", props)
+	for field := range types {
+		if !ecstest.Allowed(field) {
+			t.Errorf("the template maps %s, which is neither an ECS %s field nor storybot.*", field, ecstest.ECSVersion)
+		}
+	}
+	for field, want := range map[string]string{
+		"trace.id":                     "keyword",
+		"storybot.connection.trace_id": "keyword",
+		"storybot.story.id":            "keyword",
+		"user.id":                      "keyword",
+		"log.level":                    "keyword",
+		"event.duration":               "long", // nanoseconds
+		"error.message":                "match_only_text",
+		"error.type":                   "keyword",
+		"error.stack_trace":            "wildcard",
+	} {
+		if types[field] != want {
+			t.Errorf("%s is mapped as %q, want %s", field, types[field], want)
+		}
+	}
+	if getString(props, "error", "type") != "" {
+		t.Errorf("error is mapped as %s: ECS makes it an object (error.message, error.type, error.stack_trace)", getString(props, "error", "type"))
 	}
 }

@@ -989,7 +989,7 @@ func testLogs(t *testing.T, logs *fakeLogstash, n *nginxServer, replicas []*repl
 		}
 	}
 	byTrace := func(id string) []map[string]any {
-		return logs.find(func(l map[string]any) bool { return l["trace.id"] == id || l["connection.trace_id"] == id })
+		return logs.find(func(l map[string]any) bool { return l["trace.id"] == id || l["storybot.connection.trace_id"] == id })
 	}
 	// The query's operation line.
 	if got := byTrace(traffic.queryTraceID); len(got) == 0 || got[0]["message"] != "graphql operation" || got[0]["graphql.operation.name"] != "Count" {
@@ -1005,10 +1005,10 @@ func testLogs(t *testing.T, logs *fakeLogstash, n *nginxServer, replicas []*repl
 	}
 	// A websocket connection's ID finds the subscriptions run on it.
 	subs := logs.find(func(l map[string]any) bool {
-		return l["connection.trace_id"] == traffic.connectionTraceID && l["graphql.operation.type"] == "subscription"
+		return l["storybot.connection.trace_id"] == traffic.connectionTraceID && l["graphql.operation.type"] == "subscription"
 	})
 	if len(subs) == 0 {
-		t.Errorf("no subscription line with connection.trace_id %s", traffic.connectionTraceID)
+		t.Errorf("no subscription line with storybot.connection.trace_id %s", traffic.connectionTraceID)
 	}
 
 	// Every field and message the Kibana searches use is one storybot

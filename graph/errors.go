@@ -20,6 +20,7 @@ import (
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 	"github.com/storybot/storybot/internal/storyopt"
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // Error codes in extensions.code, part of the public API contract.
@@ -108,7 +109,7 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			default:
 				code, msg = CodeInternal, "internal error"
 				logger.ErrorContext(ctx, "resolver failed",
-					slog.String("path", gqlErr.Path.String()), slog.Any("error", err))
+					slog.String("storybot.graphql.path", gqlErr.Path.String()), telemetry.Error(err))
 			}
 		}
 		gqlErr.Message = msg
@@ -229,7 +230,7 @@ func codeOf(e *gqlerror.Error) string {
 func RecoverFunc(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, v any) error {
 		logger.ErrorContext(ctx, "resolver panicked",
-			slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+			telemetry.Panic(v, debug.Stack()))
 		return &userError{code: CodeInternal, msg: "internal error"}
 	}
 }

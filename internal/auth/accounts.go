@@ -26,6 +26,7 @@ import (
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/limits"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/telemetry"
 	"github.com/storybot/storybot/internal/textcheck"
 	"github.com/storybot/storybot/internal/viewer"
 )
@@ -161,7 +162,7 @@ func New(client *ent.Client, cfg Config) *Accounts {
 		cfg:      cfg,
 		hasher:   newHasher(cfg.Argon2, cfg.HashConcurrency),
 		attempts: limits.NewRateLimiter[string](cfg.SignInRate, cfg.SignInBurst),
-		log:      cfg.Logger.With(slog.String("component", "auth")),
+		log:      cfg.Logger.With(slog.String("log.logger", "auth")),
 		now:      func() time.Time { return time.Now().UTC() },
 	}
 }
@@ -365,7 +366,7 @@ func (a *Accounts) startSession(ctx context.Context, u *ent.User) (*Signed, erro
 	}
 	if v := viewer.FromContext(ctx); v != nil && v.Method == viewer.MethodSession {
 		if err := a.revokeSession(ctx, v.CredentialID); err != nil {
-			a.log.WarnContext(ctx, "ending the previous session failed", slog.Any("error", err))
+			a.log.WarnContext(ctx, "ending the previous session failed", telemetry.Error(err))
 		}
 	}
 	a.log.InfoContext(ctx, "signed in", slog.String("user.id", string(u.ID)))
@@ -421,7 +422,7 @@ func (a *Accounts) Authenticate(ctx context.Context, token string) (*viewer.View
 	case a.cfg.OIDC != nil && strings.Count(token, ".") == 2:
 		id, err := a.cfg.OIDC.VerifyAccessToken(ctx, token)
 		if err != nil {
-			a.log.InfoContext(ctx, "refused an access token", slog.Any("error", err))
+			a.log.InfoContext(ctx, "refused an access token", telemetry.Error(err))
 			return nil, fmt.Errorf("%w: invalid access token", ErrUnauthenticated)
 		}
 		u, err := a.LinkOIDC(ctx, id)
@@ -454,7 +455,7 @@ func (a *Accounts) authSession(ctx context.Context, token string) (*viewer.Viewe
 	}
 	if now.Sub(s.LastSeenAt) > touchEvery {
 		if err := s.Update().SetLastSeenAt(now).Exec(sys); err != nil {
-			a.log.WarnContext(ctx, "recording a session's use failed", slog.Any("error", err))
+			a.log.WarnContext(ctx, "recording a session's use failed", telemetry.Error(err))
 		}
 	}
 	u := s.Edges.User
@@ -481,7 +482,7 @@ func (a *Accounts) authAPIToken(ctx context.Context, token string) (*viewer.View
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > touchEvery {
 		if err := t.Update().SetLastUsedAt(now).Exec(sys); err != nil {
-			a.log.WarnContext(ctx, "recording an API token's use failed", slog.Any("error", err))
+			a.log.WarnContext(ctx, "recording an API token's use failed", telemetry.Error(err))
 		}
 	}
 	u := t.Edges.User

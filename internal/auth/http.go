@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -76,7 +75,7 @@ func (a *Accounts) refuseAuth(w http.ResponseWriter, r *http.Request, err error)
 	case database.IsUnavailable(err):
 		refuse(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "the database is unavailable; try again shortly")
 	default:
-		a.log.ErrorContext(r.Context(), "checking credentials failed", slog.Any("error", err))
+		a.log.ErrorContext(r.Context(), "checking credentials failed", telemetry.Error(err))
 		refuse(w, r, http.StatusInternalServerError, "INTERNAL", "internal error")
 	}
 }

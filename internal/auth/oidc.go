@@ -20,6 +20,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/oauth2"
 
+	"github.com/storybot/storybot/internal/telemetry"
 	"github.com/storybot/storybot/internal/textcheck"
 )
 
@@ -130,12 +131,12 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With(slog.String("component", "oidc"))
+	log = log.With(slog.String("log.logger", "oidc"))
 	if issuer.Scheme != "https" {
 		// Keys fetched over plain HTTP can be swapped on the way, and
 		// with them any token forged; fine for a provider on the same
 		// machine or a private network, so warn rather than refuse.
-		log.WarnContext(ctx, "the OpenID Connect issuer is not HTTPS: its signing keys travel unprotected", slog.String("issuer", cfg.IssuerURL))
+		log.WarnContext(ctx, "the OpenID Connect issuer is not HTTPS: its signing keys travel unprotected", slog.String("storybot.oidc.issuer", cfg.IssuerURL))
 	}
 	client := &http.Client{Timeout: oidcTimeout}
 	// The client in the context serves discovery and, for the provider's
@@ -384,7 +385,7 @@ func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, a *Accounts) {
 			code = oidcErrAccessDenied
 		}
 		o.fail(w, r, slog.LevelInfo, code, "the provider refused", nil,
-			slog.String("provider.error", clip(e, 100)), slog.String("provider.error_description", clip(q.Get("error_description"), 300)))
+			slog.String("storybot.oidc.provider_error", clip(e, 100)), slog.String("storybot.oidc.provider_error_description", clip(q.Get("error_description"), 300)))
 		return
 	}
 	if f == nil {
@@ -473,9 +474,9 @@ func exchangeError(err error) error {
 // page with a short code. Nothing secret is logged: no code, token or
 // cookie.
 func (o *OIDC) fail(w http.ResponseWriter, r *http.Request, level slog.Level, code, reason string, err error, attrs ...slog.Attr) {
-	attrs = append(attrs, slog.String("code", code), slog.String("reason", reason))
+	attrs = append(attrs, slog.String("error.code", code), slog.String("event.reason", reason))
 	if err != nil {
-		attrs = append(attrs, slog.Any("error", err))
+		attrs = append(attrs, telemetry.Error(err))
 	}
 	o.log.LogAttrs(r.Context(), level, "OpenID Connect sign-in failed", attrs...)
 	http.Redirect(w, r, oidcSignInPage+"?error="+url.QueryEscape(code), http.StatusSeeOther)

@@ -12,6 +12,7 @@ import (
 	"github.com/storybot/storybot/ent/session"
 	"github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/telemetry"
 	"github.com/storybot/storybot/internal/viewer"
 )
 
@@ -84,7 +85,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		select {
 		case <-t.C:
 			if err := w.check(ctx); err != nil && ctx.Err() == nil {
-				w.log.WarnContext(ctx, "checking the credentials of open streams failed", slog.Any("error", err))
+				w.log.WarnContext(ctx, "checking the credentials of open streams failed", telemetry.Error(err))
 			}
 		case <-ctx.Done():
 			return

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // notifySQL publishes notifications in one statement, and so in one
@@ -91,7 +93,7 @@ func NewPostgres(ctx context.Context, dsn string, logger *slog.Logger, opts ...O
 	}
 	p := &Postgres{
 		opts:        o,
-		logger:      logger.With(slog.String("component", "broker"), slog.String("channel", o.channel)),
+		logger:      logger.With(slog.String("log.logger", "broker"), slog.String("storybot.broker.channel", o.channel)),
 		db:          o.db,
 		hub:         newHub(o.bufferSize),
 		dialer:      newListenerDialer(),
@@ -318,7 +320,7 @@ func (p *Postgres) dispatch() {
 		events, errs := decodeNotification(n.Extra)
 		if len(errs) > 0 {
 			p.logger.Warn("ignoring what a notification carries besides story events",
-				slog.Int("sender_pid", n.BePid), slog.Int("bytes", len(n.Extra)), slog.Any("error", errors.Join(errs...)))
+				slog.Int("storybot.broker.sender_pid", n.BePid), slog.Int("storybot.broker.bytes", len(n.Extra)), telemetry.Error(errors.Join(errs...)))
 		}
 		for _, ev := range events {
 			p.hub.deliver(ev)
@@ -337,11 +339,11 @@ func (p *Postgres) onListenerEvent(event pq.ListenerEventType, err error) {
 		p.logger.Info("listener connected")
 	case pq.ListenerEventDisconnected:
 		p.logger.Warn("listener lost its connection; subscribers will reload",
-			slog.Int("subscriptions", p.hub.count()), slog.Any("error", err))
+			slog.Int("storybot.broker.subscriptions", p.hub.count()), telemetry.Error(err))
 		p.hub.resyncAll()
 	case pq.ListenerEventReconnected:
 		p.logger.Info("listener reconnected; subscribers will reload",
-			slog.Int("subscriptions", p.hub.count()))
+			slog.Int("storybot.broker.subscriptions", p.hub.count()))
 	case pq.ListenerEventConnectionAttemptFailed:
 		if !p.started.Load() {
 			select {
@@ -350,7 +352,7 @@ func (p *Postgres) onListenerEvent(event pq.ListenerEventType, err error) {
 			}
 			return
 		}
-		p.logger.Warn("listener failed to connect", slog.Any("error", err))
+		p.logger.Warn("listener failed to connect", telemetry.Error(err))
 	}
 }
 
@@ -379,12 +381,12 @@ func (p *Postgres) ping(ctx context.Context) {
 	select {
 	case err := <-done:
 		if err != nil {
-			p.logger.Warn("listener ping failed", slog.Any("error", err))
+			p.logger.Warn("listener ping failed", telemetry.Error(err))
 		}
 		return
 	case <-timer.C:
 		p.logger.Warn("listener ping timed out; dropping the connection",
-			slog.Duration("timeout", p.opts.pingTimeout))
+			slog.Duration("storybot.broker.ping_timeout", p.opts.pingTimeout))
 		p.dialer.drop()
 	case <-ctx.Done():
 		// Close stops the dialer, which ends the ping.

@@ -19,6 +19,7 @@ import (
 	"github.com/storybot/storybot/internal/pulid"
 	"github.com/storybot/storybot/internal/story"
 	"github.com/storybot/storybot/internal/storyopt"
+	"github.com/storybot/storybot/internal/telemetry"
 	"github.com/storybot/storybot/internal/viewer"
 )
 
@@ -74,7 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	doc, err := h.document(r, pulid.ID(file[:dot]))
 	if err != nil {
 		if !errors.Is(err, errNotFound) {
-			h.log.ErrorContext(r.Context(), "exporting a story failed", slog.Any("error", err))
+			h.log.ErrorContext(r.Context(), "exporting a story failed", telemetry.Error(err))
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
@@ -83,7 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := f.write(doc)
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "exporting a story failed", slog.Any("error", err))
+		h.log.ErrorContext(r.Context(), "exporting a story failed", telemetry.Error(err))
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

@@ -303,14 +303,14 @@ func (op *operation) finish() {
 	if errs > 0 {
 		level = slog.LevelWarn
 		attrs = append(attrs,
-			slog.Int("graphql.errors", errs),
-			slog.Any("graphql.error_codes", codes),
+			slog.Int("storybot.graphql.errors", errs),
+			slog.Any("storybot.graphql.error_codes", codes),
 		)
 	}
 	if op.typ == "subscription" {
 		attrs = append(attrs,
-			slog.Int("graphql.subscription.events", responses),
-			slog.Bool("graphql.subscription.cancelled", op.ctx.Err() != nil),
+			slog.Int("storybot.graphql.subscription.events", responses),
+			slog.Bool("storybot.graphql.subscription.cancelled", op.ctx.Err() != nil),
 		)
 	}
 	e.logger.LogAttrs(op.ctx, level, "graphql operation", attrs...)
@@ -429,7 +429,7 @@ func (e *GraphQLExtension) endConnection(ctx context.Context, c *connection, clo
 	e.metrics.wsConnections.Dec()
 	attrs := []slog.Attr{slog.Duration("event.duration", time.Since(c.start))}
 	if closeCode >= 0 {
-		attrs = append(attrs, slog.Int("websocket.close_code", closeCode))
+		attrs = append(attrs, slog.Int("storybot.websocket.close_code", closeCode))
 	}
 	e.logger.LogAttrs(ctx, slog.LevelInfo, "websocket connection ended", attrs...)
 }

@@ -140,8 +140,8 @@ func TestTraceIDOnErrorResponses(t *testing.T) {
 			}, pick(lines[0], "graphql.operation.type", "event.outcome", "log.level")); diff != "" {
 				t.Errorf("operation log line (-want +got):\n%s", diff)
 			}
-			if got := lines[0]["graphql.error_codes"]; !cmp.Equal(got, []any{tc.wantCode}) {
-				t.Errorf("graphql.error_codes = %v, want [%s]", got, tc.wantCode)
+			if got := lines[0]["storybot.graphql.error_codes"]; !cmp.Equal(got, []any{tc.wantCode}) {
+				t.Errorf("storybot.graphql.error_codes = %v, want [%s]", got, tc.wantCode)
 			}
 			if got := value(t, reg, "graphql_errors_total", map[string]string{"code": tc.wantCode}); got != before+1 {
 				t.Errorf("graphql_errors_total{code=%q} = %v, want %v", tc.wantCode, got, before+1)
@@ -386,12 +386,12 @@ func TestSubscriptionClientDisconnects(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{
 		"graphql.operation.type": "subscription",
 		"graphql.operation.name": "Ticking",
-		"connection.trace_id":    "conn-from-init",
-	}, pick(l, "graphql.operation.type", "graphql.operation.name", "connection.trace_id")); diff != "" {
+		"storybot.connection.trace_id":    "conn-from-init",
+	}, pick(l, "graphql.operation.type", "graphql.operation.name", "storybot.connection.trace_id")); diff != "" {
 		t.Errorf("subscription log line (-want +got):\n%s", diff)
 	}
-	if l["graphql.subscription.cancelled"] != true {
-		t.Errorf("graphql.subscription.cancelled = %v, want true", l["graphql.subscription.cancelled"])
+	if l["storybot.graphql.subscription.cancelled"] != true {
+		t.Errorf("storybot.graphql.subscription.cancelled = %v, want true", l["storybot.graphql.subscription.cancelled"])
 	}
 	eventually(t, "the connection's log lines", func() bool {
 		var started, ended int
@@ -446,11 +446,11 @@ func TestSubscriptionsOnOneConnection(t *testing.T) {
 			lines = opLines(t, e, id)
 			return len(lines) == 1
 		})
-		if got := lines[0].str("connection.trace_id"); got != "upgrade-id" {
-			t.Errorf("connection.trace_id = %q, want upgrade-id (the invalid init traceId is ignored)", got)
+		if got := lines[0].str("storybot.connection.trace_id"); got != "upgrade-id" {
+			t.Errorf("storybot.connection.trace_id = %q, want upgrade-id (the invalid init traceId is ignored)", got)
 		}
-		if got := lines[0]["graphql.subscription.events"]; got != 2.0 {
-			t.Errorf("graphql.subscription.events = %v, want 2", got)
+		if got := lines[0]["storybot.graphql.subscription.events"]; got != 2.0 {
+			t.Errorf("storybot.graphql.subscription.events = %v, want 2", got)
 		}
 		if strings.Contains(e.logs.String(), "not valid!") {
 			t.Error("the invalid init traceId is in the logs")

@@ -36,7 +36,7 @@ const (
 	keyHostName          = "host.name"
 	keyProcessPID        = "process.pid"
 	keyTraceID           = "trace.id"
-	keyConnectionTraceID = "connection.trace_id"
+	keyConnectionTraceID = "storybot.connection.trace_id"
 	keyUserID            = "user.id"
 )
 
@@ -109,7 +109,7 @@ func ParseLevel(s string) (slog.Level, error) {
 // NewLogger returns a JSON logger in the Elastic Common Schema layout that
 // writes every line to stdout and, as cfg says, to Logstash and to a rotated
 // file. Lines written with a context carrying a trace ID have trace.id (and
-// connection.trace_id for operations on a websocket). m counts the lines the
+// storybot.connection.trace_id for operations on a websocket). m counts the lines the
 // Logstash writer drops; it may be nil.
 //
 // The returned function flushes the lines queued for Logstash, bounded by its
