@@ -60,6 +60,8 @@ var formats = map[string]format{
 // errNotFound is every refusal: the answer never says why.
 var errNotFound = errors.New("not found")
 
+// ServeHTTP serves GET /stories/{id}.md and /stories/{id}.epub (see the
+// package comment); any other file name is 404.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	dot := strings.LastIndexByte(file, '.')

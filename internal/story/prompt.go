@@ -24,6 +24,10 @@ type UpdatePromptInput struct {
 	Options *storyopt.Input `json:"options,omitempty"`
 }
 
+// maxUpdateAttempts bounds how often UpdatePrompt reads a prompt again
+// that changed while it was being updated.
+const maxUpdateAttempts = 5
+
 // UpdatePrompt changes one of the caller's prompts: its content when given,
 // and its options as in.Options says (see storyopt.Input). Bad options are
 // an error wrapping storyopt.ErrInvalid, and change nothing.
@@ -31,7 +35,7 @@ func (s *Service) UpdatePrompt(ctx context.Context, id pulid.ID, in UpdatePrompt
 	if id.Prefix() != pulid.PromptPrefix {
 		return nil, fmt.Errorf("prompt %w", ErrNotFound)
 	}
-	for {
+	for attempt := 0; ; attempt++ {
 		p, err := s.client.Prompt.Get(ctx, id)
 		if ent.IsNotFound(err) {
 			return nil, fmt.Errorf("prompt %w", ErrNotFound)
@@ -48,6 +52,9 @@ func (s *Service) UpdatePrompt(ctx context.Context, id pulid.ID, in UpdatePrompt
 		p, err = p.Update().Where(prompt.UpdatedAt(p.UpdatedAt)).SetInput(in.UpdatePromptInput).SetOptions(opts).Save(ctx)
 		if !ent.IsNotFound(err) {
 			return p, err
+		}
+		if attempt == maxUpdateAttempts {
+			return nil, ErrBusy
 		}
 	}
 }
