@@ -384,9 +384,9 @@ func TestSubscriptionClientDisconnects(t *testing.T) {
 	})
 	l := lines[0]
 	if diff := cmp.Diff(map[string]string{
-		"graphql.operation.type": "subscription",
-		"graphql.operation.name": "Ticking",
-		"storybot.connection.trace_id":    "conn-from-init",
+		"graphql.operation.type":       "subscription",
+		"graphql.operation.name":       "Ticking",
+		"storybot.connection.trace_id": "conn-from-init",
 	}, pick(l, "graphql.operation.type", "graphql.operation.name", "storybot.connection.trace_id")); diff != "" {
 		t.Errorf("subscription log line (-want +got):\n%s", diff)
 	}

@@ -4,9 +4,10 @@
 // otel-semconv.txt, a custom label (labels.*), or a field of storybot's own
 // under the storybot. namespace.
 //
-// It is for tests: internal/telemetry checks every key in the module's
-// source with it, and the server's and the deploy stack's tests every key of
-// the lines they capture.
+// It is for tests: ScanSource finds every log key in the module's Go
+// source (internal/telemetry's TestLogKeysInSource checks them all), and the
+// server's and the deploy stack's tests check every key of the lines they
+// capture with CheckOutput.
 package ecstest
 
 import (
