@@ -112,6 +112,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			story.FieldCompletionTokens: {Type: field.TypeInt, Column: story.FieldCompletionTokens},
 			story.FieldUsageDay:         {Type: field.TypeString, Column: story.FieldUsageDay},
 			story.FieldReservedTokens:   {Type: field.TypeInt, Column: story.FieldReservedTokens},
+			story.FieldTakeovers:        {Type: field.TypeInt, Column: story.FieldTakeovers},
 			story.FieldStartedAt:        {Type: field.TypeTime, Column: story.FieldStartedAt},
 			story.FieldFinishedAt:       {Type: field.TypeTime, Column: story.FieldFinishedAt},
 		},
@@ -768,6 +769,11 @@ func (f *StoryFilter) WhereUsageDay(p entql.StringP) {
 // WhereReservedTokens applies the entql int predicate on the reserved_tokens field.
 func (f *StoryFilter) WhereReservedTokens(p entql.IntP) {
 	f.Where(p.Field(story.FieldReservedTokens))
+}
+
+// WhereTakeovers applies the entql int predicate on the takeovers field.
+func (f *StoryFilter) WhereTakeovers(p entql.IntP) {
+	f.Where(p.Field(story.FieldTakeovers))
 }
 
 // WhereStartedAt applies the entql time.Time predicate on the started_at field.

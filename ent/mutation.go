@@ -2246,6 +2246,8 @@ type StoryMutation struct {
 	usage_day            *string
 	reserved_tokens      *int
 	addreserved_tokens   *int
+	takeovers            *int
+	addtakeovers         *int
 	started_at           *time.Time
 	finished_at          *time.Time
 	clearedFields        map[string]struct{}
@@ -3458,6 +3460,62 @@ func (m *StoryMutation) ResetReservedTokens() {
 	m.addreserved_tokens = nil
 }
 
+// SetTakeovers sets the "takeovers" field.
+func (m *StoryMutation) SetTakeovers(i int) {
+	m.takeovers = &i
+	m.addtakeovers = nil
+}
+
+// Takeovers returns the value of the "takeovers" field in the mutation.
+func (m *StoryMutation) Takeovers() (r int, exists bool) {
+	v := m.takeovers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTakeovers returns the old "takeovers" field's value of the Story entity.
+// If the Story object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StoryMutation) OldTakeovers(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTakeovers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTakeovers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTakeovers: %w", err)
+	}
+	return oldValue.Takeovers, nil
+}
+
+// AddTakeovers adds i to the "takeovers" field.
+func (m *StoryMutation) AddTakeovers(i int) {
+	if m.addtakeovers != nil {
+		*m.addtakeovers += i
+	} else {
+		m.addtakeovers = &i
+	}
+}
+
+// AddedTakeovers returns the value that was added to the "takeovers" field in this mutation.
+func (m *StoryMutation) AddedTakeovers() (r int, exists bool) {
+	v := m.addtakeovers
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTakeovers resets all changes to the "takeovers" field.
+func (m *StoryMutation) ResetTakeovers() {
+	m.takeovers = nil
+	m.addtakeovers = nil
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *StoryMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -3711,7 +3769,7 @@ func (m *StoryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StoryMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 26)
 	if m.created_at != nil {
 		fields = append(fields, story.FieldCreatedAt)
 	}
@@ -3781,6 +3839,9 @@ func (m *StoryMutation) Fields() []string {
 	if m.reserved_tokens != nil {
 		fields = append(fields, story.FieldReservedTokens)
 	}
+	if m.takeovers != nil {
+		fields = append(fields, story.FieldTakeovers)
+	}
 	if m.started_at != nil {
 		fields = append(fields, story.FieldStartedAt)
 	}
@@ -3841,6 +3902,8 @@ func (m *StoryMutation) Field(name string) (ent.Value, bool) {
 		return m.UsageDay()
 	case story.FieldReservedTokens:
 		return m.ReservedTokens()
+	case story.FieldTakeovers:
+		return m.Takeovers()
 	case story.FieldStartedAt:
 		return m.StartedAt()
 	case story.FieldFinishedAt:
@@ -3900,6 +3963,8 @@ func (m *StoryMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldUsageDay(ctx)
 	case story.FieldReservedTokens:
 		return m.OldReservedTokens(ctx)
+	case story.FieldTakeovers:
+		return m.OldTakeovers(ctx)
 	case story.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case story.FieldFinishedAt:
@@ -4074,6 +4139,13 @@ func (m *StoryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetReservedTokens(v)
 		return nil
+	case story.FieldTakeovers:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTakeovers(v)
+		return nil
 	case story.FieldStartedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -4120,6 +4192,9 @@ func (m *StoryMutation) AddedFields() []string {
 	if m.addreserved_tokens != nil {
 		fields = append(fields, story.FieldReservedTokens)
 	}
+	if m.addtakeovers != nil {
+		fields = append(fields, story.FieldTakeovers)
+	}
 	return fields
 }
 
@@ -4144,6 +4219,8 @@ func (m *StoryMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedCompletionTokens()
 	case story.FieldReservedTokens:
 		return m.AddedReservedTokens()
+	case story.FieldTakeovers:
+		return m.AddedTakeovers()
 	}
 	return nil, false
 }
@@ -4208,6 +4285,13 @@ func (m *StoryMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddReservedTokens(v)
+		return nil
+	case story.FieldTakeovers:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTakeovers(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Story numeric field %s", name)
@@ -4367,6 +4451,9 @@ func (m *StoryMutation) ResetField(name string) error {
 		return nil
 	case story.FieldReservedTokens:
 		m.ResetReservedTokens()
+		return nil
+	case story.FieldTakeovers:
+		m.ResetTakeovers()
 		return nil
 	case story.FieldStartedAt:
 		m.ResetStartedAt()

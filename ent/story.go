@@ -68,6 +68,8 @@ type Story struct {
 	UsageDay *string `json:"usage_day,omitempty"`
 	// Tokens reserved for this story while it runs, given back as it ends.
 	ReservedTokens int `json:"reserved_tokens,omitempty"`
+	// How often a replica took the story over from one that died, to go on writing it; bounded.
+	Takeovers int `json:"takeovers,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt *time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -137,7 +139,7 @@ func (*Story) scanValues(columns []string) ([]any, error) {
 			values[i] = new(pulid.ID)
 		case story.FieldTemperature:
 			values[i] = new(sql.NullFloat64)
-		case story.FieldTextLength, story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed, story.FieldPromptTokens, story.FieldCompletionTokens, story.FieldReservedTokens:
+		case story.FieldTextLength, story.FieldTokenCount, story.FieldMaxTokens, story.FieldSeed, story.FieldPromptTokens, story.FieldCompletionTokens, story.FieldReservedTokens, story.FieldTakeovers:
 			values[i] = new(sql.NullInt64)
 		case story.FieldStatus, story.FieldText, story.FieldTitle, story.FieldModel, story.FieldError, story.FieldTraceID, story.FieldLeaseOwner, story.FieldShareToken, story.FieldUsageDay:
 			values[i] = new(sql.NullString)
@@ -311,6 +313,12 @@ func (_m *Story) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ReservedTokens = int(value.Int64)
 			}
+		case story.FieldTakeovers:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field takeovers", values[i])
+			} else if value.Valid {
+				_m.Takeovers = int(value.Int64)
+			}
 		case story.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field started_at", values[i])
@@ -458,6 +466,9 @@ func (_m *Story) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("reserved_tokens=")
 	builder.WriteString(fmt.Sprintf("%v", _m.ReservedTokens))
+	builder.WriteString(", ")
+	builder.WriteString("takeovers=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Takeovers))
 	builder.WriteString(", ")
 	if v := _m.StartedAt; v != nil {
 		builder.WriteString("started_at=")

@@ -334,6 +334,20 @@ func (_c *StoryCreate) SetNillableReservedTokens(v *int) *StoryCreate {
 	return _c
 }
 
+// SetTakeovers sets the "takeovers" field.
+func (_c *StoryCreate) SetTakeovers(v int) *StoryCreate {
+	_c.mutation.SetTakeovers(v)
+	return _c
+}
+
+// SetNillableTakeovers sets the "takeovers" field if the given value is not nil.
+func (_c *StoryCreate) SetNillableTakeovers(v *int) *StoryCreate {
+	if v != nil {
+		_c.SetTakeovers(*v)
+	}
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *StoryCreate) SetStartedAt(v time.Time) *StoryCreate {
 	_c.mutation.SetStartedAt(v)
@@ -510,6 +524,10 @@ func (_c *StoryCreate) defaults() error {
 		v := story.DefaultReservedTokens
 		_c.mutation.SetReservedTokens(v)
 	}
+	if _, ok := _c.mutation.Takeovers(); !ok {
+		v := story.DefaultTakeovers
+		_c.mutation.SetTakeovers(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if story.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized story.DefaultID (forgotten import ent/runtime?)")
@@ -605,6 +623,14 @@ func (_c *StoryCreate) check() error {
 	if v, ok := _c.mutation.ReservedTokens(); ok {
 		if err := story.ReservedTokensValidator(v); err != nil {
 			return &ValidationError{Name: "reserved_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.reserved_tokens": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Takeovers(); !ok {
+		return &ValidationError{Name: "takeovers", err: errors.New(`ent: missing required field "Story.takeovers"`)}
+	}
+	if v, ok := _c.mutation.Takeovers(); ok {
+		if err := story.TakeoversValidator(v); err != nil {
+			return &ValidationError{Name: "takeovers", err: fmt.Errorf(`ent: validator failed for field "Story.takeovers": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -734,6 +760,10 @@ func (_c *StoryCreate) createSpec() (*Story, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ReservedTokens(); ok {
 		_spec.SetField(story.FieldReservedTokens, field.TypeInt, value)
 		_node.ReservedTokens = value
+	}
+	if value, ok := _c.mutation.Takeovers(); ok {
+		_spec.SetField(story.FieldTakeovers, field.TypeInt, value)
+		_node.Takeovers = value
 	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(story.FieldStartedAt, field.TypeTime, value)
@@ -1172,6 +1202,24 @@ func (u *StoryUpsert) UpdateReservedTokens() *StoryUpsert {
 // AddReservedTokens adds v to the "reserved_tokens" field.
 func (u *StoryUpsert) AddReservedTokens(v int) *StoryUpsert {
 	u.Add(story.FieldReservedTokens, v)
+	return u
+}
+
+// SetTakeovers sets the "takeovers" field.
+func (u *StoryUpsert) SetTakeovers(v int) *StoryUpsert {
+	u.Set(story.FieldTakeovers, v)
+	return u
+}
+
+// UpdateTakeovers sets the "takeovers" field to the value that was provided on create.
+func (u *StoryUpsert) UpdateTakeovers() *StoryUpsert {
+	u.SetExcluded(story.FieldTakeovers)
+	return u
+}
+
+// AddTakeovers adds v to the "takeovers" field.
+func (u *StoryUpsert) AddTakeovers(v int) *StoryUpsert {
+	u.Add(story.FieldTakeovers, v)
 	return u
 }
 
@@ -1650,6 +1698,27 @@ func (u *StoryUpsertOne) AddReservedTokens(v int) *StoryUpsertOne {
 func (u *StoryUpsertOne) UpdateReservedTokens() *StoryUpsertOne {
 	return u.Update(func(s *StoryUpsert) {
 		s.UpdateReservedTokens()
+	})
+}
+
+// SetTakeovers sets the "takeovers" field.
+func (u *StoryUpsertOne) SetTakeovers(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTakeovers(v)
+	})
+}
+
+// AddTakeovers adds v to the "takeovers" field.
+func (u *StoryUpsertOne) AddTakeovers(v int) *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTakeovers(v)
+	})
+}
+
+// UpdateTakeovers sets the "takeovers" field to the value that was provided on create.
+func (u *StoryUpsertOne) UpdateTakeovers() *StoryUpsertOne {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTakeovers()
 	})
 }
 
@@ -2301,6 +2370,27 @@ func (u *StoryUpsertBulk) AddReservedTokens(v int) *StoryUpsertBulk {
 func (u *StoryUpsertBulk) UpdateReservedTokens() *StoryUpsertBulk {
 	return u.Update(func(s *StoryUpsert) {
 		s.UpdateReservedTokens()
+	})
+}
+
+// SetTakeovers sets the "takeovers" field.
+func (u *StoryUpsertBulk) SetTakeovers(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.SetTakeovers(v)
+	})
+}
+
+// AddTakeovers adds v to the "takeovers" field.
+func (u *StoryUpsertBulk) AddTakeovers(v int) *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.AddTakeovers(v)
+	})
+}
+
+// UpdateTakeovers sets the "takeovers" field to the value that was provided on create.
+func (u *StoryUpsertBulk) UpdateTakeovers() *StoryUpsertBulk {
+	return u.Update(func(s *StoryUpsert) {
+		s.UpdateTakeovers()
 	})
 }
 

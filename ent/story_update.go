@@ -401,6 +401,27 @@ func (_u *StoryUpdate) AddReservedTokens(v int) *StoryUpdate {
 	return _u
 }
 
+// SetTakeovers sets the "takeovers" field.
+func (_u *StoryUpdate) SetTakeovers(v int) *StoryUpdate {
+	_u.mutation.ResetTakeovers()
+	_u.mutation.SetTakeovers(v)
+	return _u
+}
+
+// SetNillableTakeovers sets the "takeovers" field if the given value is not nil.
+func (_u *StoryUpdate) SetNillableTakeovers(v *int) *StoryUpdate {
+	if v != nil {
+		_u.SetTakeovers(*v)
+	}
+	return _u
+}
+
+// AddTakeovers adds value to the "takeovers" field.
+func (_u *StoryUpdate) AddTakeovers(v int) *StoryUpdate {
+	_u.mutation.AddTakeovers(v)
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *StoryUpdate) SetStartedAt(v time.Time) *StoryUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -566,6 +587,11 @@ func (_u *StoryUpdate) check() error {
 			return &ValidationError{Name: "reserved_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.reserved_tokens": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Takeovers(); ok {
+		if err := story.TakeoversValidator(v); err != nil {
+			return &ValidationError{Name: "takeovers", err: fmt.Errorf(`ent: validator failed for field "Story.takeovers": %w`, err)}
+		}
+	}
 	if _u.mutation.PromptCleared() && len(_u.mutation.PromptIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Story.prompt"`)
 	}
@@ -694,6 +720,12 @@ func (_u *StoryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedReservedTokens(); ok {
 		_spec.AddField(story.FieldReservedTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Takeovers(); ok {
+		_spec.SetField(story.FieldTakeovers, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTakeovers(); ok {
+		_spec.AddField(story.FieldTakeovers, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(story.FieldStartedAt, field.TypeTime, value)
@@ -1144,6 +1176,27 @@ func (_u *StoryUpdateOne) AddReservedTokens(v int) *StoryUpdateOne {
 	return _u
 }
 
+// SetTakeovers sets the "takeovers" field.
+func (_u *StoryUpdateOne) SetTakeovers(v int) *StoryUpdateOne {
+	_u.mutation.ResetTakeovers()
+	_u.mutation.SetTakeovers(v)
+	return _u
+}
+
+// SetNillableTakeovers sets the "takeovers" field if the given value is not nil.
+func (_u *StoryUpdateOne) SetNillableTakeovers(v *int) *StoryUpdateOne {
+	if v != nil {
+		_u.SetTakeovers(*v)
+	}
+	return _u
+}
+
+// AddTakeovers adds value to the "takeovers" field.
+func (_u *StoryUpdateOne) AddTakeovers(v int) *StoryUpdateOne {
+	_u.mutation.AddTakeovers(v)
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *StoryUpdateOne) SetStartedAt(v time.Time) *StoryUpdateOne {
 	_u.mutation.SetStartedAt(v)
@@ -1322,6 +1375,11 @@ func (_u *StoryUpdateOne) check() error {
 			return &ValidationError{Name: "reserved_tokens", err: fmt.Errorf(`ent: validator failed for field "Story.reserved_tokens": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Takeovers(); ok {
+		if err := story.TakeoversValidator(v); err != nil {
+			return &ValidationError{Name: "takeovers", err: fmt.Errorf(`ent: validator failed for field "Story.takeovers": %w`, err)}
+		}
+	}
 	if _u.mutation.PromptCleared() && len(_u.mutation.PromptIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Story.prompt"`)
 	}
@@ -1467,6 +1525,12 @@ func (_u *StoryUpdateOne) sqlSave(ctx context.Context) (_node *Story, err error)
 	}
 	if value, ok := _u.mutation.AddedReservedTokens(); ok {
 		_spec.AddField(story.FieldReservedTokens, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.Takeovers(); ok {
+		_spec.SetField(story.FieldTakeovers, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTakeovers(); ok {
+		_spec.AddField(story.FieldTakeovers, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(story.FieldStartedAt, field.TypeTime, value)

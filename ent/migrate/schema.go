@@ -136,6 +136,7 @@ var (
 		{Name: "completion_tokens", Type: field.TypeInt, Default: 0},
 		{Name: "usage_day", Type: field.TypeString, Nullable: true},
 		{Name: "reserved_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "takeovers", Type: field.TypeInt, Default: 0},
 		{Name: "started_at", Type: field.TypeTime, Nullable: true},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "prompt_id", Type: field.TypeString, Size: 40},
@@ -149,13 +150,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "stories_prompts_stories",
-				Columns:    []*schema.Column{StoriesColumns[24]},
+				Columns:    []*schema.Column{StoriesColumns[25]},
 				RefColumns: []*schema.Column{PromptsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "stories_users_stories",
-				Columns:    []*schema.Column{StoriesColumns[25]},
+				Columns:    []*schema.Column{StoriesColumns[26]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -164,17 +165,17 @@ var (
 			{
 				Name:    "story_user_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[25], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[26], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[25], StoriesColumns[3]},
+				Columns: []*schema.Column{StoriesColumns[26], StoriesColumns[3]},
 			},
 			{
 				Name:    "story_prompt_id_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{StoriesColumns[24], StoriesColumns[1], StoriesColumns[0]},
+				Columns: []*schema.Column{StoriesColumns[25], StoriesColumns[1], StoriesColumns[0]},
 			},
 			{
 				Name:    "story_status_lease_expires_at",

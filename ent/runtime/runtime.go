@@ -237,6 +237,12 @@ func init() {
 	story.DefaultReservedTokens = storyDescReservedTokens.Default.(int)
 	// story.ReservedTokensValidator is a validator for the "reserved_tokens" field. It is called by the builders before save.
 	story.ReservedTokensValidator = storyDescReservedTokens.Validators[0].(func(int) error)
+	// storyDescTakeovers is the schema descriptor for takeovers field.
+	storyDescTakeovers := storyFields[21].Descriptor()
+	// story.DefaultTakeovers holds the default value on creation for the takeovers field.
+	story.DefaultTakeovers = storyDescTakeovers.Default.(int)
+	// story.TakeoversValidator is a validator for the "takeovers" field. It is called by the builders before save.
+	story.TakeoversValidator = storyDescTakeovers.Validators[0].(func(int) error)
 	// storyDescID is the schema descriptor for id field.
 	storyDescID := storyMixinFields0[0].Descriptor()
 	// story.DefaultID holds the default value on creation for the id field.

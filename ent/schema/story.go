@@ -128,6 +128,11 @@ func (Story) Fields() []ent.Field {
 			NonNegative().
 			Annotations(hidden).
 			Comment("Tokens reserved for this story while it runs, given back as it ends."),
+		field.Int("takeovers").
+			Default(0).
+			NonNegative().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("How often a replica took the story over from one that died, to go on writing it; bounded."),
 		field.Time("started_at").
 			Optional().
 			Nillable(),
@@ -157,18 +162,22 @@ func (Story) Edges() []ent.Edge {
 	}
 }
 
-// Hooks of the Story: a story created with text (a test's, say) starts with
-// all of it stored, so its pieces, if any, go after it.
+// Hooks of the Story: options normalized; a story created with text (a
+// test's, say) starts with all of it stored, so its pieces, if any, go
+// after it.
 func (Story) Hooks() []ent.Hook {
 	return []ent.Hook{normalizeOptions, func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
 			if !m.Op().Is(ent.OpCreate) {
 				return next.Mutate(ctx, m)
 			}
-			_, set := m.Field("text_length")
-			if text, ok := m.Field("text"); ok && !set {
-				if err := m.SetField("text_length", len(text.(string))); err != nil {
-					return nil, err
+			// The default of text_length is set by now: raise it to the text.
+			length, _ := m.Field("text_length")
+			if text, ok := m.Field("text"); ok {
+				if n, _ := length.(int); n < len(text.(string)) {
+					if err := m.SetField("text_length", len(text.(string))); err != nil {
+						return nil, err
+					}
 				}
 			}
 			return next.Mutate(ctx, m)

@@ -66,6 +66,8 @@ const (
 	FieldUsageDay = "usage_day"
 	// FieldReservedTokens holds the string denoting the reserved_tokens field in the database.
 	FieldReservedTokens = "reserved_tokens"
+	// FieldTakeovers holds the string denoting the takeovers field in the database.
+	FieldTakeovers = "takeovers"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
@@ -127,6 +129,7 @@ var Columns = []string{
 	FieldCompletionTokens,
 	FieldUsageDay,
 	FieldReservedTokens,
+	FieldTakeovers,
 	FieldStartedAt,
 	FieldFinishedAt,
 }
@@ -189,6 +192,10 @@ var (
 	DefaultReservedTokens int
 	// ReservedTokensValidator is a validator for the "reserved_tokens" field. It is called by the builders before save.
 	ReservedTokensValidator func(int) error
+	// DefaultTakeovers holds the default value on creation for the "takeovers" field.
+	DefaultTakeovers int
+	// TakeoversValidator is a validator for the "takeovers" field. It is called by the builders before save.
+	TakeoversValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() pulid.ID
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -340,6 +347,11 @@ func ByUsageDay(opts ...sql.OrderTermOption) OrderOption {
 // ByReservedTokens orders the results by the reserved_tokens field.
 func ByReservedTokens(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReservedTokens, opts...).ToFunc()
+}
+
+// ByTakeovers orders the results by the takeovers field.
+func ByTakeovers(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTakeovers, opts...).ToFunc()
 }
 
 // ByStartedAt orders the results by the started_at field.

@@ -161,6 +161,11 @@ func ReservedTokens(v int) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldReservedTokens, v))
 }
 
+// Takeovers applies equality check predicate on the "takeovers" field. It's identical to TakeoversEQ.
+func Takeovers(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldTakeovers, v))
+}
+
 // StartedAt applies equality check predicate on the "started_at" field. It's identical to StartedAtEQ.
 func StartedAt(v time.Time) predicate.Story {
 	return predicate.Story(sql.FieldEQ(FieldStartedAt, v))
@@ -1369,6 +1374,46 @@ func ReservedTokensLT(v int) predicate.Story {
 // ReservedTokensLTE applies the LTE predicate on the "reserved_tokens" field.
 func ReservedTokensLTE(v int) predicate.Story {
 	return predicate.Story(sql.FieldLTE(FieldReservedTokens, v))
+}
+
+// TakeoversEQ applies the EQ predicate on the "takeovers" field.
+func TakeoversEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldEQ(FieldTakeovers, v))
+}
+
+// TakeoversNEQ applies the NEQ predicate on the "takeovers" field.
+func TakeoversNEQ(v int) predicate.Story {
+	return predicate.Story(sql.FieldNEQ(FieldTakeovers, v))
+}
+
+// TakeoversIn applies the In predicate on the "takeovers" field.
+func TakeoversIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldIn(FieldTakeovers, vs...))
+}
+
+// TakeoversNotIn applies the NotIn predicate on the "takeovers" field.
+func TakeoversNotIn(vs ...int) predicate.Story {
+	return predicate.Story(sql.FieldNotIn(FieldTakeovers, vs...))
+}
+
+// TakeoversGT applies the GT predicate on the "takeovers" field.
+func TakeoversGT(v int) predicate.Story {
+	return predicate.Story(sql.FieldGT(FieldTakeovers, v))
+}
+
+// TakeoversGTE applies the GTE predicate on the "takeovers" field.
+func TakeoversGTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldGTE(FieldTakeovers, v))
+}
+
+// TakeoversLT applies the LT predicate on the "takeovers" field.
+func TakeoversLT(v int) predicate.Story {
+	return predicate.Story(sql.FieldLT(FieldTakeovers, v))
+}
+
+// TakeoversLTE applies the LTE predicate on the "takeovers" field.
+func TakeoversLTE(v int) predicate.Story {
+	return predicate.Story(sql.FieldLTE(FieldTakeovers, v))
 }
 
 // StartedAtEQ applies the EQ predicate on the "started_at" field.

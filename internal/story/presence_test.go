@@ -3,6 +3,7 @@ package story_test
 import (
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // TestPresence runs two replicas on Postgres, each holding its presence
 // lock: a story generated on one for several sweeps of the other is left
 // alone, while a story leased to a replica that holds no lock (it died) is
-// swept within a sweep or two, its text kept, long before its lease ends.
+// taken over within a sweep or two, its text kept as its start, and
+// completed long before its lease would have run out.
 func TestPresence(t *testing.T) {
 	db := dbtest.Open(t, "postgres")
 	other := second(t, db)
@@ -52,13 +54,14 @@ func TestPresence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	swept := checkStream(t, db, ghost.ID, collect(t, ghostCh), "FAILED")
-	if swept.Text != "Once, before the crash," {
-		t.Errorf("the swept story's text is %q", swept.Text)
+	swept := checkStream(t, db, ghost.ID, collect(t, ghostCh), "COMPLETED")
+	if !strings.HasPrefix(swept.Text, "Once, before the crash, beat0") || swept.Takeovers != 1 {
+		t.Errorf("the dead replica's story, taken over %d times, has the text %q", swept.Takeovers, swept.Text)
 	}
-	// By its lease alone, it could not have been swept before the lease's end.
+	// By its lease alone, it could not have been taken over before the
+	// lease's end.
 	if early := ghost.LeaseExpiresAt.Sub(*swept.FinishedAt); early < 10*time.Second {
-		t.Errorf("the dead replica's story was swept only %v before its lease would have run out", early)
+		t.Errorf("the dead replica's story was completed only %v before its lease would have run out", early)
 	}
 
 	ch, err := b.Subscribe(ctx, st.ID)

@@ -249,39 +249,59 @@ func TestCancelStopsTheModelStream(t *testing.T) {
 	}
 }
 
-func TestSweeperEndsAbandonedStories(t *testing.T) {
+// TestSweeperTakesOverAbandonedStories leaves stories behind as a crashed
+// replica would, then starts another: the stories being written are taken
+// over and completed, their stored text kept as the start of their text;
+// the one being cancelled ends CANCELLED; the one already taken over as
+// often as allowed ends FAILED, text kept.
+func TestSweeperTakesOverAbandonedStories(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, db *database.DB) {
 		ctx := ownerCtx(t, db)
 		p := addPrompt(t, db, "An abandoned story")
 		soon := time.Now().UTC().Add(300 * time.Millisecond)
-		create := func(status entstory.Status, text string) *ent.Story {
+		create := func(status entstory.Status, text string, takeovers int) *ent.Story {
 			st, err := db.Client.Story.Create().SetPromptID(p).SetStatus(status).SetText(text).SetTokenCount(len(strings.Fields(text))).
-				SetMaxTokens(100).SetLeaseOwner("crashed-replica").SetLeaseExpiresAt(soon).Save(ctx)
+				SetMaxTokens(40).SetTakeovers(takeovers).SetLeaseOwner("crashed-replica").SetLeaseExpiresAt(soon).Save(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return st
 		}
 		// A crashed replica left these behind mid-generation.
-		generating := create(entstory.StatusGenerating, "Once upon a time, there was")
-		pending := create(entstory.StatusPending, "")
-		cancelling := create(entstory.StatusCancelled, "Half a")
+		generating := create(entstory.StatusGenerating, "Once upon a time, there was", 0)
+		pending := create(entstory.StatusPending, "", 0)
+		cancelling := create(entstory.StatusCancelled, "Half a", 0)
+		unlucky := create(entstory.StatusGenerating, "Three times cut short,", 3)
 
 		r := newReplica(t, db, &llm.Storyteller{}, story.Config{SweepInterval: 100 * time.Millisecond})
-		ch, err := r.Subscribe(ctx, generating.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := checkStream(t, db, generating.ID, collect(t, ch), "FAILED")
-		if stored.Text != "Once upon a time, there was" || stored.Error == nil || !strings.Contains(*stored.Error, "interrupted") {
-			t.Errorf("swept story: %q, error %v", stored.Text, stored.Error)
-		}
-		for id, want := range map[pulid.ID]entstory.Status{pending.ID: entstory.StatusFailed, cancelling.ID: entstory.StatusCancelled} {
-			ch, err := r.Subscribe(ctx, id)
+		// The one being cancelled last: it reads CANCELLED (so its stream
+		// ends at once) even before the sweeper has given up its lease.
+		for _, c := range []struct {
+			st     *ent.Story
+			status entstory.Status
+		}{
+			{generating, entstory.StatusCompleted}, {pending, entstory.StatusCompleted},
+			{unlucky, entstory.StatusFailed}, {cancelling, entstory.StatusCancelled},
+		} {
+			st, status := c.st, c.status
+			ch, err := r.Subscribe(ctx, st.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkStream(t, db, id, collect(t, ch), want.String())
+			stored := checkStream(t, db, st.ID, collect(t, ch), status.String())
+			if !strings.HasPrefix(stored.Text, st.Text) {
+				t.Errorf("%s story: its text before the crash %q is not the start of %q", status, st.Text, stored.Text)
+			}
+			switch status {
+			case entstory.StatusCompleted:
+				if stored.Takeovers != 1 || stored.Error != nil || len(stored.Text) <= len(st.Text) || stored.TokenCount <= st.TokenCount {
+					t.Errorf("taken over: %d takeovers, error %v, %d tokens %q", stored.Takeovers, stored.Error, stored.TokenCount, stored.Text)
+				}
+			case entstory.StatusFailed:
+				if stored.Text != st.Text || stored.Error == nil || !strings.Contains(*stored.Error, "interrupted") {
+					t.Errorf("ended after too many takeovers: %q, error %v", stored.Text, stored.Error)
+				}
+			}
 		}
 	})
 }

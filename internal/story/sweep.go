@@ -2,6 +2,7 @@ package story
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/telemetry"
 	"github.com/storybot/storybot/internal/viewer"
 )
 
@@ -18,12 +20,16 @@ import (
 // renewing its lease.
 const interruptedMsg = "interrupted: the server generating it stopped"
 
-// sweep ends the stories whose replica is gone: it holds no presence lock
-// (it died), or their lease expired (it died, or lost the store for longer
-// than a lease). A story that was being cancelled ends
-// CANCELLED, any other FAILED; the text stored so far is kept, and the end is
-// published to every replica's subscribers. Replicas sweep concurrently; the
-// lease condition lets exactly one win each story.
+// sweep takes over or ends the stories whose replica is gone: it holds no
+// presence lock (it died), or their lease expired (it died, or lost the
+// store for longer than a lease). A story being written is taken over:
+// this replica goes on writing it from its stored text, as a continuation
+// with no instruction, and its readers see a pause (see takeOver). A story
+// that was being cancelled ends CANCELLED; one that cannot be taken over
+// (taken over maxTakeovers times already, or its continuation refused: a
+// quota, a full queue) ends FAILED. The text stored so far is kept, and an
+// end is published to every replica's subscribers. Replicas sweep
+// concurrently; the lease condition lets exactly one win each story.
 func (s *Service) sweep(ctx context.Context) error {
 	ctx = viewer.System(ctx) // every user's stories
 	now := time.Now().UTC()
@@ -43,6 +49,16 @@ func (s *Service) sweep(ctx context.Context) error {
 		s.mu.Unlock()
 		if mine {
 			continue // still running here: its lease lapsed while the store was away
+		}
+		if st.Status != entstory.StatusCancelled && st.Takeovers < maxTakeovers {
+			took, err := s.takeOver(ctx, st, now)
+			if err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "taking over a story whose generator stopped failed; ending it",
+					slog.String("story_id", string(st.ID)), slog.Any("error", err))
+			}
+			if took || ctx.Err() != nil {
+				continue
+			}
 		}
 		status, errMsg := entstory.StatusFailed, ptr(interruptedMsg)
 		if st.Status == entstory.StatusCancelled {
@@ -82,14 +98,30 @@ func (s *Service) abandoned(now time.Time) predicate.Story {
 	return entstory.Or(entstory.LeaseExpiresAtLT(now), s.ownerGone(now))
 }
 
-// sweepOne ends an abandoned story, if it still is, and
-// counts its usage in the same transaction. It returns 1 when it did.
+// sweepOne ends an abandoned story, if it still is, and counts its usage
+// in the same transaction. It returns 1 when it did.
 func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.Status, errMsg *string, now time.Time) (int, error) {
 	tx, err := s.client.Tx(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
+	n, err := s.endAbandoned(ctx, tx, st, status, errMsg, now)
+	if err != nil || n == 0 {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// endAbandoned ends the run of st, abandoned by its replica, in tx if st
+// still is: its status, its pieces folded into its text, its reservation
+// given back and what the run used counted. It returns 1 when it did.
+func (s *Service) endAbandoned(ctx context.Context, tx *ent.Tx, st *ent.Story, status entstory.Status, errMsg *string, now time.Time) (int, error) {
+	ctx = viewer.System(ctx)
+	// The run's tokens are those after the story's earlier runs, which a
+	// continued story's counts hold; it used the prompt only if it was the
+	// first run (a continuation's own estimate died with its replica).
+	completion := max(st.TokenCount-st.CompletionTokens, 0)
 	n, err := tx.Story.Update().
 		Where(entstory.ID(st.ID), entstory.LeaseOwnerEQ(*st.LeaseOwner), s.abandoned(now)).
 		SetStatus(status).
@@ -97,6 +129,7 @@ func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.S
 		SetFinishedAt(now).
 		SetUpdatedAt(now).
 		SetReservedTokens(0).
+		SetCompletionTokens(st.CompletionTokens + completion).
 		ClearLeaseOwner().
 		ClearLeaseExpiresAt().
 		Save(ctx)
@@ -106,10 +139,65 @@ func (s *Service) sweepOne(ctx context.Context, st *ent.Story, status entstory.S
 	if err := foldPieces(ctx, tx, []pulid.ID{st.ID}); err != nil {
 		return 0, err
 	}
-	if u := usageOf(st, st.TokenCount, llmUsage{}); u != nil {
+	if u := usageOf(st, completion, llmUsage{}); u != nil {
+		if st.CompletionTokens > 0 {
+			u.promptTokens = 0
+		}
 		if err := countUsage(ctx, tx, []*usage{u}); err != nil {
 			return 0, err
 		}
 	}
-	return n, tx.Commit()
+	return n, nil
+}
+
+// maxTakeovers bounds how often replicas take a story over: a story whose
+// generators keep dying ends FAILED.
+const maxTakeovers = 3
+
+// errTakenElsewhere means another replica took over or ended the story
+// first.
+var errTakenElsewhere = errors.New("taken over or ended by another replica")
+
+// takeOver goes on writing st, abandoned by its replica, here: in one
+// transaction, the dead run is ended (as endAbandoned does) and the story
+// reopened as a continuation with no instruction, leased to this replica,
+// with what is left of its token budget; then the run starts. Nothing is
+// published in between, so subscribers on every replica see a pause, then
+// the story's text goes on from where the store has it. It reports whether
+// it took the story; false with no error when nothing is left to write.
+func (s *Service) takeOver(ctx context.Context, st *ent.Story, now time.Time) (bool, error) {
+	left := st.MaxTokens - st.TokenCount
+	if left < 1 || st.UserID == "" {
+		return false, nil
+	}
+	// The continuation runs as its owner would start it, under the trace
+	// of the request that started the story.
+	owner := viewer.NewContext(telemetry.ContextWithTraceID(s.base, st.TraceID), &viewer.Viewer{UserID: st.UserID, Role: viewer.RoleUser})
+	p, err := s.prompt(owner, st.PromptID)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.launch(owner, p, func(tx *ent.Tx) (*ent.Story, *reservation, error) {
+		n, err := s.endAbandoned(ctx, tx, st, entstory.StatusFailed, ptr(interruptedMsg), now)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n == 0 {
+			return nil, nil, errTakenElsewhere
+		}
+		ended, err := tx.Story.UpdateOneID(st.ID).AddTakeovers(1).Save(viewer.System(ctx))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.reopen(owner, tx, ended, p, min(left, s.cfg.MaxMaxTokens))
+	}, job{continued: true})
+	if errors.Is(err, errTakenElsewhere) || errors.Is(err, ErrShuttingDown) {
+		return true, nil // not ours to end: another replica's now, or later
+	}
+	if err != nil {
+		return false, err
+	}
+	s.log.WarnContext(ctx, "took over a story whose generator stopped",
+		slog.String("story_id", string(st.ID)), slog.String("previous_owner", *st.LeaseOwner), slog.Int("takeover", st.Takeovers+1))
+	return true, nil
 }

@@ -1,0 +1,2 @@
+-- reverse: modify "stories" table
+ALTER TABLE "stories" DROP COLUMN "takeovers";
