@@ -570,7 +570,9 @@ func (s *Service) subscribe(ctx context.Context, id pulid.ID, cursor string) (<-
 		return r.view.fan.join(ctx, from, func() {}), nil
 	}
 	rm := s.remotes[id]
-	if rm == nil {
+	if rm == nil || isTerminal(rm.view.snapshot().status) {
+		// A follower that saw the story end, while its last subscribers
+		// leave, knows nothing of a continuation: follow it anew.
 		rm = s.follow(st, text)
 	}
 	rm.refs++
