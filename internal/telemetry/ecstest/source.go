@@ -190,9 +190,15 @@ func ScanSource(root string) (SourceScan, error) {
 						return true
 					}
 					if name == "WithGroup" {
-						// It puts every later key under a prefix that this
-						// scan cannot follow; storybot uses none.
-						unreadable(n.Pos())
+						// A group named here puts every later key under a
+						// prefix that this scan cannot follow (storybot
+						// uses none); a handler passing its caller's group
+						// on (h.inner.WithGroup(name)) adds no key.
+						if len(n.Args) == 1 {
+							if _, ok := resolve(n.Args[0]); ok {
+								unreadable(n.Pos())
+							}
+						}
 						return true
 					}
 					start, isLog := kvStart[name]

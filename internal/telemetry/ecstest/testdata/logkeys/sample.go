@@ -22,4 +22,6 @@ func logs(ctx context.Context, log *slog.Logger, w http.ResponseWriter, dynamic 
 	http.Error(w, "not a log key", http.StatusTeapot)
 	_ = errors.New("not a log key either")
 	log.Info("unreadable", slog.String(dynamic, "v"))
+	log.WithGroup("grouped").Info("a prefix the scan cannot follow")
+	_ = log.Handler().WithGroup(dynamic)
 }
