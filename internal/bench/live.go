@@ -144,10 +144,12 @@ FROM pg_stat_user_tables WHERE relname IN ('stories', 'story_pieces')`).Scan(
 	return w, nil
 }
 
-// textBytes is the stored text of stories ids, in bytes.
+// textBytes is the stored text of stories ids, ended, in bytes (read from
+// the text column, which holds all of an ended story's text in every
+// version of storybot, so that -bin can measure an older one).
 func (d *benchDB) textBytes(ctx context.Context, ids []string) (int64, error) {
 	var n int64
-	err := d.db.QueryRowContext(ctx, `SELECT COALESCE(sum(text_length), 0) FROM stories WHERE id = ANY($1)`, pq.Array(ids)).Scan(&n)
+	err := d.db.QueryRowContext(ctx, `SELECT COALESCE(sum(octet_length(text)), 0) FROM stories WHERE id = ANY($1)`, pq.Array(ids)).Scan(&n)
 	return n, err
 }
 
