@@ -148,8 +148,8 @@ func (w *webhookReceiver) firing(path, alertname string, since time.Time) (label
 // on-call webhook.
 //
 // Only timings change: one-second scrapes and evaluations, every rule's
-// "for" cut to zero, and a one-second group_wait, so that the test takes
-// seconds instead of minutes; and the addresses.
+// "for" cut to zero, a one-second group_wait and group_interval, so that
+// the test takes seconds instead of minutes; and the addresses.
 func TestAlertDelivery(t *testing.T) {
 	t.Parallel()
 	prometheusBin := need(t, "prometheus", "prometheus")
