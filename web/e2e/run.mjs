@@ -931,6 +931,157 @@ async function scenario(browser, workDir) {
     await page.locator('.prompt-quote', { hasText: promptText }).filter({ hasNotText: 'strangers' }).waitFor();
   });
 
+  // Personalised stories: options on the prompt (remembered for the next one) and per story,
+  // a title (given, then renamed), Continue with an instruction, Regenerate, and the downloads.
+  const craftText = 'A lighthouse keeper who teaches the fog to sing';
+  const craftOptions = { audience: 'CHILDREN', genre: 'fairy tale', tone: 'gentle', length: 'SHORT', language: 'en' };
+  let craftPromptId = '';
+  let craftId = '';
+  await step('a prompt is written with story options, which are remembered for the next prompt', page, async () => {
+    const form = page.locator('form[aria-label="Add a prompt"]');
+    await form.getByLabel('New prompt').fill(craftText);
+    await form.locator('summary', { hasText: 'Story options' }).click();
+    await form.getByLabel('Audience').selectOption('CHILDREN');
+    await form.getByLabel('Genre').fill(craftOptions.genre);
+    await form.getByLabel('Tone').fill(craftOptions.tone);
+    await form.getByLabel('Length').selectOption('SHORT');
+    await form.getByLabel('Language').fill(craftOptions.language);
+    await expectAccessible(page, 'the prompt form with its story options open');
+    await shot(page, '13f-prompt-options');
+    await form.getByRole('button', { name: 'Add prompt' }).click();
+    await expectToast(page, 'Prompt added.');
+    await page.locator('.prompt-quote', { hasText: craftText }).waitFor();
+    craftPromptId = new URL(page.url()).searchParams.get('prompt');
+    await page.locator('.prompt-options', { hasText: 'for children · fairy tale · gentle tone · short · in English (en)' }).waitFor();
+    const { node } = await gql('query($id: ID!) { node(id: $id) { ... on Prompt { options { audience genre tone length language } } } }', { id: craftPromptId });
+    assert(JSON.stringify(node.options) === JSON.stringify(craftOptions), `stored options: ${JSON.stringify(node.options)}`);
+    // Remembered: a reload starts the next prompt with the same options.
+    await page.reload();
+    await page.locator('.prompt-quote', { hasText: craftText }).waitFor();
+    const remembered = page.locator('form[aria-label="Add a prompt"]');
+    assert((await remembered.getByLabel('Audience').inputValue()) === 'CHILDREN', 'the audience was not remembered');
+    assert((await remembered.getByLabel('Genre').inputValue()) === 'fairy tale', 'the genre was not remembered');
+    assert((await remembered.locator('summary').textContent()).includes('for children'), `summary: ${await remembered.locator('summary').textContent()}`);
+  });
+
+  await step("a story overrides one of its prompt's options, streams, and gets a title", page, async () => {
+    const detail = page.locator('.prompt-detail');
+    await detail.locator('summary', { hasText: 'Options for the next story' }).click();
+    assert((await detail.getByLabel('Tone').inputValue()) === 'gentle', "the story's options do not start from the prompt's");
+    await detail.getByLabel('Tone').fill('suspenseful');
+    await detail.locator('summary', { hasText: '(changed)' }).waitFor();
+    const generated = page.waitForRequest((req) => (req.postData() ?? '').includes('"operationName":"GenerateStory"'));
+    await detail.getByRole('button', { name: 'Generate story' }).click();
+    const vars = (await generated).postDataJSON().variables;
+    assert(JSON.stringify(vars.options) === JSON.stringify({ tone: 'suspenseful' }), `generateStory sent options ${JSON.stringify(vars.options)}: only the change should go`);
+    await page.locator('article.story[data-status="GENERATING"]').waitFor({ timeout: 20_000 });
+    craftId = openStoryId(page);
+    await waitForStatus(page, 'COMPLETED', 60_000);
+    const { node } = await gql('query($id: ID!) { node(id: $id) { ... on Story { title text options { audience genre tone length language } } } }', { id: craftId });
+    assert(JSON.stringify(node.options) === JSON.stringify({ ...craftOptions, tone: 'suspenseful' }), `story options: ${JSON.stringify(node.options)}`);
+    assert(node.text.startsWith('Once upon a time'), `a story for children begins otherwise: ${node.text.slice(0, 60)}`);
+    await page.locator('article.story').getByText(/Options: for children · fairy tale · suspenseful tone · short/).waitFor();
+    // The title comes soon after the end, and shows as the story's heading and in the list.
+    const heading = page.getByTestId('story-title');
+    await page.waitForFunction(() => (document.querySelector('[data-testid="story-title"]')?.textContent ?? 'Story') !== 'Story', null, { timeout: 15_000 });
+    const { node: titled } = await gql('query($id: ID!) { node(id: $id) { ... on Story { title } } }', { id: craftId });
+    assert(titled.title && (await heading.textContent()) === titled.title, `heading ${await heading.textContent()}, stored title ${titled.title}`);
+    await page.locator(`.stories li[data-story-id="${craftId}"]`, { hasText: titled.title }).waitFor();
+    log(`       title: ${titled.title}`);
+  });
+
+  const craftTitle = 'The Fog That Learned to Sing';
+  await step('the owner renames the story', page, async () => {
+    const story = page.locator('article.story');
+    await story.getByRole('button', { name: 'Rename' }).click();
+    const field = story.getByLabel('Title');
+    await field.fill(craftTitle);
+    await field.press('Enter');
+    await expectToast(page, 'Title saved.');
+    await page.getByTestId('story-title').getByText(craftTitle, { exact: true }).waitFor();
+    await page.locator(`.stories li[data-story-id="${craftId}"]`, { hasText: craftTitle }).waitFor();
+    const { node } = await gql('query($id: ID!) { node(id: $id) { ... on Story { title } } }', { id: craftId });
+    assert(node.title === craftTitle, `stored title ${node.title}`);
+  });
+
+  await step('a finished story is continued with an instruction: the new text streams on after what was shown, never starting over', page, async () => {
+    const before = await storyText(page);
+    const clickedAt = Date.now();
+    await startStoryTextRecorder(page);
+    const story = page.locator('article.story');
+    await story.getByLabel(/What happens next/).fill('A letter answers back.');
+    const continued = page.waitForRequest((req) => (req.postData() ?? '').includes('"operationName":"ContinueStory"'));
+    await story.getByRole('button', { name: 'Continue story' }).click();
+    const vars = (await continued).postDataJSON().variables;
+    assert(vars.input?.instruction === 'A letter answers back.', `continueStory sent ${JSON.stringify(vars)}`);
+    await page.locator(`article.story[data-story-id="${craftId}"][data-status="GENERATING"]`).waitFor({ timeout: 20_000 });
+    await expectGrowingText(page, 4, 300);
+    await waitForStatus(page, 'COMPLETED', 60_000);
+    const samples = await stopStoryTextRecorder(page);
+    const stored = await expectTextMatchesServer(page, craftId);
+    assert(stored.text.startsWith(before) && stored.text.length > before.length, `the stored text does not go on from the ${before.length} chars shown before`);
+    for (const [i, sample] of samples.entries()) {
+      assert(sample.text.startsWith(before), `shown text #${i} (${sample.text.length} chars) lost the text from before the continuation`);
+      assert(stored.text.startsWith(sample.text), `shown text #${i} is not a prefix of the story`);
+      if (i > 0) assert(sample.text.startsWith(samples[i - 1].text), `shown text #${i} does not go on from the one before`);
+    }
+    // Followed by cursor: the continuation's subscription starts after the end the page had seen.
+    const after = sockets.filter((s) => s.who === 'ada').flatMap((s) => streamSubscribes(s, craftId)).filter((m) => m.at >= clickedAt);
+    assert(after.length >= 1 && after.every((m) => typeof m.payload.variables.after === 'string'), `the continuation was followed with ${JSON.stringify(after.map((m) => m.payload.variables))}`);
+    assert((await page.getByTestId('story-title').textContent()) === craftTitle, 'the title changed with the continuation');
+    log(`       ${before.length} → ${stored.text.length} chars, ${samples.length} texts shown, each going on from the one before`);
+    await expectAccessible(page, 'a finished story with its title, options, Continue, Regenerate and downloads');
+    await shot(page, '13g-continued');
+  });
+
+  await step('the story downloads as Markdown (title, prompt, text) and as EPUB (a zip whose first entry is the mimetype)', page, async () => {
+    const story = page.locator('article.story');
+    const { node } = await gql('query($id: ID!) { node(id: $id) { ... on Story { text } } }', { id: craftId });
+    const fetchDownload = async (name) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), story.getByRole('link', { name }).click()]);
+      return { name: download.suggestedFilename(), body: readFileSync(await download.path()) };
+    };
+    const md = await fetchDownload('Download Markdown');
+    const markdown = md.body.toString('utf8');
+    assert(md.name.endsWith('.md'), `the Markdown file is named ${md.name}`);
+    assert(markdown.includes(craftTitle), `the Markdown has no title: ${markdown.slice(0, 200)}`);
+    assert(markdown.includes(craftText), 'the Markdown does not quote the prompt');
+    assert(markdown.includes(node.text), 'the Markdown does not hold the story text exactly');
+    const epub = await fetchDownload('Download EPUB');
+    const b = epub.body;
+    assert(epub.name.endsWith('.epub'), `the EPUB file is named ${epub.name}`);
+    assert(b.readUInt32LE(0) === 0x04034b50, 'the EPUB is not a zip (no local file header first)');
+    const nameLength = b.readUInt16LE(26);
+    const extraLength = b.readUInt16LE(28);
+    const first = b.subarray(30, 30 + nameLength).toString('latin1');
+    const stored = b.readUInt16LE(8) === 0;
+    const content = b.subarray(30 + nameLength + extraLength, 30 + nameLength + extraLength + 20).toString('latin1');
+    assert(first === 'mimetype' && stored && content === 'application/epub+zip', `the EPUB's first entry is ${first} (stored: ${stored}): ${content}`);
+    log(`       ${md.name} (${md.body.length} bytes), ${epub.name} (${b.length} bytes)`);
+  });
+
+  await step('Regenerate writes a new version with the same options; the prompt lists both versions', page, async () => {
+    await page.locator('article.story').getByRole('button', { name: 'Regenerate' }).click();
+    await page.waitForFunction((prev) => new URL(location.href).searchParams.get('story') !== prev, craftId);
+    const versionId = openStoryId(page);
+    await page.locator(`article.story[data-story-id="${versionId}"]`).waitFor();
+    await expectToast(page, 'A new version is being written.');
+    const rows = page.locator('.stories li');
+    await page.locator(`.stories li[data-story-id="${versionId}"]`).waitFor();
+    await page.locator(`.stories li[data-story-id="${craftId}"]`, { hasText: craftTitle }).waitFor();
+    assert((await rows.count()) === 2, `expected 2 versions in the list, found ${await rows.count()}`);
+    await page.locator('.story-list h3', { hasText: '2' }).waitFor();
+    const { node } = await gql(
+      'query($id: ID!) { node(id: $id) { ... on Prompt { stories(first: 5) { totalCount edges { node { id options { audience genre tone length language } } } } } } }',
+      { id: craftPromptId },
+    );
+    assert(node.stories.totalCount === 2, `the prompt has ${node.stories.totalCount} stories`);
+    const version = node.stories.edges.find((e) => e.node.id === versionId)?.node;
+    assert(JSON.stringify(version?.options) === JSON.stringify({ ...craftOptions, tone: 'suspenseful' }), `the new version's options: ${JSON.stringify(version?.options)}`);
+    await waitForStatus(page, 'COMPLETED', 60_000);
+    await shot(page, '13h-versions');
+  });
+
   await step('the prompt box counts, warns before the limit, and says so when a paste was cut', page, async () => {
     const field = page.getByLabel('New prompt');
     const counter = page.locator('form[aria-label="Add a prompt"]').getByTestId('char-counter');

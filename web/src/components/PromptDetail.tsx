@@ -2,11 +2,13 @@ import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { addStory, removePrompt } from '../graphql/cacheUpdates';
 import { GENERATE_STORY, MODELS, PAGE_SIZE, PROMPT_WITH_STORIES, UPDATE_PROMPT, USAGE, nodesOf, type Prompt, type StorySummary } from '../graphql/operations';
-import { useCooldown } from '../lib/cooldown';
+import { GENERATE_COOLDOWN, useCooldown } from '../lib/cooldown';
 import { describeError } from '../lib/errors';
+import { changes, draftFrom, problemWith, type OptionsDraft } from '../lib/storyOptions';
 import { useToast } from '../toast/toast';
 import { PromptQuote } from './LongText';
 import { PromptField } from './PromptField';
+import { OptionsSummary, StoryOptionsFields } from './StoryOptionsFields';
 import { StoryList } from './StoryList';
 import { StoryViewer } from './StoryViewer';
 
@@ -23,8 +25,7 @@ function newestFirst(a: StorySummary, b: StorySummary): number {
   return b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
 }
 
-/** The name of the cooldown that RATE_LIMITED answers to generateStory start. */
-export const GENERATE_COOLDOWN = 'generate';
+export { GENERATE_COOLDOWN };
 
 // A wait when the server said RATE_LIMITED without retryAfter.
 const DEFAULT_WAIT_SECONDS = 5;
@@ -44,6 +45,10 @@ export function PromptDetail({ promptId, storyId, onSelectStory, onGone }: Promp
   const editButton = useRef<HTMLButtonElement>(null);
   const models = useQuery(MODELS).data?.models ?? [];
   const [chosenModel, setChosenModel] = useState<string | null>(null);
+  // Options for the next story over the prompt's; null until changed (then the prompt's show).
+  const [override, setOverride] = useState<OptionsDraft | null>(null);
+  const [overrideProblem, setOverrideProblem] = useState<string | null>(null);
+  const [overrideOpen, setOverrideOpen] = useState(false);
   // The server's default is its first model; a choice only matters when there are several.
   const model = models.length > 1 ? (chosenModel !== null && models.includes(chosenModel) ? chosenModel : models[0]) : undefined;
   const { data, loading, error, fetchMore } = useQuery(PROMPT_WITH_STORIES, {
@@ -73,8 +78,18 @@ export function PromptDetail({ promptId, storyId, onSelectStory, onGone }: Promp
 
   async function generate() {
     if (starting || cooldown.secondsLeft > 0) return;
+    const problem = override ? problemWith(override) : null;
+    setOverrideProblem(problem);
+    if (problem) {
+      setOverrideOpen(true);
+      return;
+    }
+    // Only the options that differ from the prompt's go with the request.
+    const options = override && prompt ? changes(override, prompt.options) : null;
     try {
-      const { data: result } = await generateStory({ variables: model ? { promptID: promptId, model } : { promptID: promptId } });
+      const { data: result } = await generateStory({
+        variables: { promptID: promptId, ...(model && { model }), ...(options && { options }) },
+      });
       if (result) onSelectStory(result.generateStory.id);
       // One more story running counts against the user's limits.
       client.query({ query: USAGE, fetchPolicy: 'network-only' }).catch(() => {});
@@ -138,7 +153,12 @@ export function PromptDetail({ promptId, storyId, onSelectStory, onGone }: Promp
         {editing ? (
           <PromptEditor prompt={prompt} onDone={closeEditor} onGone={gone} />
         ) : (
-          <PromptQuote text={prompt.content} />
+          <>
+            <PromptQuote text={prompt.content} />
+            <p className="muted small prompt-options">
+              Story options: <OptionsSummary options={prompt.options} none="none (the server's defaults)" className="" />
+            </p>
+          </>
         )}
         <div className="generate-row">
           <button
@@ -168,8 +188,40 @@ export function PromptDetail({ promptId, storyId, onSelectStory, onGone }: Promp
             </span>
           )}
         </div>
+        <details className="options-panel" open={overrideOpen} onToggle={(e) => setOverrideOpen(e.currentTarget.open)}>
+          <summary>
+            Options for the next story:{' '}
+            <OptionsSummary
+              options={override ?? prompt.options}
+              none="the prompt's"
+              className=""
+            />
+            {override && changes(override, prompt.options) ? ' (changed)' : ''}
+          </summary>
+          <StoryOptionsFields
+            legend="This story only: the prompt's options, changed"
+            value={override ?? draftFrom(prompt.options)}
+            onChange={(next) => {
+              setOverride(next);
+              if (overrideProblem) setOverrideProblem(problemWith(next));
+            }}
+            problem={overrideProblem}
+          />
+          {override && (
+            <button
+              type="button"
+              className="button ghost"
+              onClick={() => {
+                setOverride(null);
+                setOverrideProblem(null);
+              }}
+            >
+              Use the prompt's options
+            </button>
+          )}
+        </details>
       </section>
-      {storyId && <StoryViewer key={storyId} storyId={storyId} />}
+      {storyId && <StoryViewer key={storyId} storyId={storyId} onSelectStory={onSelectStory} />}
       <StoryList
         stories={stories}
         total={prompt.stories.totalCount}
@@ -192,7 +244,9 @@ function PromptEditor({ prompt, onDone, onGone }: { prompt: Prompt; onDone(): vo
   const toast = useToast();
   const ids = { field: useId(), error: useId() };
   const [content, setContent] = useState(prompt.content);
+  const [options, setOptions] = useState<OptionsDraft>(() => draftFrom(prompt.options));
   const [problem, setProblem] = useState<string | null>(null);
+  const [optionsProblem, setOptionsProblem] = useState<string | null>(null);
   const field = useRef<HTMLTextAreaElement>(null);
   const [updatePrompt, { loading }] = useMutation(UPDATE_PROMPT);
 
@@ -205,10 +259,14 @@ function PromptEditor({ prompt, onDone, onGone }: { prompt: Prompt; onDone(): vo
       field.current?.focus();
       return;
     }
-    if (trimmed === prompt.content) return onDone();
+    const badOptions = problemWith(options);
+    setOptionsProblem(badOptions);
+    if (badOptions) return;
+    const changed = changes(options, prompt.options);
+    if (trimmed === prompt.content && !changed) return onDone();
     setProblem(null);
     try {
-      await updatePrompt({ variables: { id: prompt.id, content: trimmed } });
+      await updatePrompt({ variables: { id: prompt.id, content: trimmed, ...(changed && { options: changed }) } });
       toast.success('Prompt saved.');
       onDone();
     } catch (err) {
@@ -266,6 +324,15 @@ function PromptEditor({ prompt, onDone, onGone }: { prompt: Prompt; onDone(): vo
           {problem}
         </p>
       )}
+      <StoryOptionsFields
+        legend="Story options (defaults for this prompt's stories)"
+        value={options}
+        onChange={(next) => {
+          setOptions(next);
+          if (optionsProblem) setOptionsProblem(problemWith(next));
+        }}
+        problem={optionsProblem}
+      />
     </form>
   );
 }

@@ -2,14 +2,22 @@ import { useMutation } from '@apollo/client/react';
 import { useId, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { addPrompt } from '../graphql/cacheUpdates';
 import { CREATE_PROMPT, type Prompt } from '../graphql/operations';
+import { changes, problemWith, rememberDraft, rememberedDraft, type OptionsDraft } from '../lib/storyOptions';
 import { useToast } from '../toast/toast';
 import { PromptField } from './PromptField';
+import { OptionsSummary, StoryOptionsFields } from './StoryOptionsFields';
 
-/** The form that adds a prompt. An empty prompt gets a warning and is not sent. */
+/**
+ * The form that adds a prompt, with its story options (defaults for its stories): those of the
+ * last prompt added, remembered in localStorage. An empty prompt gets a warning and is not sent.
+ */
 export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
   const toast = useToast();
   const [content, setContent] = useState('');
   const [warning, setWarning] = useState<string | null>(null);
+  const [options, setOptions] = useState<OptionsDraft>(rememberedDraft);
+  const [optionsProblem, setOptionsProblem] = useState<string | null>(null);
+  const [optionsOpen, setOptionsOpen] = useState(false);
   const textarea = useRef<HTMLTextAreaElement>(null);
   const ids = { field: useId(), warning: useId() };
   const [createPrompt, { loading }] = useMutation(CREATE_PROMPT, {
@@ -28,10 +36,18 @@ export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
       return;
     }
     setWarning(null);
+    const problem = problemWith(options);
+    setOptionsProblem(problem);
+    if (problem) {
+      setOptionsOpen(true);
+      return;
+    }
+    const chosen = changes(options, null);
     try {
-      const { data } = await createPrompt({ variables: { content: trimmed } });
+      const { data } = await createPrompt({ variables: chosen ? { content: trimmed, options: chosen } : { content: trimmed } });
       if (!data) return;
       setContent('');
+      rememberDraft(options);
       toast.success('Prompt added.');
       onCreated(data.createPrompt);
     } catch (error) {
@@ -72,6 +88,20 @@ export function PromptForm({ onCreated }: { onCreated(prompt: Prompt): void }) {
           {warning}
         </p>
       )}
+      <details className="options-panel" open={optionsOpen} onToggle={(e) => setOptionsOpen(e.currentTarget.open)}>
+        <summary>
+          Story options: <OptionsSummary options={options} none="none (the server's defaults)" className="" />
+        </summary>
+        <StoryOptionsFields
+          legend="Defaults for this prompt's stories"
+          value={options}
+          onChange={(next) => {
+            setOptions(next);
+            if (optionsProblem) setOptionsProblem(problemWith(next));
+          }}
+          problem={optionsProblem}
+        />
+      </details>
     </form>
   );
 }

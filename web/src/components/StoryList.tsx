@@ -40,10 +40,11 @@ export function StoryList({ stories, total, selectedId, onSelect, hasMore, loadi
 }
 
 /**
- * What tells a story apart from its siblings: its title once stories have one, until then the
- * first words of its text (live while it is being written).
+ * What tells a story apart from its siblings (its versions): its title once it has one (given
+ * soon after it ends, or by its owner), until then the first words of its text (live while it
+ * is being written).
  */
-export function storyLabel(story: Pick<StorySummary, 'title' | 'text' | 'status'>): string {
+export function storyLabel(story: Pick<StorySummary, 'text' | 'status'> & { title?: string | null }): string {
   if (story.title?.trim()) return story.title.trim();
   if (story.text?.trim()) return excerpt(story.text, 72);
   return isTerminal(story.status) ? 'No text' : 'Waiting for the first words…';

@@ -52,7 +52,7 @@ function prepend(existing: StoredConnection, edge: StoredEdge, readField: (f: st
 
 /** Puts a newly created prompt at the top of every unfiltered prompt list. */
 export function addPrompt(cache: ApolloCache, prompt: Prompt): void {
-  const ref = cache.writeFragment({ data: prompt, fragment: PROMPT_FIELDS });
+  const ref = cache.writeFragment({ data: prompt, fragment: PROMPT_FIELDS, fragmentName: 'PromptFields' });
   if (!ref) return;
   cache.modify({
     fields: {
@@ -186,6 +186,25 @@ export function applyStreamEvent(cache: ApolloCache, event: StoryEvent, textSoFa
       tokenCount: () => event.tokenCount,
       error: (existing) => event.error ?? existing,
       text: () => textSoFar,
+    },
+  });
+}
+
+/**
+ * Puts a story that continueStory just reopened back to its new status (PENDING or GENERATING),
+ * without its end. The cache otherwise keeps a finished story finished (a late answer must not
+ * undo an end the stream showed); a continuation is the one way back, and its text, kept as it
+ * was, then grows again as its stream is followed.
+ */
+export function reopenStory(cache: ApolloCache, story: Pick<Story, 'id' | 'status'>): void {
+  const id = cache.identify({ __typename: 'Story', id: story.id });
+  if (!id) return;
+  cache.modify({
+    id,
+    fields: {
+      status: () => story.status,
+      error: () => null,
+      finishedAt: () => null,
     },
   });
 }

@@ -30,11 +30,33 @@ export function nodesOf<T>(connection: Connection<T> | null | undefined): T[] {
   return nodes;
 }
 
+/** Who a story is written for. */
+export type Audience = 'CHILDREN' | 'TEENS' | 'ADULTS';
+
+/** About how long a story should be (SHORT 300, MEDIUM 600, LONG 1,200 tokens). */
+export type StoryLength = 'SHORT' | 'MEDIUM' | 'LONG';
+
+/** How a story is personalised; null fields ask for nothing in particular. */
+export interface StoryOptions {
+  __typename?: 'StoryOptions';
+  audience: Audience | null;
+  genre: string | null;
+  tone: string | null;
+  length: StoryLength | null;
+  /** BCP 47 language tag, e.g. en, zh-TW. */
+  language: string | null;
+}
+
+/** Changes to story options: a field given replaces one, null clears it, one omitted keeps it. */
+export type StoryOptionsInput = Partial<Omit<StoryOptions, '__typename'>>;
+
 export interface Prompt {
   __typename: 'Prompt';
   id: string;
   content: string;
   createdAt: string;
+  /** Defaults for the prompt's stories. */
+  options: StoryOptions;
   /** How many stories the prompt has (its stories connection's totalCount alone). */
   storyCount: { __typename?: 'StoryConnection'; totalCount: number };
 }
@@ -49,8 +71,8 @@ export interface StorySummary {
   finishedAt: string | null;
   /** The text so far: a list row shows its first words, to tell stories apart. */
   text: string;
-  /** Not in the schema yet: a row shows it instead of the first words once it is. */
-  title?: string | null;
+  /** A short title, given soon after the story ends (or by its owner); a row shows it instead of the first words. */
+  title: string | null;
 }
 
 export interface Story extends StorySummary {
@@ -59,6 +81,9 @@ export interface Story extends StorySummary {
   /** Set while the story is shared: the link /s/<shareToken> shows it to anyone. */
   shareToken: string | null;
   prompt: { __typename: 'Prompt'; id: string };
+  /** The options the story was written with. */
+  options: StoryOptions;
+  maxTokens: number;
 }
 
 /** A story as a share link shows it: with its prompt's text. */
@@ -80,15 +105,29 @@ export interface StoryEvent {
 // storyCount is an alias: PROMPT_WITH_STORIES also selects stories, with other arguments.
 // first: 0 asks for the count alone, which the server's complexity limit costs as one field
 // (without first, each prompt of a page would cost a full page of stories).
+export const STORY_OPTIONS_FIELDS = gql`
+  fragment StoryOptionsFields on StoryOptions {
+    audience
+    genre
+    tone
+    length
+    language
+  }
+`;
+
 export const PROMPT_FIELDS = gql`
   fragment PromptFields on Prompt {
     id
     content
     createdAt
+    options {
+      ...StoryOptionsFields
+    }
     storyCount: stories(first: 0) {
       totalCount
     }
   }
+  ${STORY_OPTIONS_FIELDS}
 `;
 
 export const STORY_SUMMARY_FIELDS = gql`
@@ -100,6 +139,7 @@ export const STORY_SUMMARY_FIELDS = gql`
     createdAt
     finishedAt
     text
+    title
   }
 `;
 
@@ -110,11 +150,16 @@ export const STORY_FIELDS = gql`
     error
     startedAt
     shareToken
+    maxTokens
+    options {
+      ...StoryOptionsFields
+    }
     prompt {
       id
     }
   }
   ${STORY_SUMMARY_FIELDS}
+  ${STORY_OPTIONS_FIELDS}
 `;
 
 /** Page size of the prompt list and of each prompt's stories. */
@@ -183,18 +228,18 @@ export const STORY: TypedDocumentNode<{ node: Story | null }, { id: string }> = 
   ${STORY_FIELDS}
 `;
 
-export const CREATE_PROMPT: TypedDocumentNode<{ createPrompt: Prompt }, { content: string }> = gql`
-  mutation CreatePrompt($content: String!) {
-    createPrompt(input: { content: $content }) {
+export const CREATE_PROMPT: TypedDocumentNode<{ createPrompt: Prompt }, { content: string; options?: StoryOptionsInput | null }> = gql`
+  mutation CreatePrompt($content: String!, $options: StoryOptionsInput) {
+    createPrompt(input: { content: $content, options: $options }) {
       ...PromptFields
     }
   }
   ${PROMPT_FIELDS}
 `;
 
-export const UPDATE_PROMPT: TypedDocumentNode<{ updatePrompt: Prompt }, { id: string; content: string }> = gql`
-  mutation UpdatePrompt($id: ID!, $content: String!) {
-    updatePrompt(id: $id, input: { content: $content }) {
+export const UPDATE_PROMPT: TypedDocumentNode<{ updatePrompt: Prompt }, { id: string; content: string; options?: StoryOptionsInput | null }> = gql`
+  mutation UpdatePrompt($id: ID!, $content: String!, $options: StoryOptionsInput) {
+    updatePrompt(id: $id, input: { content: $content, options: $options }) {
       ...PromptFields
     }
   }
@@ -224,13 +269,49 @@ export const DELETE_PROMPT: TypedDocumentNode<{ deletePrompt: string }, { id: st
   }
 `;
 
-export const GENERATE_STORY: TypedDocumentNode<{ generateStory: Story }, { promptID: string; model?: string | null }> = gql`
-  mutation GenerateStory($promptID: ID!, $model: String) {
-    generateStory(input: { promptID: $promptID, model: $model }) {
+export const GENERATE_STORY: TypedDocumentNode<
+  { generateStory: Story },
+  { promptID: string; model?: string | null; options?: StoryOptionsInput | null }
+> = gql`
+  mutation GenerateStory($promptID: ID!, $model: String, $options: StoryOptionsInput) {
+    generateStory(input: { promptID: $promptID, model: $model, options: $options }) {
       ...StoryFields
     }
   }
   ${STORY_FIELDS}
+`;
+
+/** Writes more of a finished story: it goes back to PENDING, then GENERATING, its text kept. */
+export const CONTINUE_STORY: TypedDocumentNode<
+  { continueStory: Story },
+  { id: string; input?: { maxTokens?: number | null; instruction?: string | null } | null }
+> = gql`
+  mutation ContinueStory($id: ID!, $input: ContinueStoryInput) {
+    continueStory(id: $id, input: $input) {
+      ...StoryFields
+    }
+  }
+  ${STORY_FIELDS}
+`;
+
+/** A new story (a version) from the same prompt and options; the old one is kept. */
+export const REGENERATE_STORY: TypedDocumentNode<{ regenerateStory: Story }, { id: string }> = gql`
+  mutation RegenerateStory($id: ID!) {
+    regenerateStory(id: $id) {
+      ...StoryFields
+    }
+  }
+  ${STORY_FIELDS}
+`;
+
+/** Changes a story's title; null removes it. */
+export const UPDATE_STORY: TypedDocumentNode<{ updateStory: Pick<Story, '__typename' | 'id' | 'title'> }, { id: string; title: string | null }> = gql`
+  mutation UpdateStory($id: ID!, $title: String) {
+    updateStory(id: $id, input: { title: $title }) {
+      id
+      title
+    }
+  }
 `;
 
 export const CANCEL_STORY: TypedDocumentNode<{ cancelStory: Story }, { id: string }> = gql`

@@ -10,6 +10,12 @@ interface Cooldowns {
   start(name: string, seconds: number): void;
 }
 
+/**
+ * The cooldown that RATE_LIMITED answers to generateStory, continueStory and regenerateStory
+ * start: the server counts all three as starting a story.
+ */
+export const GENERATE_COOLDOWN = 'generate';
+
 const CooldownContext = createContext<Cooldowns | null>(null);
 
 /** Keeps the app's cooldowns; useCooldown works without it too, for one component alone. */

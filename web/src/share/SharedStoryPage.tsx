@@ -1,6 +1,7 @@
 import { useQuery } from '@apollo/client/react';
 import { SHARED_STORY, isTerminal } from '../graphql/operations';
 import { describeError } from '../lib/errors';
+import { exportHref } from '../lib/exports';
 import { PromptQuote } from '../components/LongText';
 import { StoryArticle } from '../components/StoryArticle';
 import { useFollowStory } from '../stream/follow';
@@ -23,7 +24,21 @@ export function SharedStoryPage({ token }: { token: string }) {
           <h2 id="shared-prompt-heading">Prompt</h2>
           <PromptQuote text={story.prompt.content} />
         </section>
-        <StoryArticle story={story} />
+        <StoryArticle
+          story={story}
+          after={
+            isTerminal(story.status) && (
+              <div className="generate-row">
+                <a className="button" href={exportHref(story.id, 'md', token)} download>
+                  Download Markdown
+                </a>
+                <a className="button" href={exportHref(story.id, 'epub', token)} download>
+                  Download EPUB
+                </a>
+              </div>
+            )
+          }
+        />
       </div>
     );
   } else if (data) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoryEvent } from '../graphql/operations';
-import { applyEvent, emptyStream, startSubscription, type StreamState } from './accumulate';
+import { applyEvent, emptyStream, resumeAfterEnd, startSubscription, type StreamState } from './accumulate';
 
 const event = (seq: number, delta: string, status: StoryEvent['status'] = 'GENERATING', cursor = `c${seq}`): StoryEvent => ({
   storyID: 's',
@@ -121,5 +121,18 @@ describe('startSubscription', () => {
     // From the beginning, the same holds: the repeated first event replaces the text.
     const fresh = apply(emptyStream, [event(1, 'a'), event(2, 'b'), event(1, 'abc'), event(2, 'd')]);
     expect(fresh.text).toBe('abcd');
+  });
+
+  it('follows a continued story after the end it saw, appending the continuation; from the beginning if the text shown moved on', () => {
+    const ended = apply(emptyStream, [event(1, 'Once upon', 'GENERATING', 'at1'), event(2, ' a time.', 'COMPLETED', 'at2')]);
+    const again = resumeAfterEnd(ended, 'Once upon a time.');
+    expect(again).toMatchObject({ text: 'Once upon a time.', cursor: 'at2', status: null, lastSeq: null });
+    const { after, state } = startSubscription(again, true);
+    expect(after).toBe('at2');
+    const continued = apply(state, [event(1, ' Then', 'PENDING', 'at3'), event(2, ' more.', 'COMPLETED', 'at4')]);
+    expect(continued).toMatchObject({ text: 'Once upon a time. Then more.', status: 'COMPLETED', cursor: 'at4' });
+    // The text shown is not the end's any more (it was continued elsewhere meanwhile): start over.
+    expect(resumeAfterEnd(ended, 'Once upon a time. Elsewhere.')).toBe(emptyStream);
+    expect(resumeAfterEnd(emptyStream, null)).toBe(emptyStream);
   });
 });

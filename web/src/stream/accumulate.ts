@@ -72,3 +72,13 @@ export function applyEvent(state: StreamState, event: StoryEvent): StreamState {
     events: state.events + 1,
   };
 }
+
+/**
+ * The state to follow a story again with, after it ended at `ended` and was then continued: the
+ * next subscription starts after the end's cursor, its status unknown again. Only when the text
+ * shown is still the text at that end (shown: null when unknown); otherwise from the beginning.
+ */
+export function resumeAfterEnd(ended: StreamState, shown: string | null): StreamState {
+  if (ended.cursor === null || (shown !== null && shown !== ended.text)) return emptyStream;
+  return { ...ended, status: null, error: null, lastSeq: null };
+}

@@ -1,4 +1,4 @@
-import type { ApolloClient } from '@apollo/client';
+import { gql, type ApolloClient } from '@apollo/client';
 import { useApolloClient } from '@apollo/client/react';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { applyStreamEvent, removeStory } from '../graphql/cacheUpdates';
@@ -7,7 +7,7 @@ import { ConnectionDroppedError, RESUMABLE } from '../graphql/drops';
 import { SHARED_STORY, STORY, STORY_STREAM, USAGE, isTerminal, type StoryEvent } from '../graphql/operations';
 import { describeError } from '../lib/errors';
 import { useToast, type Toaster } from '../toast/toast';
-import { applyEvent, emptyStream, startSubscription } from './accumulate';
+import { applyEvent, emptyStream, resumeAfterEnd, startSubscription, type StreamState } from './accumulate';
 
 // Every story that some component shows while it is still being written is followed by exactly
 // one storyStream subscription, owned here, whose events go into Apollo's cache: the viewer shows
@@ -15,7 +15,9 @@ import { applyEvent, emptyStream, startSubscription } from './accumulate';
 // story means one subscription per story however many components show it. A story read through
 // a share link is followed with its share token, which stands in for an account. A subscription
 // that ends before the story does is made again after the last event applied (its cursor), so
-// that the text goes on where it was: no restart, nothing twice, nothing missing.
+// that the text goes on where it was: no restart, nothing twice, nothing missing. The same holds
+// for a story followed to its end and then continued (continueStory): its new follower starts
+// after the cursor of the end it saw, and the new text is appended to the text shown.
 
 interface Registry {
   follow(storyId: string, shareToken: string | undefined): () => void;
@@ -29,9 +31,17 @@ interface Followed {
   count: number;
 }
 
+/**
+ * Where followed stories ended, by follower key: a story continued later is followed again
+ * from there. Only ends are kept (a story left while being written starts over when opened
+ * again), and only for this page's life.
+ */
+export type Endings = Map<string, StreamState>;
+
 /** Owns the stream subscriptions of the stories that components asked to follow. */
 export function StoryFollowers({ children }: { children: ReactNode }) {
   const [followed, setFollowed] = useState<ReadonlyMap<string, Followed>>(new Map());
+  const [endings] = useState<Endings>(() => new Map());
 
   const follow = useCallback((storyId: string, shareToken: string | undefined) => {
     const key = shareToken ? `${storyId} ${shareToken}` : storyId;
@@ -52,7 +62,7 @@ export function StoryFollowers({ children }: { children: ReactNode }) {
     <FollowContext.Provider value={registry}>
       {children}
       {[...followed].map(([key, { storyId, shareToken }]) => (
-        <StoryFollower key={key} storyId={storyId} shareToken={shareToken} />
+        <StoryFollower key={key} storyId={storyId} shareToken={shareToken} endings={endings} endingKey={key} />
       ))}
     </FollowContext.Provider>
   );
@@ -71,10 +81,10 @@ export function useFollowStory(storyId: string, active: boolean, shareToken?: st
 }
 
 /** Follows one story's stream while some component shows it. */
-function StoryFollower({ storyId, shareToken }: { storyId: string; shareToken: string | undefined }) {
+function StoryFollower({ storyId, shareToken, endings, endingKey }: { storyId: string; shareToken: string | undefined; endings: Endings; endingKey: string }) {
   const client = useApolloClient();
   const toast = useToast();
-  useEffect(() => followStory(client, toast, storyId, shareToken), [client, toast, storyId, shareToken]);
+  useEffect(() => followStory(client, toast, storyId, shareToken, endings, endingKey), [client, toast, storyId, shareToken, endings, endingKey]);
   return null;
 }
 
@@ -87,8 +97,18 @@ function StoryFollower({ storyId, shareToken }: { storyId: string; shareToken: s
  * the stream completed early (after a pause); from the beginning, replacing the text, only when
  * the server refuses the cursor (BAD_USER_INPUT).
  */
-function followStory(client: ApolloClient, toast: Toaster, storyId: string, shareToken: string | undefined): () => void {
-  let acc = emptyStream;
+export function followStory(
+  client: ApolloClient,
+  toast: Toaster,
+  storyId: string,
+  shareToken: string | undefined,
+  endings?: Endings,
+  endingKey: string = storyId,
+): () => void {
+  // A story seen to its end and now continued goes on after that end's cursor, its text kept.
+  const ended = endings?.get(endingKey);
+  endings?.delete(endingKey);
+  let acc = ended ? resumeAfterEnd(ended, cachedText(client, storyId)) : emptyStream;
   let restarts = 0;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -147,6 +167,7 @@ function followStory(client: ApolloClient, toast: Toaster, storyId: string, shar
     const wasTerminal = acc.status !== null && isTerminal(acc.status);
     acc = applyEvent(acc, event);
     applyStreamEvent(client.cache, event, acc.text);
+    if (isTerminal(event.status)) endings?.set(endingKey, acc);
     if (!wasTerminal && isTerminal(event.status)) {
       // The stream carries no timestamps: one read of the finished story brings them.
       reread().catch(() => {});
@@ -182,10 +203,27 @@ function followStory(client: ApolloClient, toast: Toaster, storyId: string, shar
     reread().then((story) => story && stoppedLive(), stoppedLive);
   }
 
-  subscribe(false);
+  subscribe(acc.cursor !== null);
   return () => {
     stopped = true;
     clearTimeout(timer);
     current?.unsubscribe();
   };
+}
+
+const STORY_TEXT = gql`
+  fragment StoryText on Story {
+    text
+  }
+`;
+
+// The story's text as the cache holds it (what is shown), or null when it holds none.
+function cachedText(client: ApolloClient, storyId: string): string | null {
+  const id = client.cache.identify({ __typename: 'Story', id: storyId });
+  if (!id) return null;
+  try {
+    return client.cache.readFragment<{ text?: string }>({ id, fragment: STORY_TEXT })?.text ?? null;
+  } catch {
+    return null;
+  }
 }

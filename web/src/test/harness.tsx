@@ -61,8 +61,20 @@ export function renderWithApi(ui: ReactElement, client: ApolloClient): RenderRes
 }
 
 /** A prompt as the API returns it. */
-export function prompt(id: string, content: string, createdAt = '2025-01-02T10:00:00Z', stories = 0) {
-  return { __typename: 'Prompt' as const, id, content, createdAt, storyCount: { __typename: 'StoryConnection' as const, totalCount: stories } };
+export function prompt(id: string, content: string, createdAt = '2025-01-02T10:00:00Z', stories = 0, options: Record<string, unknown> = {}) {
+  return {
+    __typename: 'Prompt' as const,
+    id,
+    content,
+    createdAt,
+    options: storyOptions(options),
+    storyCount: { __typename: 'StoryConnection' as const, totalCount: stories },
+  };
+}
+
+/** Story options as the API returns them: every field null unless given. */
+export function storyOptions(options: Record<string, unknown> = {}) {
+  return { __typename: 'StoryOptions' as const, audience: null, genre: null, tone: null, length: null, language: null, ...options };
 }
 
 /** A page of a connection as the API returns it; each cursor names its node. */
@@ -90,9 +102,12 @@ export function story(id: string, promptId: string, overrides: Record<string, un
     createdAt: '2025-01-02T10:05:00Z',
     finishedAt: null,
     text: '',
+    title: null,
     error: null,
     startedAt: '2025-01-02T10:05:01Z',
     shareToken: null,
+    maxTokens: 600,
+    options: storyOptions(),
     prompt: { __typename: 'Prompt' as const, id: promptId },
     ...overrides,
   };
