@@ -38,11 +38,13 @@ export default defineConfig({
     },
   },
   server: {
-    // `npm run dev` talks to a storybot running on the default port: the API, and the
-    // OpenID Connect sign-in that the sign-in page links to.
+    // `npm run dev` talks to a storybot running on the default port: the API, the OpenID
+    // Connect sign-in that the sign-in page links to, and the story downloads.
     proxy: {
       '/graphql': { target: 'http://127.0.0.1:8080', ws: true },
       '/auth': { target: 'http://127.0.0.1:8080' },
+      // Story downloads (Markdown, EPUB).
+      '/stories': { target: 'http://127.0.0.1:8080' },
     },
   },
   test: {

@@ -738,7 +738,14 @@ async function scenario(browser, workDir) {
     assert(sockets.some((s) => s.who === 'visitor'), 'the visitor followed the story without a websocket');
     await shot(visitor, '10-shared-page-streaming');
     await waitForStatus(visitor, 'COMPLETED');
-    await expectTextMatchesServer(visitor, sharedId);
+    const stored = await expectTextMatchesServer(visitor, sharedId);
+    // Finished, it is still read-only, and downloads with the share token (the visitor has no cookie).
+    for (const name of ['Continue story', 'Regenerate', 'Rename']) {
+      assert((await visitor.getByRole('button', { name, exact: true }).count()) === 0, `the shared page offers "${name}"`);
+    }
+    const [download] = await Promise.all([visitor.waitForEvent('download'), visitor.getByRole('link', { name: 'Download Markdown' }).click()]);
+    assert(download.url().includes(`/stories/${sharedId}.md?share=`), `the shared page downloads from ${download.url()}`);
+    assert(readFileSync(await download.path(), 'utf8').includes(stored.text), "the shared page's Markdown does not hold the story");
     await expectAccessible(visitor, 'a shared story');
   });
 
