@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/graph"
@@ -20,6 +19,7 @@ import (
 	"github.com/storybot/storybot/internal/database/dbtest"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/story"
+	"github.com/storybot/storybot/internal/subscription"
 )
 
 // pathRecorder is a field interceptor that records the path of every
@@ -51,7 +51,7 @@ func TestStreamEventPaths(t *testing.T) {
 		rec := &pathRecorder{}
 		stories := story.New(db.Client, &llm.Storyteller{}, broker.NewMemory(), story.Config{})
 		h := graph.NewHandler(graph.NewSchema(db.Client, stories, nil, nil), graph.HandlerOptions{
-			Transports: []graphql.Transport{transport.SSE{}},
+			Transports: []graphql.Transport{&subscription.SSE{}},
 			Extensions: []graphql.HandlerExtension{rec},
 		})
 		url := a.serve(h)

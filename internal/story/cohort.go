@@ -70,13 +70,12 @@ func (c *Cohort) claim(f *fanout) bool {
 
 // Member is one subscriber of a cohort.
 type Member struct {
-	c    *Cohort
-	life context.Context
+	c *Cohort
 	// ready reports whether the member can take an event now; it is called
 	// from the fan-out's goroutine while deliveries are built.
 	ready func() bool
 	// ended is called when the fan-out ends the member without a Last
-	// delivery (at shutdown, when the member never became ready again).
+	// delivery (at shutdown, or when its context ended).
 	ended  func()
 	joined atomic.Bool
 	woken  atomic.Pointer[fanout]
@@ -91,16 +90,16 @@ type Member struct {
 	onLeave func()
 }
 
-// NewMember returns a member of c that leaves when life ends (nil: when
-// the context it subscribes with ends). A life of the transport's own,
-// smaller than the resolver's context, lets the executor's state of the
-// subscription go once it has joined. ready reports whether it can take an
-// event now (whether its connection has room for one); a member that was
-// not ready is offered everything it missed, merged, once it calls Wake.
-// ended, when not nil, is called if the fan-out ends the member without a
-// Last delivery.
-func (c *Cohort) NewMember(life context.Context, ready func() bool, ended func()) *Member {
-	return &Member{c: c, life: life, ready: ready, ended: ended}
+// NewMember returns a member of c. It leaves when the context it
+// subscribes with ends (the subscriber's, or one a resolver derived from it
+// to end the stream early). ready reports whether it can take an event now
+// (whether its connection has room for one); a member that was not ready
+// is offered everything it missed, merged, once it calls Wake. ended, when
+// not nil, is called if the fan-out ends the member without a Last
+// delivery: at shutdown, or when the context it subscribed with ended
+// (which may be the transport's own doing).
+func (c *Cohort) NewMember(ready func() bool, ended func()) *Member {
+	return &Member{c: c, ready: ready, ended: ended}
 }
 
 type memberKey struct{}

@@ -32,8 +32,8 @@ func TestCohortStalledMember(t *testing.T) {
 		var offers atomic.Int32
 		var released atomic.Bool
 		always := func() bool { return true }
-		a, b := c.NewMember(nil, always, nil), c.NewMember(nil, always, nil)
-		slow := c.NewMember(nil, func() bool { return released.Load() || offers.Add(1) == 1 }, nil)
+		a, b := c.NewMember(always, nil), c.NewMember(always, nil)
+		slow := c.NewMember(func() bool { return released.Load() || offers.Add(1) == 1 }, nil)
 		members := map[*story.Member]string{a: "a", b: "b", slow: "slow"}
 		ends := map[string]<-chan *story.Event{}
 		for m, name := range members {

@@ -93,9 +93,6 @@ func (f *fanout) join(ctx context.Context, from int, onLeave func()) <-chan *Eve
 func (f *fanout) joinCohort(ctx context.Context, m *Member, from int, onLeave func()) <-chan *Event {
 	m.ch, m.sent, m.onLeave = make(chan *Event), from, onLeave
 	m.woken.Store(f)
-	if m.life != nil {
-		ctx = m.life
-	}
 	m.stop = context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		m.gone = true
@@ -222,6 +219,9 @@ func (f *fanout) deliver(snap snapshot, final bool) (lagging, left bool) {
 		sub.onLeave()
 	}
 	for _, m := range leavingMembers {
+		if m.gone && m.ended != nil {
+			m.ended() // its context ended: tell the transport, if it does not know
+		}
 		m.onLeave()
 	}
 	return lagging, left

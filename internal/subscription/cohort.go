@@ -115,7 +115,7 @@ func (cs *cohorts) join(key cohortKey, showsSeq bool, op *operation, exec graphq
 		go c.run(feedCtx, exec, &feed)
 	}
 	op.cohort = c
-	op.member = c.story.NewMember(op.ctx, op.canTake, op.complete)
+	op.member = c.story.NewMember(op.canTake, op.complete)
 	c.ops[op.member] = op
 	return true
 }
@@ -147,9 +147,12 @@ func (c *cohort) run(ctx context.Context, exec graphql.GraphExecutor, params *gr
 		return
 	}
 	events := make(chan *story.Event, 1)
+	var root *graphql.FieldContext
 	fieldMiddleware := opCtx.ResolverMiddleware
 	opCtx.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
 		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == streamObject && fc.Field.Name == streamField {
+			r := *fc // see underRoot
+			root = &r
 			return (<-chan *story.Event)(events), nil
 		}
 		return fieldMiddleware(ctx, next)
@@ -171,7 +174,7 @@ func (c *cohort) run(ctx context.Context, exec graphql.GraphExecutor, params *gr
 				ev = &e
 			}
 			events <- ev
-			resp := responses(ctx)
+			resp := responses(underRoot(ctx, root))
 			if resp == nil {
 				c.story.Done()
 				return
@@ -295,6 +298,7 @@ func sharedPayload(resp *graphql.Response) []byte {
 func runOperation(exec graphql.GraphExecutor, cs *cohorts, op *operation, opCtx *graphql.OperationContext, params *graphql.RawParams, connCtx context.Context) {
 	ctx := graphql.WithOperationContext(op.ctx, opCtx)
 	key, showsSeq, ok := cohortOf(opCtx)
+	noteRoot(opCtx, &op.root)
 	if !ok {
 		responses, ctx := exec.DispatchOperation(ctx, opCtx)
 		go op.serve(responses, ctx)

@@ -16,15 +16,14 @@ import (
 // payload leaves the response object open, and tail closes it with the
 // member's own extensions.
 type framing struct {
-	nextType           string // "next", or "data" for the legacy protocol
-	sse                bool
-	completeAfterError bool
+	nextType string // "next", or "data" for the legacy protocol
+	sse      bool
 }
 
 var (
 	transportWSFraming = framing{nextType: "next"}
-	legacyWSFraming    = framing{nextType: "data", completeAfterError: true}
-	sseFraming         = framing{nextType: "next", sse: true, completeAfterError: true}
+	legacyWSFraming    = framing{nextType: "data"}
+	sseFraming         = framing{nextType: "next", sse: true}
 )
 
 // nextHead is everything of an event message before its payload.

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/storybot/storybot/internal/story"
 	"github.com/storybot/storybot/internal/telemetry"
@@ -100,10 +101,11 @@ type operation struct {
 	// when it leaves).
 	cohort *cohort
 	member *story.Member
-	head   []byte              // the framing of its next messages, before the payload
-	tail   []byte              // and after: its extensions, the end of the message
-	seqs   [slotDepth][11]byte // its seq in the events waiting in its slot, in turn
-	nseq   int                 // how many seqs were written into seqs
+	root   *graphql.FieldContext // a subscription's root field, once resolved (see underRoot)
+	head   []byte                // the framing of its next messages, before the payload
+	tail   []byte                // and after: its extensions, the end of the message
+	seqs   [slotDepth][11]byte   // its seq in the events waiting in its slot, in turn
+	nseq   int                   // how many seqs were written into seqs
 
 	mu      sync.Mutex
 	ready   bool // its framing is set: it may take cohort events
@@ -207,7 +209,7 @@ func (op *operation) shared(r *rendering, seq int, last bool) {
 func (op *operation) serve(responses graphql.ResponseHandler, ctx context.Context) {
 	f := op.sink.framing()
 	for {
-		resp := responses(ctx)
+		resp := responses(underRoot(ctx, op.root))
 		if resp == nil {
 			break
 		}
@@ -242,9 +244,9 @@ func (op *operation) fail(resp *graphql.Response) {
 	if op.end() {
 		f := op.sink.framing()
 		op.sink.queue(frame{parts: [5][]byte{f.errors(op.id, resp)}})
-		if f.completeAfterError {
-			op.sink.queue(frame{parts: [5][]byte{f.complete(op.id)}})
-		}
+		// The error ends the operation; gqlgen's transports say so with a
+		// complete too, which clients ignore and tools wait for.
+		op.sink.queue(frame{parts: [5][]byte{f.complete(op.id)}})
 		op.sink.finished(op)
 	}
 }
@@ -282,4 +284,37 @@ func (op *operation) leaveCohort() {
 	if c != nil {
 		c.leave(op.member)
 	}
+}
+
+// gqlgen marshals each event of a subscription under the context the
+// transport passes for it, which has no field context: the event's fields
+// would lack the root field in their paths (and search the whole context
+// chain for a parent on every field). The transport notes the root field's
+// context when its resolver runs (noteRoot) and passes each event under it.
+
+// noteRoot makes opCtx note the field context of its subscription's root
+// field in *root when the field resolves.
+func noteRoot(opCtx *graphql.OperationContext, root **graphql.FieldContext) {
+	if opCtx.Operation == nil || opCtx.Operation.Operation != ast.Subscription {
+		return
+	}
+	next := opCtx.ResolverMiddleware
+	opCtx.ResolverMiddleware = func(ctx context.Context, resolve graphql.Resolver) (any, error) {
+		if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Subscription" && *root == nil {
+			// A copy: WithFieldContext sets the parent of the context it
+			// is given, the same (none) for every event.
+			c := *fc
+			*root = &c
+		}
+		return next(ctx, resolve)
+	}
+}
+
+// underRoot returns ctx for rendering an event under the root field's
+// context root (ctx itself when it is nil).
+func underRoot(ctx context.Context, root *graphql.FieldContext) context.Context {
+	if root == nil {
+		return ctx
+	}
+	return graphql.WithFieldContext(ctx, root)
 }

@@ -176,7 +176,9 @@ func (c *conn) handle(data []byte) bool {
 		c.mu.Lock()
 		op := c.ops[m.ID]
 		c.mu.Unlock()
-		if op != nil && op.stop() && c.legacy {
+		if op != nil && op.stop() {
+			// As gqlgen's transport does, on both subprotocols: clients
+			// ignore it, tests and tools wait for it.
 			c.send(c.frames.complete(m.ID))
 		}
 		return true

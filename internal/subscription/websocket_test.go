@@ -203,6 +203,9 @@ func TestSubscriptionCap(t *testing.T) {
 	if m.Type != "error" || m.ID != "c" || !strings.Contains(string(m.Payload), "too many subscriptions") {
 		t.Fatalf("third subscription: %+v", m)
 	}
+	if m := read(t, c); m.Type != "complete" || m.ID != "c" {
+		t.Fatalf("after the refusal: %+v, want its complete", m)
+	}
 	srv.SendNextSubscriptionMessage() // the connection still serves the others
 	if m := read(t, c); m.Type != "next" {
 		t.Errorf("after the refusal: %+v", m)
