@@ -89,6 +89,7 @@ describe('StoryViewer: title, continue, regenerate, downloads', () => {
     expect(server.named('StoryStream')[1]?.variables).toEqual({ storyID: 's-3', after: 's-3@2' });
     expect(text().textContent).toBe('Once upon a time.');
     expect(screen.queryByRole('button', { name: 'Continue story' })).not.toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Story' })).toHaveFocus();
 
     // The continuation's first event holds only the new text: it is appended.
     act(() => {

@@ -92,7 +92,7 @@ export function StoryViewer({ storyId, onSelectStory }: { storyId: string; onSel
           </button>
         )
       }
-      after={!active && <StoryCraft story={story} onSelectStory={onSelectStory} />}
+      after={!active && <StoryCraft story={story} onSelectStory={onSelectStory} onContinued={() => heading.current?.focus()} />}
     >
       <ShareControls story={story} />
     </StoryArticle>
@@ -212,7 +212,7 @@ function TitleEditor({ story, onDone }: { story: Story; onDone(): void }) {
  * What can be done with a finished story: continue it (with an optional instruction), write a
  * new version of it, or download it.
  */
-function StoryCraft({ story, onSelectStory }: { story: Story; onSelectStory?(storyId: string): void }) {
+function StoryCraft({ story, onSelectStory, onContinued }: { story: Story; onSelectStory?(storyId: string): void; onContinued(): void }) {
   const toast = useToast();
   const client = useApolloClient();
   const cooldown = useCooldown(GENERATE_COOLDOWN);
@@ -245,6 +245,8 @@ function StoryCraft({ story, onSelectStory }: { story: Story; onSelectStory?(sto
       const { data } = await continueStory({ variables: { id: story.id, input: trimmed ? { instruction: trimmed } : null } });
       if (data) reopenStory(client.cache, data.continueStory);
       setInstruction('');
+      // The form goes while the story is written: the focus goes to the story, not the page.
+      onContinued();
       client.query({ query: USAGE, fetchPolicy: 'network-only' }).catch(() => {});
     } catch (err) {
       failed('Could not continue the story', err);
