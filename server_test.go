@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/storybot/storybot/internal/database/dbtest"
+	"github.com/storybot/storybot/internal/telemetry/ecstest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -111,6 +112,12 @@ func launch(t testing.TB, env map[string]string) *server {
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Errorf("run returned %v", err)
+		}
+		// Every key of every line this server logged is an ECS field or
+		// one of storybot's own (storybot.*): each test that starts a
+		// server checks the lines its own paths wrote.
+		for _, p := range ecstest.CheckOutput(out.String()) {
+			t.Errorf("storybot's logs: %s", p)
 		}
 	})
 	return &server{t: t, base: "http://" + addr, stop: stop, out: out}

@@ -418,6 +418,21 @@ func TestKibanaSavedObjects(t *testing.T) {
 		t.Errorf("the data view's time field is %q, want @timestamp", tf)
 	}
 
+	// Every field a search shows or asks for is an ECS field or one of
+	// storybot's own (TestStack checks that storybot writes them).
+	kqlField := regexp.MustCompile(`([A-Za-z_@][\w.@]*)\s*(?::|>=|<=|>|<)`)
+	for _, s := range searches {
+		fields := slices.Clone(s.columns)
+		for _, m := range kqlField.FindAllStringSubmatch(s.query, -1) {
+			fields = append(fields, m[1])
+		}
+		for _, f := range fields {
+			if !ecstest.Allowed(f) {
+				t.Errorf("search %q uses %s, which is neither an ECS %s field nor storybot.*", s.title, f, ecstest.ECSVersion)
+			}
+		}
+	}
+
 	// One trace's lines: the trace ID of a request, of a websocket
 	// connection, or of an operation on one.
 	if !slices.ContainsFunc(searches, func(s kibanaSearch) bool {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/storybot/storybot/internal/auth"
 	"github.com/storybot/storybot/internal/database/dbtest"
+	"github.com/storybot/storybot/internal/telemetry/ecstest"
 )
 
 // TestStack runs the stack of compose.yaml on this machine, without
@@ -968,7 +969,7 @@ func testLogs(t *testing.T, logs *fakeLogstash, n *nginxServer, replicas []*repl
 	// storybot's lines reach the Logstash input, JSON on every line.
 	waitFor(t, 10*time.Second, "the story's last log line at Logstash", func() error {
 		if len(logs.find(func(l map[string]any) bool {
-			return l["message"] == "story finished" && l["story_id"] == traffic.storyID
+			return l["message"] == "story finished" && l["storybot.story.id"] == traffic.storyID
 		})) == 0 {
 			return errors.New("no line yet")
 		}
@@ -987,6 +988,19 @@ func testLogs(t *testing.T, logs *fakeLogstash, n *nginxServer, replicas []*repl
 		if n := len(logs.find(func(l map[string]any) bool { return l[field] == nil })); n > 0 {
 			t.Errorf("%d lines lack %s", n, field)
 		}
+	}
+	// Every key of every line is an ECS field or one of storybot's own.
+	var received strings.Builder
+	for _, l := range logs.find(func(map[string]any) bool { return true }) {
+		b, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		received.Write(b)
+		received.WriteByte('\n')
+	}
+	for _, p := range ecstest.CheckOutput(received.String()) {
+		t.Errorf("a line at Logstash: %s", p)
 	}
 	byTrace := func(id string) []map[string]any {
 		return logs.find(func(l map[string]any) bool { return l["trace.id"] == id || l["storybot.connection.trace_id"] == id })
@@ -1014,15 +1028,23 @@ func testLogs(t *testing.T, logs *fakeLogstash, n *nginxServer, replicas []*repl
 	// Every field and message the Kibana searches use is one storybot
 	// writes: seen in these lines, or logged somewhere in its source.
 	seen := map[string]bool{}
-	for _, l := range logs.find(func(map[string]any) bool { return true }) {
-		for k := range l {
+	for _, line := range lines(received.String()) {
+		keys, err := ecstest.Keys([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
 			seen[k] = true
 		}
 	}
 	source := storybotSource(t)
+	scan, err := ecstest.ScanSource(repoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	logged := map[string]bool{}
-	for _, m := range regexp.MustCompile(`slog\.[A-Za-z]+\("([^"]+)"`).FindAllStringSubmatch(source, -1) {
-		logged[m[1]] = true
+	for _, k := range scan.Keys {
+		logged[k.Key] = true
 	}
 	_, searches := loadKibana(t)
 	kqlField := regexp.MustCompile(`([A-Za-z_@][\w.@]*)\s*(?::|>=|<=|>|<)`)

@@ -3,7 +3,6 @@ package story
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/storybot/storybot/ent/predicate"
 	entstory "github.com/storybot/storybot/ent/story"
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // On Postgres, a replica says it is alive by holding an advisory lock,
@@ -38,7 +38,7 @@ func (s *Service) holdPresence(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.WarnContext(ctx, "lost the presence lock; taking it again", slog.Any("error", err))
+		s.log.WarnContext(ctx, "lost the presence lock; taking it again", telemetry.Error(err))
 		select {
 		case <-time.After(time.Second):
 		case <-ctx.Done():

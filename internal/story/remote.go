@@ -9,6 +9,7 @@ import (
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // remote follows a story that another replica generates: one per story per
@@ -106,7 +107,7 @@ func (rm *remote) reload(ctx context.Context) {
 	st, err := rm.s.readFrom(ctx, rm.id, rm.view.length())
 	if err != nil {
 		if ctx.Err() == nil {
-			rm.s.log.WarnContext(ctx, "reloading a followed story failed", slog.String("story_id", string(rm.id)), slog.Any("error", err))
+			rm.s.log.WarnContext(ctx, "reloading a followed story failed", slog.String("storybot.story.id", string(rm.id)), telemetry.Error(err))
 		}
 		return
 	}

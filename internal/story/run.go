@@ -102,7 +102,7 @@ func (r *run) loop() {
 		close(r.done)
 		s.runsDone.Done()
 	}()
-	log := s.log.With(slog.String("story_id", string(r.story.ID)))
+	log := s.log.With(slog.String("storybot.story.id", string(r.story.ID)))
 
 	admitted := make(chan func(), 1)
 	go func() {
@@ -138,7 +138,7 @@ func (r *run) loop() {
 				r.finish(outcome{status: entstory.StatusCancelled}, log)
 				return
 			} else if err != nil {
-				log.ErrorContext(r.ctx, "starting the story failed", slog.Any("error", err))
+				log.ErrorContext(r.ctx, "starting the story failed", telemetry.Error(err))
 				r.finish(outcome{status: entstory.StatusFailed, errMsg: ptr("could not start: the store is unavailable")}, log)
 				return
 			}
@@ -189,7 +189,7 @@ func (r *run) loop() {
 		case errors.Is(err, errCancelledElsewhere):
 			r.cancel(errCancelled)
 		case err != nil:
-			log.WarnContext(r.ctx, "storing the story's text failed; will retry", slog.Any("error", err))
+			log.WarnContext(r.ctx, "storing the story's text failed; will retry", telemetry.Error(err))
 		}
 	}
 }
@@ -315,7 +315,7 @@ func (r *run) flush() (time.Time, error) {
 	r.s.cfg.Observer.TokensStreamed(pending)
 	if delta != "" {
 		if err := r.publish(offset, delta, entstory.StatusGenerating, snap.tokens, nil); err != nil {
-			r.s.log.WarnContext(r.ctx, "publishing story text failed; other replicas will reload it", slog.Any("error", err))
+			r.s.log.WarnContext(r.ctx, "publishing story text failed; other replicas will reload it", telemetry.Error(err))
 		}
 	}
 	if status == entstory.StatusCancelled {
@@ -352,12 +352,12 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		if err == nil || errors.Is(err, errLeaseLost) || time.Now().After(deadline) {
 			break
 		}
-		log.WarnContext(r.ctx, "storing the end of the story failed; retrying", slog.Any("error", err), slog.Int("attempt", attempt+1))
+		log.WarnContext(r.ctx, "storing the end of the story failed; retrying", telemetry.Error(err), slog.Int("storybot.story.store_attempt", attempt+1))
 		time.Sleep(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second))
 	}
 	if err != nil {
 		// The sweeper of some replica will end it from what was stored.
-		log.ErrorContext(r.ctx, "could not store the end of the story", slog.Any("error", err))
+		log.ErrorContext(r.ctx, "could not store the end of the story", telemetry.Error(err))
 		r.view.setStatus(entstory.StatusFailed, ptr("interrupted"))
 		r.observeEnd(entstory.StatusFailed)
 		return
@@ -368,18 +368,18 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	s.cfg.Observer.TokensStreamed(pending)
 	r.view.setStatus(status, out.errMsg)
 	if err := r.publish(offset, delta, status, snap.tokens, out.errMsg); err != nil {
-		log.WarnContext(r.ctx, "publishing the end of the story failed", slog.Any("error", err))
+		log.WarnContext(r.ctx, "publishing the end of the story failed", telemetry.Error(err))
 	}
 	r.observeEnd(status)
 	s.entitle(r, snap.text)
 	attrs := []any{
-		slog.String("status", status.String()), slog.Int("tokens", snap.tokens),
-		slog.Int("bytes", len(snap.text)), slog.String("model", model),
-		slog.String("finish_reason", out.result.FinishReason),
-		slog.Duration("duration", time.Since(r.startedAt)),
+		slog.String("storybot.story.status", status.String()), slog.Int("storybot.story.tokens", snap.tokens),
+		slog.Int("storybot.story.bytes", len(snap.text)), slog.String("storybot.story.model", model),
+		slog.String("storybot.story.finish_reason", out.result.FinishReason),
+		slog.Duration("event.duration", time.Since(r.startedAt)),
 	}
 	if out.errMsg != nil {
-		attrs = append(attrs, slog.String("error", *out.errMsg))
+		attrs = append(attrs, telemetry.ErrorMessage(*out.errMsg))
 	}
 	log.InfoContext(r.ctx, "story finished", attrs...)
 }

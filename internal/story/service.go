@@ -167,7 +167,7 @@ func New(client *ent.Client, gen Generator, b broker.Broker, cfg Config) *Servic
 	titleCtx, cancelTitles := context.WithCancel(base)
 	return &Service{
 		client: client, gen: gen, broker: b, cfg: cfg,
-		log:  cfg.Logger.With(slog.String("component", "story"), slog.String("owner", cfg.Owner)),
+		log:  cfg.Logger.With(slog.String("log.logger", "story"), slog.String("storybot.replica", cfg.Owner)),
 		base: base, cancelBase: cancel,
 		titleCtx: titleCtx, cancelTitles: cancelTitles,
 		runs: map[pulid.ID]*run{}, remotes: map[pulid.ID]*remote{},
@@ -623,7 +623,7 @@ func (s *Service) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "sweeping expired leases failed", slog.Any("error", err))
+			s.log.WarnContext(ctx, "sweeping expired leases failed", telemetry.Error(err))
 		}
 		select {
 		case <-t.C:

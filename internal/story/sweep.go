@@ -54,7 +54,7 @@ func (s *Service) sweep(ctx context.Context) error {
 			took, err := s.takeOver(ctx, st, now)
 			if err != nil && ctx.Err() == nil {
 				s.log.WarnContext(ctx, "taking over a story whose generator stopped failed; ending it",
-					slog.String("story_id", string(st.ID)), slog.Any("error", err))
+					slog.String("storybot.story.id", string(st.ID)), telemetry.Error(err))
 			}
 			if took || ctx.Err() != nil {
 				continue
@@ -77,13 +77,13 @@ func (s *Service) sweep(ctx context.Context) error {
 		}
 		s.cfg.Observer.StoryFinished(strings.ToLower(status.String()), took)
 		s.log.WarnContext(ctx, "ended a story whose generator stopped",
-			slog.String("story_id", string(st.ID)), slog.String("previous_owner", *st.LeaseOwner), slog.String("status", status.String()))
+			slog.String("storybot.story.id", string(st.ID)), slog.String("storybot.story.previous_owner", *st.LeaseOwner), slog.String("storybot.story.status", status.String()))
 		ev := broker.Event{StoryID: string(st.ID), Offset: st.TextLength, Status: status.String(), TokenCount: st.TokenCount}
 		if errMsg != nil {
 			ev.Error = *errMsg
 		}
 		if err := s.broker.Publish(ctx, ev); err != nil {
-			s.log.WarnContext(ctx, "publishing a swept story's end failed", slog.String("story_id", string(st.ID)), slog.Any("error", err))
+			s.log.WarnContext(ctx, "publishing a swept story's end failed", slog.String("storybot.story.id", string(st.ID)), telemetry.Error(err))
 		}
 	}
 	return nil
@@ -198,6 +198,6 @@ func (s *Service) takeOver(ctx context.Context, st *ent.Story, now time.Time) (b
 		return false, err
 	}
 	s.log.WarnContext(ctx, "took over a story whose generator stopped",
-		slog.String("story_id", string(st.ID)), slog.String("previous_owner", *st.LeaseOwner), slog.Int("takeover", st.Takeovers+1))
+		slog.String("storybot.story.id", string(st.ID)), slog.String("storybot.story.previous_owner", *st.LeaseOwner), slog.Int("storybot.story.takeover", st.Takeovers+1))
 	return true, nil
 }

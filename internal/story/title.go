@@ -13,6 +13,7 @@ import (
 	"github.com/storybot/storybot/ent/user"
 	"github.com/storybot/storybot/internal/llm"
 	"github.com/storybot/storybot/internal/pulid"
+	"github.com/storybot/storybot/internal/telemetry"
 	"github.com/storybot/storybot/internal/viewer"
 )
 
@@ -47,7 +48,7 @@ func (s *Service) entitle(r *run, text string) {
 		defer cancel()
 		title, used := s.askTitle(ctx, uid, req, text)
 		if err := s.storeTitle(ctx, r.story.ID, uid, title, used); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "storing a story's title failed", slog.String("story_id", string(r.story.ID)), slog.Any("error", err))
+			s.log.WarnContext(ctx, "storing a story's title failed", slog.String("storybot.story.id", string(r.story.ID)), telemetry.Error(err))
 		}
 	}()
 }
@@ -66,7 +67,7 @@ func (s *Service) askTitle(ctx context.Context, uid pulid.ID, req llm.Request, t
 	used := res.PromptTokens + res.CompletionTokens
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.WarnContext(ctx, "asking for a story's title failed; deriving it from the text", slog.Any("error", err))
+			s.log.WarnContext(ctx, "asking for a story's title failed; deriving it from the text", telemetry.Error(err))
 		}
 		return llm.TitleFromText(text), used
 	}
