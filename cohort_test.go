@@ -323,6 +323,12 @@ func idleClient() error {
 			if err := c.ReadJSON(&m); err != nil {
 				return fmt.Errorf("socket %d: %w", i, err)
 			}
+			if m.Type == "ping" { // the server's keep-alive, as the protocol has it
+				if err := c.WriteJSON(wsMessage{Type: "pong"}); err != nil {
+					return fmt.Errorf("socket %d: %w", i, err)
+				}
+				continue
+			}
 			if m.Type != "connection_ack" && m.Type != "next" {
 				return fmt.Errorf("socket %d: %s %s", i, m.Type, m.Payload)
 			}
