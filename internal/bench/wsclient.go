@@ -58,9 +58,9 @@ type subscriberEnv struct {
 	dialSem     chan struct{}
 	latency     *sharedHistogram
 	lag         *sharedHistogram // received minus due, per token
-	subscribe   sync.WaitGroup // Done when a subscriber got its first event or failed
-	firstEvents atomic.Int64   // subscribers that got their first event
-	conns       sync.Map       // index -> *gws.Conn, for closing them all
+	subscribe   sync.WaitGroup   // Done when a subscriber got its first event or failed
+	firstEvents atomic.Int64     // subscribers that got their first event
+	conns       sync.Map         // index -> *gws.Conn, for closing them all
 }
 
 var (
