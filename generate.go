@@ -8,4 +8,4 @@ package main
 
 //go:generate go run -mod=mod ./ent/entc.go
 //go:generate go run -mod=mod github.com/99designs/gqlgen generate --config gqlgen.yml
-//go:generate go run ./internal/trimgen graph/generated.go
+//go:generate go run ./cmd/trimgen graph/generated.go

@@ -8438,6 +8438,7 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiTokenImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8493,6 +8494,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	})
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -8639,6 +8641,7 @@ func (ec *executionContext) _NewApiToken(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, newApiTokenImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8671,6 +8674,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8772,6 +8776,7 @@ func (ec *executionContext) _PromptConnection(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, promptConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8809,6 +8814,7 @@ func (ec *executionContext) _PromptEdge(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, promptEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -8844,6 +8850,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	out := graphql.NewFieldSet(fields)
+	deferred := deferredGroup(ctx, fields)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -8928,6 +8935,11 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	out.Dispatch(ctx)
 	if out.Invalids > 0 {
 		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
 	}
 
 	return out
@@ -9064,6 +9076,7 @@ func (ec *executionContext) _StoryConnection(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, storyConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9101,6 +9114,7 @@ func (ec *executionContext) _StoryEdge(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, storyEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9133,6 +9147,7 @@ func (ec *executionContext) _StoryEvent(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, storyEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9190,6 +9205,7 @@ func (ec *executionContext) _StoryOptions(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, storyOptionsImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9257,6 +9273,7 @@ func (ec *executionContext) _Usage(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, usageImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9363,6 +9380,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9410,6 +9428,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9452,6 +9471,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9504,6 +9524,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9556,6 +9577,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9608,6 +9630,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := graphql.NewFieldSet(fields)
+
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -9822,7 +9845,7 @@ func (ec *executionContext) marshalNNewApiToken2ᚖgithubᚗcomᚋstorybotᚋsto
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := marshalSequentially(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋstorybotᚋstorybotᚋentᚐNoder(ctx, sel, v[i])
@@ -10033,7 +10056,7 @@ func (ec *executionContext) marshalNUsage2ᚖgithubᚗcomᚋstorybotᚋstorybot�
 }
 
 func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {
-	ret := marshalSequentially(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUser2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐUser(ctx, sel, v[i])
@@ -10461,7 +10484,7 @@ func (ec *executionContext) marshalOPromptEdge2ᚕᚖgithubᚗcomᚋstorybotᚋs
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalSequentially(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPromptEdge2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐPromptEdge(ctx, sel, v[i])
@@ -10521,7 +10544,7 @@ func (ec *executionContext) marshalOStoryEdge2ᚕᚖgithubᚗcomᚋstorybotᚋst
 	if v == nil {
 		return graphql.Null
 	}
-	ret := marshalSequentially(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOStoryEdge2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStoryEdge(ctx, sel, v[i])

@@ -9,7 +9,7 @@ import (
 // marshalSequentially marshals the n elements of a list in the calling
 // goroutine, each in its own field context and with its own panic recovery,
 // as gqlgen's MarshalSliceConcurrently does with a goroutine per element.
-// generated.go calls it instead (see internal/trimgen).
+// generated.go calls it instead (see cmd/trimgen).
 func marshalSequentially(ctx context.Context, n int, marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
 	ret := make(graphql.Array, n)
 	for i := range n {
@@ -33,7 +33,7 @@ func marshalSequentially(ctx context.Context, n int, marshal func(ctx context.Co
 // group, which costs nothing (gqlgen's walks the context for the object's
 // path and allocates a map and a field set). Fields that resolve
 // concurrently touch the group only when deferred. generated.go calls it
-// instead (see internal/trimgen).
+// instead (see cmd/trimgen).
 func deferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
 	for _, f := range fields {
 		if f.IsDeferred() {
