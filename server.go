@@ -66,7 +66,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	metrics := telemetry.NewMetrics(telemetry.MetricsOptions{})
+	models := cfg.Models()
+	if cfg.LLMBaseURL == "" {
+		models = []string{llm.DefaultStorytellerModel} // the offline storyteller is the one model
+	}
+	metrics := telemetry.NewMetrics(telemetry.MetricsOptions{Models: models})
 	logger, closeLogs, err := telemetry.NewLogger(telemetry.LogConfig{
 		Level: cfg.LogLevel, Environment: cfg.Env, File: cfg.LogFile, LogstashAddr: cfg.LogstashAddr,
 		ServiceVersion: version(),
@@ -80,7 +84,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = closeLogs(ctx)
 	}()
 
-	db, err := database.Open(ctx, database.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxConns})
+	// Traces: configured by the standard OTEL_* variables, off without an
+	// endpoint; the spans still buffered are exported on the way out.
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfigFromEnv(getenv), version())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(ctx); err != nil {
+			logger.Warn("exporting the last spans failed", telemetry.Error(err))
+		}
+	}()
+
+	dbOpts := database.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxConns}
+	if tracing.Enabled() {
+		dbOpts.TracerProvider = tracing.TracerProvider()
+	}
+	db, err := database.Open(ctx, dbOpts)
 	if err != nil {
 		return err
 	}
@@ -103,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer events.Close()
 
-	gen, model, err := generator(cfg)
+	gen, model, err := generator(cfg, tracing)
 	if err != nil {
 		return err
 	}
@@ -116,15 +138,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := metrics.RegisterStoryGauges(gate.Active, gate.Queued); err != nil {
 		return err
 	}
-	models := cfg.Models()
-	if cfg.LLMBaseURL == "" {
-		models = []string{model} // the offline storyteller is the one model
-	}
 	stories := story.New(db.Client, gen, events, story.Config{
 		Owner: owner, Models: models, Dialect: db.Dialect, DB: db.SQL,
 		UserDailyTokens: cfg.UserDailyTokens, UserMaxRunning: cfg.UserMaxRunning,
 		DefaultMaxTokens: cfg.StoryMaxTokens, MaxMaxTokens: cfg.StoryMaxTokensLimit,
-		Logger: logger, Observer: metrics, Gate: gate,
+		Logger: logger, Observer: metrics, Gate: gate, Tracing: tracing,
 	})
 	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	sweeperDone := make(chan struct{})
@@ -156,6 +174,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	allowed := origins.New(cfg.AllowedOrigins)
 	ext := telemetry.NewGraphQLExtension(metrics, logger, telemetry.WithFieldTimings(cfg.FieldTimings))
 	extensions := []graphql.HandlerExtension{ext}
+	if tracing.Enabled() {
+		extensions = append(extensions, telemetry.GraphQLSpans{Tracing: tracing})
+	}
 	if cfg.SignInPerMinute > 0 {
 		// Guessing passwords is slowed per client here, and per account
 		// by the accounts service.
@@ -232,7 +253,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	srv := &http.Server{
 		// Every response, the API's too, carries the security headers.
-		Handler:           telemetry.TraceMiddleware(web.SecurityHeadersFor(pages)(mux)),
+		Handler:           tracing.Middleware(web.SecurityHeadersFor(pages)(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -340,7 +361,7 @@ func version() string {
 
 // generator returns the story generator the configuration asks for, and the
 // model name stories record by default.
-func generator(cfg config.Config) (story.Generator, string, error) {
+func generator(cfg config.Config, tracing *telemetry.Tracing) (story.Generator, string, error) {
 	if cfg.LLMBaseURL == "" {
 		return &llm.Storyteller{TokensPerSecond: cfg.StorytellerPace}, llm.DefaultStorytellerModel, nil
 	}
@@ -349,6 +370,9 @@ func generator(cfg config.Config) (story.Generator, string, error) {
 		SystemPrompt: cfg.LLMSystemPrompt, StreamUsage: cfg.LLMStreamUsage,
 		ConnectTimeout: cfg.LLMConnectTimeout, FirstTokenTimeout: cfg.LLMFirstTokenTimeout,
 		IdleTimeout: cfg.LLMIdleTimeout, ContextTokens: cfg.LLMContextTokens,
+		// traceparent (and a client span when tracing is on) goes to the
+		// model server with every request.
+		HTTPClient: &http.Client{Transport: tracing.Transport(http.DefaultTransport.(*http.Transport).Clone())},
 	})
 	if err != nil {
 		return nil, "", err

@@ -33,6 +33,10 @@ type Event struct {
 	TokenCount int    // the story's token count after this event
 	Error      string // set with FAILED
 	Resync     bool   // set only on events the broker makes itself: events for this story may have been lost; reload from the store
+	// Traceparent is the W3C traceparent of the story's run when its span
+	// is recorded, so that a replica following the story continues the
+	// trace; empty otherwise.
+	Traceparent string
 }
 
 // Broker carries story events between the replicas that share a store.

@@ -29,6 +29,9 @@ type wireEvent struct {
 	Status     string `json:"t,omitempty"`
 	TokenCount int    `json:"n,omitempty"`
 	Error      string `json:"e,omitempty"`
+	// Traceparent is the W3C traceparent of the run that published the
+	// event, when its span is recorded.
+	Traceparent string `json:"p,omitempty"`
 }
 
 // encodePayloads returns the payloads that carry ev, in order. One suffices
@@ -39,8 +42,11 @@ type wireEvent struct {
 // its last piece.
 func encodePayloads(ev Event) ([]string, error) {
 	ev.Error = cutEscaped(ev.Error, maxErrorLen)
-	last := wireEvent{StoryID: ev.StoryID, Status: ev.Status, TokenCount: ev.TokenCount, Error: ev.Error}
-	middle := wireEvent{StoryID: ev.StoryID, Status: ev.Status, TokenCount: ev.TokenCount}
+	if !validTraceparent(ev.Traceparent) {
+		ev.Traceparent = "" // never let a malformed one take a payload's room
+	}
+	last := wireEvent{StoryID: ev.StoryID, Status: ev.Status, TokenCount: ev.TokenCount, Error: ev.Error, Traceparent: ev.Traceparent}
+	middle := wireEvent{StoryID: ev.StoryID, Status: ev.Status, TokenCount: ev.TokenCount, Traceparent: ev.Traceparent}
 	if isTerminal(ev.Status) {
 		middle.Status = statusGenerating
 	}
@@ -138,12 +144,13 @@ func decodePayload(payload string) (Event, error) {
 		return Event{}, fmt.Errorf("broker: payload without story ID or with a negative offset")
 	}
 	return Event{
-		StoryID:    w.StoryID,
-		Offset:     w.Offset,
-		Delta:      w.Delta,
-		Status:     w.Status,
-		TokenCount: w.TokenCount,
-		Error:      w.Error,
+		StoryID:     w.StoryID,
+		Offset:      w.Offset,
+		Delta:       w.Delta,
+		Status:      w.Status,
+		TokenCount:  w.TokenCount,
+		Traceparent: w.Traceparent,
+		Error:       w.Error,
 	}, nil
 }
 
@@ -199,4 +206,18 @@ func escapedLen(r rune) int {
 	default:
 		return utf8.RuneLen(r)
 	}
+}
+
+// validTraceparent reports whether s has the shape of a W3C traceparent of
+// version 00 (55 characters: version, trace ID, span ID and flags).
+func validTraceparent(s string) bool {
+	if len(s) != 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '-' && !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

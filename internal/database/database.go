@@ -6,6 +6,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,7 +17,12 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // registers the "postgres" driver
+	"github.com/XSAM/otelsql"
+	_ "github.com/lib/pq" // registers the "postgres" driver
+	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/storybot/storybot/ent"
@@ -33,6 +39,10 @@ type Options struct {
 	DataDir string
 	// MaxOpenConns caps the Postgres connection pool (0: a default).
 	MaxOpenConns int
+	// TracerProvider, when set, makes a span of each statement run under a
+	// recorded span (the statements of storybot's background work, outside
+	// any traced request or story, get none).
+	TracerProvider trace.TracerProvider
 }
 
 // DB is an open store: the Ent client and the *sql.DB beneath it.
@@ -57,7 +67,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if opts.URL != "" {
 		db, err = openPostgres(ctx, opts)
 	} else {
-		db, err = openSQLite(ctx, opts.DataDir)
+		db, err = openSQLite(ctx, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -73,7 +83,7 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 	if !strings.HasPrefix(opts.URL, "postgres://") && !strings.HasPrefix(opts.URL, "postgresql://") {
 		return nil, errors.New("database: DATABASE_URL must be a postgres:// URL")
 	}
-	sqldb, err := sql.Open("postgres", opts.URL)
+	sqldb, err := open("postgres", opts.URL, opts.TracerProvider, semconv.DBSystemNamePostgreSQL)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -91,7 +101,8 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 	return newDB(sqldb, dialect.Postgres, opts.URL), nil
 }
 
-func openSQLite(ctx context.Context, dir string) (*DB, error) {
+func openSQLite(ctx context.Context, opts Options) (*DB, error) {
+	dir := opts.DataDir
 	if dir == "" {
 		dir = "."
 	}
@@ -104,7 +115,7 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 	dsn := "file:" + filepath.ToSlash(filepath.Join(dir, SQLiteFile)) +
 		"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
-	sqldb, err := sql.Open("sqlite", dsn)
+	sqldb, err := open("sqlite", dsn, opts.TracerProvider, semconv.DBSystemNameSQLite)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -114,6 +125,24 @@ func openSQLite(ctx context.Context, dir string) (*DB, error) {
 		return nil, fmt.Errorf("database: opening %s: %w", filepath.Join(dir, SQLiteFile), err)
 	}
 	return newDB(sqldb, dialect.SQLite, ""), nil
+}
+
+// open opens a pool of connections to dsn by the driver named driverName,
+// whose statements are spans of tp when tp is not nil.
+func open(driverName, dsn string, tp trace.TracerProvider, system attribute.KeyValue) (*sql.DB, error) {
+	if tp == nil {
+		return sql.Open(driverName, dsn)
+	}
+	return otelsql.Open(driverName, dsn,
+		otelsql.WithTracerProvider(tp),
+		otelsql.WithMeterProvider(metricnoop.NewMeterProvider()),
+		otelsql.WithAttributes(system),
+		otelsql.WithSpanOptions(otelsql.SpanOptions{
+			OmitConnResetSession: true, OmitRows: true, OmitConnectorConnect: true,
+			SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
+				return trace.SpanFromContext(ctx).IsRecording()
+			},
+		}))
 }
 
 func newDB(sqldb *sql.DB, name, url string) *DB {

@@ -19,6 +19,11 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/ssestream"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/storybot/storybot/internal/telemetry"
 )
 
 // Defaults of [OpenAIConfig], used where a field is left at its zero value.
@@ -213,8 +218,58 @@ func (o *OpenAI) Title(ctx context.Context, req Request, story string) (string, 
 	return title, res, nil
 }
 
-// stream sends params and emits the answer's text as it arrives.
+// stream sends params and emits the answer's text as it arrives, in a
+// client span that follows OpenTelemetry's GenAI conventions when the
+// context carries tracing.
 func (o *OpenAI) stream(ctx context.Context, params openai.ChatCompletionNewParams, traceID string, emit func(delta string)) (Result, error) {
+	attrs := []attribute.KeyValue{
+		semconv.GenAIOperationNameChat, semconv.GenAIProviderNameOpenAI, genAISystemOpenAI,
+		semconv.GenAIRequestModel(params.Model), semconv.ServerAddress(o.host),
+	}
+	if params.MaxTokens.Valid() {
+		attrs = append(attrs, semconv.GenAIRequestMaxTokens(int(params.MaxTokens.Value)))
+	} else if params.MaxCompletionTokens.Valid() {
+		attrs = append(attrs, semconv.GenAIRequestMaxTokens(int(params.MaxCompletionTokens.Value)))
+	}
+	ctx, span := telemetry.Start(ctx, "chat "+params.Model, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	res, err := o.send(ctx, params, traceID, emit)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.GenAIResponseModel(res.Model),
+			semconv.GenAIUsageInputTokens(res.PromptTokens), semconv.GenAIUsageOutputTokens(res.CompletionTokens))
+		if res.FinishReason != "" {
+			span.SetAttributes(semconv.GenAIResponseFinishReasons(res.FinishReason))
+		}
+		if err != nil {
+			span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+		}
+	}
+	telemetry.EndSpan(span, err)
+	return res, err
+}
+
+// genAISystemOpenAI is gen_ai.system, the name that gen_ai.provider.name
+// replaced in the conventions; tracing back ends of 2025 still group by it.
+var genAISystemOpenAI = attribute.String("gen_ai.system", "openai")
+
+// errorType names err's kind for the span's error.type.
+func errorType(err error) string {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, ErrTimeout):
+		return "timeout"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, ErrProvider):
+		return "provider"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "_OTHER"
+}
+
+// send sends params and emits the answer's text as it arrives.
+func (o *OpenAI) send(ctx context.Context, params openai.ChatCompletionNewParams, traceID string, emit func(delta string)) (Result, error) {
 	res := Result{Model: params.Model}
 	if ctx.Err() != nil {
 		return res, canceled(ctx)

@@ -5,6 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/storybot/storybot/ent"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
@@ -64,6 +68,12 @@ func (s *Service) release(rm *remote) {
 
 func (rm *remote) loop(ctx context.Context) {
 	defer rm.sub.Close()
+	var span trace.Span // following the story, in its run's trace once an event names it
+	defer func() {
+		if span != nil {
+			span.End()
+		}
+	}()
 	rm.reload(ctx)
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
@@ -72,6 +82,9 @@ func (rm *remote) loop(ctx context.Context) {
 		case ev, ok := <-rm.sub.Events():
 			if !ok {
 				return // the broker closed
+			}
+			if span == nil && ev.Traceparent != "" {
+				span = rm.followSpan(ctx, ev.Traceparent)
 			}
 			rm.apply(ctx, ev)
 		case <-poll.C:
@@ -125,4 +138,13 @@ func (rm *remote) reload(ctx context.Context) {
 		}
 		return changed
 	})
+}
+
+// followSpan starts the span of following the story here, a child of the
+// run's span that traceparent names: one trace across the replicas.
+func (rm *remote) followSpan(ctx context.Context, traceparent string) trace.Span {
+	ctx = telemetry.Propagator.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
+	_, span := telemetry.Start(ctx, "story.follow", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		attribute.String("storybot.story.id", string(rm.id)), attribute.String("storybot.replica", rm.s.cfg.Owner)))
+	return span
 }

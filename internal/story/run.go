@@ -9,6 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/storybot/storybot/ent"
 	entstory "github.com/storybot/storybot/ent/story"
 	"github.com/storybot/storybot/internal/broker"
@@ -30,6 +36,11 @@ type run struct {
 	done   chan struct{}  // closed when the run has ended and stored its end
 	ticket *limits.Ticket // its place at the gate; nil without one
 
+	span      trace.Span // the run's, from its creation to its end
+	queued    trace.Span // the wait for a place at the gate
+	genSpan   trace.Span // the model's work, from the call to its end; set before it starts
+	createdAt time.Time
+
 	mu        sync.Mutex
 	pending   int           // tokens emitted but not yet stored
 	wake      chan struct{} // signalled when pending reaches FlushTokens
@@ -49,10 +60,18 @@ type job struct {
 	quota       *reservation // what it reserved of its owner's quota
 }
 
-func newRun(s *Service, st *ent.Story, j job, ticket *limits.Ticket) *run {
-	ctx := telemetry.ContextWithTraceID(s.base, st.TraceID)
+// newRun makes the run of st, started by the request of reqCtx: the run's
+// span is a child of the request's, in its trace.
+func newRun(reqCtx context.Context, s *Service, st *ent.Story, j job, ticket *limits.Ticket) *run {
+	ctx := telemetry.ContextWithTraceID(telemetry.ContextWithTraceOf(s.base, reqCtx), st.TraceID)
+	ctx, span := telemetry.Start(ctx, "story.run", trace.WithAttributes(
+		attribute.String("storybot.story.id", string(st.ID)), semconv.GenAIRequestModel(st.Model),
+		attribute.Bool("storybot.story.continued", j.continued),
+	))
+	_, queued := telemetry.Start(ctx, "story.queued")
 	ctx, cancel := context.WithCancelCause(ctx)
 	return &run{
+		span: span, queued: queued, createdAt: time.Now(),
 		s: s, story: st, job: j,
 		view: newView(s, st.ID, st.Text, st.TokenCount, entstory.StatusPending, nil),
 		ctx:  ctx, cancel: cancel,
@@ -95,6 +114,8 @@ type outcome struct {
 func (r *run) loop() {
 	s := r.s
 	defer func() {
+		r.queued.End() // when the run ended in the queue
+		r.span.End()
 		s.mu.Lock()
 		delete(s.runs, r.story.ID)
 		s.mu.Unlock()
@@ -134,6 +155,7 @@ func (r *run) loop() {
 				return
 			}
 			release = rel
+			r.queued.End()
 			if err := r.start(); errors.Is(err, errCancelledElsewhere) {
 				r.finish(outcome{status: entstory.StatusCancelled}, log)
 				return
@@ -146,7 +168,9 @@ func (r *run) loop() {
 			s.cfg.Observer.StoryStarted()
 			r.started = true
 			genDone = make(chan outcome, 1)
-			go func() { genDone <- r.generate() }()
+			genCtx, genSpan := telemetry.Start(r.ctx, "story.generate")
+			r.genSpan = genSpan
+			go func() { genDone <- r.generate(genCtx) }()
 			continue
 		case out := <-genDone:
 			release()
@@ -228,10 +252,24 @@ func (r *run) start() error {
 	return r.publish(r.flushed, "", entstory.StatusGenerating, r.story.TokenCount, nil)
 }
 
-// generate calls the generator and says how it ended.
-func (r *run) generate() outcome {
+// generate calls the generator, with ctx (r.ctx in the generation's span),
+// and says how it ended.
+func (r *run) generate(ctx context.Context) outcome {
+	out := r.outcome(r.s.gen.Generate(ctx, r.request(), r.emit))
+	if r.genSpan.IsRecording() {
+		r.genSpan.SetAttributes(attribute.String("storybot.story.status", out.status.String()),
+			semconv.GenAIUsageOutputTokens(out.result.CompletionTokens))
+		if out.errMsg != nil {
+			r.genSpan.SetStatus(codes.Error, *out.errMsg)
+		}
+	}
+	r.genSpan.End()
+	return out
+}
+
+// outcome says how a generation that returned res and err ended.
+func (r *run) outcome(res llm.Result, err error) outcome {
 	q := r.job.quota
-	res, err := r.s.gen.Generate(r.ctx, r.request(), r.emit)
 	switch cause := context.Cause(r.ctx); {
 	case err == nil && q.budget < q.maxTokens && res.FinishReason == llm.FinishLength:
 		// Cut by its owner's quota rather than by its own maxTokens.
@@ -274,6 +312,8 @@ func (r *run) emit(delta string) {
 	r.mu.Unlock()
 	if first {
 		r.s.cfg.Observer.FirstToken(time.Since(r.startedAt))
+		// Waiting for the first token ends here; streaming begins.
+		r.genSpan.AddEvent("first token")
 	}
 	if full {
 		select {
@@ -345,8 +385,10 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 	)
 	use := r.usage(snap.tokens, out.result)
 	deadline := time.Now().Add(s.cfg.LeaseDuration)
+	endCtx, endSpan := telemetry.Start(r.ctx, "story.final_write")
+	defer endSpan.End()
 	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(endCtx), 5*time.Second)
 		status, err = s.end(ctx, r.story.ID, s.cfg.Owner, offset, delta, snap.tokens, out.status, out.errMsg, model, use)
 		cancel()
 		if err == nil || errors.Is(err, errLeaseLost) || time.Now().After(deadline) {
@@ -371,6 +413,7 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		log.WarnContext(r.ctx, "publishing the end of the story failed", telemetry.Error(err))
 	}
 	r.observeEnd(status)
+	r.observeModel(status, model, snap.tokens, out.result)
 	s.entitle(r, snap.text)
 	attrs := []any{
 		slog.String("storybot.story.status", status.String()), slog.Int("storybot.story.tokens", snap.tokens),
@@ -382,6 +425,44 @@ func (r *run) finish(out outcome, log *slog.Logger) {
 		attrs = append(attrs, telemetry.ErrorMessage(*out.errMsg))
 	}
 	log.InfoContext(r.ctx, "story finished", attrs...)
+}
+
+// GenerationObserver is told about each generation's model figures; the
+// Observer may implement it (telemetry.Metrics does).
+type GenerationObserver interface {
+	ObserveGeneration(ctx context.Context, g telemetry.Generation)
+}
+
+// observeModel tells the observer, when it is a GenerationObserver, what a
+// generation that was started came to, and sets them on the run's span.
+func (r *run) observeModel(status entstory.Status, model string, tokens int, res llm.Result) {
+	if !r.started {
+		return
+	}
+	r.mu.Lock()
+	firstAt := r.firstAt
+	r.mu.Unlock()
+	g := telemetry.Generation{
+		Model: model, Outcome: strings.ToLower(status.String()),
+		QueueWait: r.startedAt.Sub(r.createdAt), Duration: time.Since(r.startedAt),
+		InputTokens: res.PromptTokens, OutputTokens: res.CompletionTokens,
+	}
+	if !firstAt.IsZero() {
+		g.FirstToken = firstAt.Sub(r.startedAt)
+	}
+	if g.InputTokens == 0 && g.OutputTokens == 0 {
+		g.InputTokens, g.OutputTokens = r.job.quota.promptTokens, tokens-r.story.TokenCount
+	}
+	if o, ok := r.s.cfg.Observer.(GenerationObserver); ok {
+		o.ObserveGeneration(r.ctx, g)
+	}
+	if r.span.IsRecording() {
+		r.span.SetAttributes(attribute.String("storybot.story.status", status.String()), semconv.GenAIResponseModel(model),
+			semconv.GenAIUsageInputTokens(g.InputTokens), semconv.GenAIUsageOutputTokens(g.OutputTokens))
+		if status == entstory.StatusFailed {
+			r.span.SetStatus(codes.Error, "the story failed")
+		}
+	}
 }
 
 // observeEnd counts the end of a generation that was counted as started.
@@ -398,6 +479,11 @@ func (r *run) publish(offset int, delta string, status entstory.Status, tokens i
 	}
 	if errMsg != nil {
 		ev.Error = *errMsg
+	}
+	if r.span.IsRecording() {
+		carrier := propagation.MapCarrier{}
+		telemetry.Propagator.Inject(r.ctx, carrier)
+		ev.Traceparent = carrier.Get("traceparent")
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 5*time.Second)
 	defer cancel()

@@ -92,6 +92,9 @@ type Config struct {
 	// for no cap. A story waits PENDING for its turn; when the queue is full
 	// Generate fails with ErrBusy and stores nothing.
 	Gate *limits.Gate
+	// Tracing makes spans of the runs, their model calls and the stories
+	// followed from other replicas; nil records none.
+	Tracing *telemetry.Tracing
 }
 
 func (c *Config) setDefaults() {
@@ -163,7 +166,7 @@ type Service struct {
 func New(client *ent.Client, gen Generator, b broker.Broker, cfg Config) *Service {
 	cfg.setDefaults()
 	// Runs and followers are storybot's own work, on every user's stories.
-	base, cancel := context.WithCancel(viewer.System(context.Background()))
+	base, cancel := context.WithCancel(telemetry.ContextWithTracing(viewer.System(context.Background()), cfg.Tracing))
 	titleCtx, cancelTitles := context.WithCancel(base)
 	return &Service{
 		client: client, gen: gen, broker: b, cfg: cfg,
@@ -351,7 +354,7 @@ func (s *Service) launch(ctx context.Context, p *ent.Prompt, store func(tx *ent.
 		return nil, err
 	}
 	j.prompt, j.quota = p.Content, quota
-	r := newRun(s, st, j, ticket)
+	r := newRun(ctx, s, st, j, ticket)
 	s.mu.Lock()
 	s.runs[st.ID] = r
 	s.mu.Unlock()

@@ -36,6 +36,7 @@ const (
 	keyHostName          = "host.name"
 	keyProcessPID        = "process.pid"
 	keyTraceID           = "trace.id"
+	keySpanID            = "span.id"
 	keyConnectionTraceID = "storybot.connection.trace_id"
 	keyUserID            = "user.id"
 )
@@ -47,7 +48,7 @@ var reservedKeys = map[string]bool{
 	slog.TimeKey: true, slog.LevelKey: true, slog.MessageKey: true, slog.SourceKey: true,
 	keyTimestamp: true, keyLevel: true, keyMessage: true, keyECSVersion: true,
 	keyServiceName: true, keyServiceVersion: true, keyServiceEnv: true,
-	keyHostName: true, keyProcessPID: true, keyTraceID: true, keyConnectionTraceID: true,
+	keyHostName: true, keyProcessPID: true, keyTraceID: true, keySpanID: true, keyConnectionTraceID: true,
 }
 
 // LogConfig configures NewLogger. The server fills it from its own
@@ -339,6 +340,9 @@ func traceAttrs(ctx context.Context) []slog.Attr {
 		return nil
 	}
 	attrs := []slog.Attr{slog.String(keyTraceID, id)}
+	if span := SpanIDFromContext(ctx); span != "" {
+		attrs = append(attrs, slog.String(keySpanID, span))
+	}
 	if conn := ConnectionTraceIDFromContext(ctx); conn != "" && conn != id {
 		attrs = append(attrs, slog.String(keyConnectionTraceID, conn))
 	}

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -72,6 +73,10 @@ type MetricsOptions struct {
 	// are for subscriptions and websocket connections, which last as long as
 	// a client listens.
 	RequestBuckets []float64
+	// Models are the model names that the model series name in their model
+	// label; any other model is counted as "other", so that the label's
+	// values stay few whatever the model servers answer.
+	Models []string
 }
 
 // Default buckets of the GraphQL and HTTP histograms, in seconds.
@@ -86,7 +91,12 @@ var (
 	writeBuckets      = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
 	writeGroupBuckets = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500}
 	generationBuckets = []float64{.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600}
+	tokenRateBuckets  = []float64{1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 400}
+	queueWaitBuckets  = []float64{.001, .01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 120}
 )
+
+// otherModel is the model label of a model outside MetricsOptions.Models.
+const otherModel = "other"
 
 // Metrics holds storybot's Prometheus collectors, registered on a registry of
 // its own. Its methods are safe for concurrent use.
@@ -110,6 +120,12 @@ type Metrics struct {
 	storyGeneration    *prometheus.HistogramVec
 	storyWrite         prometheus.Histogram
 	storyWriteGroup    prometheus.Histogram
+	models             map[string]bool
+	modelFirstToken    *prometheus.HistogramVec
+	modelTokenRate     *prometheus.HistogramVec
+	modelDuration      *prometheus.HistogramVec
+	modelTokens        *prometheus.CounterVec
+	storyQueueWait     prometheus.Histogram
 	logstashDropped    prometheus.Counter
 	logstashConnected  prometheus.Gauge
 	logstashQueueLines prometheus.Gauge
@@ -206,6 +222,35 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 			Help:      "Stories written by one statement storing running stories' text (or ends).",
 			Buckets:   writeGroupBuckets,
 		}),
+		modelFirstToken: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "model_first_token_seconds",
+			Help:      "Time from the start of a story generation to the model's first token, by model and outcome (completed, failed, cancelled); exemplars carry trace_id.",
+			Buckets:   firstTokenBuckets,
+		}, []string{"model", "outcome"}),
+		modelTokenRate: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "model_tokens_per_second",
+			Help:      "Output tokens per second of a story generation, from its first token to its end, by model and outcome.",
+			Buckets:   tokenRateBuckets,
+		}, []string{"model", "outcome"}),
+		modelDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "model_story_duration_seconds",
+			Help:      "Duration of story generations, from their start to their end, by model and outcome; exemplars carry trace_id.",
+			Buckets:   generationBuckets,
+		}, []string{"model", "outcome"}),
+		modelTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "storybot",
+			Name:      "model_tokens_total",
+			Help:      "Tokens used by story generations, by model and kind (input: the prompt; output: the story), as the model server reported them or else as storybot estimated them.",
+		}, []string{"model", "kind"}),
+		storyQueueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "storybot",
+			Name:      "story_queue_wait_seconds",
+			Help:      "Time a story waited for a place to run, from its creation to the start of its generation; exemplars carry trace_id.",
+			Buckets:   queueWaitBuckets,
+		}),
 		logstashDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "storybot",
 			Name:      "logstash_dropped_lines_total",
@@ -242,6 +287,11 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		m.storyGeneration,
 		m.storyWrite,
 		m.storyWriteGroup,
+		m.modelFirstToken,
+		m.modelTokenRate,
+		m.modelDuration,
+		m.modelTokens,
+		m.storyQueueWait,
 		m.logstashDropped,
 		m.logstashConnected,
 		m.logstashQueueLines,
@@ -259,6 +309,13 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		m.storiesFinished.WithLabelValues(outcome)
 		m.storyGeneration.WithLabelValues(outcome)
 	}
+	m.models = map[string]bool{}
+	for _, model := range opts.Models {
+		m.models[model] = true
+		for _, kind := range []string{"input", "output"} {
+			m.modelTokens.WithLabelValues(model, kind)
+		}
+	}
 	return m
 }
 
@@ -269,12 +326,15 @@ func (m *Metrics) Registry() *prometheus.Registry {
 }
 
 // Handler serves the registry's metrics in the Prometheus exposition format
-// (text unless the scraper asks for protobuf), for GET /metrics.
+// (text unless the scraper asks for OpenMetrics, which carries exemplars, or
+// protobuf), for GET /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
-		Registry:          m.registry,
-		ErrorHandling:     promhttp.ContinueOnError,
-		EnableOpenMetrics: false,
+		Registry:      m.registry,
+		ErrorHandling: promhttp.ContinueOnError,
+		// OpenMetrics, when the scraper asks for it (Prometheus does),
+		// is the format that carries exemplars.
+		EnableOpenMetrics: true,
 	})
 }
 
@@ -394,4 +454,50 @@ func statusClass(status int) string {
 	default:
 		return "5xx"
 	}
+}
+
+// Generation is what a story's generation came to, for the model series.
+type Generation struct {
+	Model        string        // the model that wrote it
+	Outcome      StoryOutcome  // StoryCompleted, StoryFailed or StoryCancelled
+	QueueWait    time.Duration // from the story's creation to its start
+	FirstToken   time.Duration // from its start to the first token; 0 when none came
+	Duration     time.Duration // from its start to its end
+	InputTokens  int
+	OutputTokens int
+}
+
+// ObserveGeneration observes g on the model series. The latency histograms
+// carry the trace ID of ctx as their exemplar's trace_id, so that an
+// operator goes from a slow bucket to its trace.
+func (m *Metrics) ObserveGeneration(ctx context.Context, g Generation) {
+	model := g.Model
+	if !m.models[model] {
+		model = otherModel
+	}
+	outcome := g.Outcome
+	if outcome != StoryCompleted && outcome != StoryCancelled {
+		outcome = StoryFailed
+	}
+	traceID := TraceIDFromContext(ctx)
+	observe(m.storyQueueWait, g.QueueWait.Seconds(), traceID)
+	observe(m.modelDuration.WithLabelValues(model, outcome), g.Duration.Seconds(), traceID)
+	if g.FirstToken > 0 {
+		observe(m.modelFirstToken.WithLabelValues(model, outcome), g.FirstToken.Seconds(), traceID)
+		if streaming := g.Duration - g.FirstToken; streaming > 0 && g.OutputTokens > 0 {
+			m.modelTokenRate.WithLabelValues(model, outcome).Observe(float64(g.OutputTokens) / streaming.Seconds())
+		}
+	}
+	m.modelTokens.WithLabelValues(model, "input").Add(float64(max(g.InputTokens, 0)))
+	m.modelTokens.WithLabelValues(model, "output").Add(float64(max(g.OutputTokens, 0)))
+}
+
+// observe observes v on o with an exemplar naming traceID, when there is
+// one.
+func observe(o prometheus.Observer, v float64, traceID string) {
+	if eo, ok := o.(prometheus.ExemplarObserver); ok && traceID != "" {
+		eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": traceID})
+		return
+	}
+	o.Observe(v)
 }
