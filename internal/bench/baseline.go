@@ -47,11 +47,23 @@ const (
 // baselinePageSize is the page the baseline returns, as first: 20 asks.
 const baselinePageSize = 20
 
+// baselineEdgePromptsSQL and baselineEdgeStoriesSQL are the statements Ent
+// runs for edgeQuery (graph/preload_test.go counts them): the page of
+// prompts, then the first stories of all of them at once (one more than
+// stories(first: 3) asks, per prompt). The second has a placeholder per
+// prompt, as Ent writes it.
+const (
+	baselineEdgePromptsSQL   = `SELECT "prompts"."id", "prompts"."created_at" FROM "prompts" WHERE "prompts"."user_id" = $1 ORDER BY "prompts"."created_at" DESC, "prompts"."id" DESC LIMIT 21`
+	baselineEdgeStoriesSQL   = `WITH "src_query" AS (SELECT "stories"."id", "stories"."status", "stories"."prompt_id" FROM "stories" WHERE "stories"."prompt_id" IN (%s) AND "stories"."user_id" = $%d), "limited_query" AS (SELECT *, (ROW_NUMBER() OVER (PARTITION BY "prompt_id" ORDER BY "id" ASC)) AS "row_number" FROM "src_query") SELECT "id", "status", "prompt_id" FROM "limited_query" AS "stories" WHERE "stories"."row_number" <= $%d`
+	baselineStoriesPerPrompt = 3
+)
+
 // baselineHandler is the plain net/http handler storybot's query path is
 // compared with: behind baselineAuth, it reads the same JSON request, runs
 // the same SQL through the same driver and pool size, and writes the same
 // JSON answer (with a trace ID in extensions and X-Trace-Id, as storybot
-// does), with nothing else.
+// does), with nothing else. It answers promptsQuery, and edgeQuery when the
+// query asks for stories.
 type baselineHandler struct{ db *sql.DB }
 
 // baselineUserKey is the context key of the user baselineAuth found.
@@ -118,6 +130,113 @@ type baselineEdge struct {
 	Node baselinePrompt `json:"node"`
 }
 
+type baselineStory struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+type baselineStoryEdge struct {
+	Node baselineStory `json:"node"`
+}
+
+type baselineEdgePrompt struct {
+	ID      string `json:"id"`
+	Stories struct {
+		Edges []baselineStoryEdge `json:"edges"`
+	} `json:"stories"`
+}
+
+type baselineEdgeEdge struct {
+	Node *baselineEdgePrompt `json:"node"`
+}
+
+type baselineEdgeResponse struct {
+	Data struct {
+		Prompts struct {
+			Edges []baselineEdgeEdge `json:"edges"`
+		} `json:"prompts"`
+	} `json:"data"`
+	Extensions struct {
+		TraceID string `json:"traceId"`
+	} `json:"extensions"`
+}
+
+// edge answers edgeQuery for userID with Ent's two statements.
+func (h baselineHandler) edge(w http.ResponseWriter, r *http.Request, userID string) {
+	fail := func() { http.Error(w, `{"errors":[{"message":"database"}]}`, http.StatusInternalServerError) }
+	rows, err := h.db.QueryContext(r.Context(), baselineEdgePromptsSQL, userID)
+	if err != nil {
+		fail()
+		return
+	}
+	var resp baselineEdgeResponse
+	edges := make([]baselineEdgeEdge, 0, baselinePageSize+1)
+	byID := make(map[string]*baselineEdgePrompt, baselinePageSize+1)
+	args := make([]any, 0, baselinePageSize+3)
+	var marks strings.Builder
+	for rows.Next() {
+		p := &baselineEdgePrompt{}
+		var created time.Time
+		if err := rows.Scan(&p.ID, &created); err != nil {
+			rows.Close()
+			fail()
+			return
+		}
+		p.Stories.Edges = []baselineStoryEdge{}
+		edges = append(edges, baselineEdgeEdge{Node: p})
+		byID[p.ID] = p
+		if len(args) > 0 {
+			marks.WriteString(", ")
+		}
+		args = append(args, p.ID)
+		fmt.Fprintf(&marks, "$%d", len(args))
+	}
+	rows.Close()
+	if rows.Err() != nil {
+		fail()
+		return
+	}
+	if len(args) > 0 {
+		args = append(args, userID, baselineStoriesPerPrompt+1)
+		srows, err := h.db.QueryContext(r.Context(), fmt.Sprintf(baselineEdgeStoriesSQL, marks.String(), len(args)-1, len(args)), args...)
+		if err != nil {
+			fail()
+			return
+		}
+		defer srows.Close()
+		for srows.Next() {
+			var s baselineStory
+			var promptID string
+			if err := srows.Scan(&s.ID, &s.Status, &promptID); err != nil {
+				fail()
+				return
+			}
+			if p := byID[promptID]; p != nil && len(p.Stories.Edges) < baselineStoriesPerPrompt {
+				p.Stories.Edges = append(p.Stories.Edges, baselineStoryEdge{Node: s})
+			}
+		}
+		if srows.Err() != nil {
+			fail()
+			return
+		}
+	}
+	if len(edges) > baselinePageSize {
+		edges = edges[:baselinePageSize]
+	}
+	resp.Data.Prompts.Edges = edges
+	resp.Extensions.TraceID = baselineTraceID()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Trace-Id", resp.Extensions.TraceID)
+	json.NewEncoder(w).Encode(&resp)
+}
+
+// baselineTraceID returns a new random trace ID, as storybot makes one.
+func baselineTraceID() string {
+	var id [16]byte
+	rand.Read(id[:])
+	return hex.EncodeToString(id[:])
+}
+
 type baselineResponse struct {
 	Data struct {
 		Prompts struct {
@@ -143,9 +262,14 @@ func (h baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errors":[{"message":"bad request"}]}`, http.StatusBadRequest)
 		return
 	}
+	userID, hasUser := r.Context().Value(baselineUserKey{}).(string)
+	if hasUser && strings.Contains(req.Query, "stories") {
+		h.edge(w, r, userID)
+		return
+	}
 	var rows *sql.Rows
 	var err error
-	if userID, ok := r.Context().Value(baselineUserKey{}).(string); ok {
+	if hasUser {
 		rows, err = h.db.QueryContext(r.Context(), baselineSQL, userID)
 	} else {
 		rows, err = h.db.QueryContext(r.Context(), baselineAllSQL)
@@ -172,9 +296,7 @@ func (h baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(resp.Data.Prompts.Edges) > baselinePageSize {
 		resp.Data.Prompts.Edges = resp.Data.Prompts.Edges[:baselinePageSize]
 	}
-	var id [16]byte
-	rand.Read(id[:])
-	resp.Extensions.TraceID = hex.EncodeToString(id[:])
+	resp.Extensions.TraceID = baselineTraceID()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Trace-Id", resp.Extensions.TraceID)
 	json.NewEncoder(w).Encode(&resp)

@@ -27,8 +27,16 @@ type loadResult struct {
 	// transactions is how many Postgres transactions ran meanwhile (each
 	// statement outside a transaction is one).
 	transactions int64
-	firstFail    string
+	// mallocs is how many heap objects the server allocated from the start
+	// of the window until the load stopped (up to one request per client
+	// after the window).
+	mallocs   float64
+	firstFail string
 }
+
+// allocsPerRequest returns the server's heap allocations per completed
+// request.
+func (r loadResult) allocsPerRequest() float64 { return r.mallocs / float64(max(r.requests, 1)) }
 
 // throughput returns the completed requests per second.
 func (r loadResult) throughput() float64 {
@@ -49,6 +57,7 @@ func (r *loadResult) merge(o loadResult) {
 	r.failures += o.failures
 	r.bytes += o.bytes
 	r.window += o.window
+	r.mallocs += o.mallocs
 	r.usage.servers += o.usage.servers
 	r.usage.harness += o.usage.harness
 	r.usage.postgres += o.usage.postgres

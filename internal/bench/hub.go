@@ -296,8 +296,8 @@ func serveRuntimeMetrics(w http.ResponseWriter, r *http.Request) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "go_goroutines %d\ngo_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\n",
-		runtime.NumGoroutine(), m.HeapInuse, m.StackInuse)
+	fmt.Fprintf(w, "go_goroutines %d\ngo_memstats_heap_inuse_bytes %d\ngo_memstats_stack_inuse_bytes %d\ngo_memstats_mallocs_total %d\n",
+		runtime.NumGoroutine(), m.HeapInuse, m.StackInuse, m.Mallocs)
 }
 
 // hubClient drives the hub of the baseline process at addr.

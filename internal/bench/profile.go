@@ -23,6 +23,8 @@ type runtimeStats struct {
 	// dbWaits and dbWaitSeconds count the waits for a free connection of
 	// the database pool, and their total time, since the server started.
 	dbWaits, dbWaitSeconds float64
+	// mallocs counts the heap objects allocated since the server started.
+	mallocs float64
 }
 
 // readRuntime scrapes the runtime gauges of the server at addr.
@@ -60,6 +62,8 @@ func readRuntime(ctx context.Context, addr string) (runtimeStats, error) {
 			dst = &rs.dbWaits
 		case "go_sql_wait_duration_seconds_total":
 			dst = &rs.dbWaitSeconds
+		case "go_memstats_mallocs_total":
+			dst = &rs.mallocs
 		default:
 			continue
 		}

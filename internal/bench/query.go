@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,10 +14,21 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/storybot/storybot/internal/pulid"
 )
 
 // promptsQuery is the query of scenarios 1 and 3.
 const promptsQuery = `{ prompts(first: 20) { edges { node { id content createdAt } } } }`
+
+// edgeQuery is scenario 1's second query: it follows an edge from every
+// prompt of the page, which Ent must preload in one statement for all of
+// them (graph/preload_test.go counts them).
+const edgeQuery = `{ prompts(first: 20) { edges { node { id stories(first: 3) { edges { node { id status } } } } } } }`
+
+// storiesPerPrompt is how many stories the query scenario stores for each
+// prompt: one more than edgeQuery asks for.
+const storiesPerPrompt = 4
 
 // queryTarget is one server the query load runs against.
 type queryTarget struct {
@@ -26,16 +38,21 @@ type queryTarget struct {
 
 // queryReport is what scenarios 1 and 3 measured.
 type queryReport struct {
-	targets   []string              // labels, in table order
-	results   map[string]loadResult // by label
-	sameJSON  bool                  // every target answered with the same data
-	answer    string                // what differed, when not the same
-	sql       []sqlCheck            // storybot's statements against the baseline's
-	prompts   int
-	clients   int
-	rounds    int
-	warmup    time.Duration
-	windowPer time.Duration
+	targets  []string              // labels, in table order
+	results  map[string]loadResult // by label
+	sameJSON bool                  // every target answered with the same data
+	answer   string                // what differed, when not the same
+	sql      []sqlCheck            // storybot's statements against the baseline's
+	// edge is what edgeQuery measured, by label (the baseline and storybot
+	// with field timings on), and whether they answered alike.
+	edge       map[string]loadResult
+	edgeSame   bool
+	edgeAnswer string
+	prompts    int
+	clients    int
+	rounds     int
+	warmup     time.Duration
+	windowPer  time.Duration
 }
 
 const (
@@ -69,61 +86,147 @@ func (b *bench) runQueries(ctx context.Context) (*queryReport, error) {
 	if err := b.client(on).seedPrompts(ctx, b.cfg.prompts); err != nil {
 		return nil, err
 	}
+	b.progress("query: storing %d stories for each prompt", storiesPerPrompt)
+	if err := seedStories(ctx, b.db.db, storiesPerPrompt); err != nil {
+		return nil, err
+	}
 	targets := []queryTarget{{labelBaseline, base}, {storybotTimings, on}, {labelNoTimings, off}}
+	edgeTargets := targets[:2]
 	rep := &queryReport{
-		results: map[string]loadResult{}, prompts: b.cfg.prompts, clients: b.cfg.queryClients, rounds: b.cfg.queryRounds,
+		results: map[string]loadResult{}, edge: map[string]loadResult{}, prompts: b.cfg.prompts, clients: b.cfg.queryClients, rounds: b.cfg.queryRounds,
 		warmup: b.cfg.queryWarmup, windowPer: b.cfg.queryDuration / time.Duration(b.cfg.queryRounds),
 	}
 	for _, t := range targets {
 		rep.targets = append(rep.targets, t.label)
 	}
-	rep.sameJSON, rep.answer, err = sameAnswers(ctx, targets, b.token)
+	rep.sameJSON, rep.answer, err = sameAnswers(ctx, targets, b.token, promptsQuery)
+	if err != nil {
+		return nil, err
+	}
+	rep.edgeSame, rep.edgeAnswer, err = sameAnswers(ctx, edgeTargets, b.token, edgeQuery)
 	if err != nil {
 		return nil, err
 	}
 
-	body, _ := json.Marshal(map[string]string{"query": promptsQuery})
+	type pass struct {
+		query   string
+		targets []queryTarget
+		results map[string]loadResult
+	}
 	for round := range b.cfg.queryRounds {
-		for _, t := range targets {
-			load := &httpLoad{addr: t.c.addr, path: "/graphql", body: body, token: b.token, clients: b.cfg.queryClients, server: t.c, backends: b.db.backends}
-			var profile sync.WaitGroup
-			if round == 0 && t.c.pprof != "" {
-				load.onMeasure = func() {
-					profile.Go(func() { b.captureProfile(ctx, t.c, t.c.name, "cpu", rep.windowPer) })
-				}
-			}
-			b.progress("query: round %d of %d, %s: %s warm-up, %s measured", round+1, b.cfg.queryRounds, t.label, rep.warmup, rep.windowPer)
-			var xactsBefore int64
-			load.onMeasure = chain(load.onMeasure, func() { xactsBefore, _ = b.db.transactions(ctx) })
-			var sqlSeen chan []sqlCheck
-			if round == 0 && t.c == on {
-				// During the warm-up, which runs the same load unmeasured.
-				sqlSeen = make(chan []sqlCheck, 1)
-				go func() { sqlSeen <- b.watchSQL(ctx, rep.warmup) }()
-			}
-			res, err := load.run(ctx, rep.warmup, rep.windowPer)
-			if sqlSeen != nil {
-				rep.sql = <-sqlSeen
-			}
-			if xacts, err := b.db.transactions(ctx); err == nil {
-				res.transactions = xacts - xactsBefore
-			}
-			profile.Wait()
-			if err != nil {
+		for _, p := range []pass{{promptsQuery, targets, rep.results}, {edgeQuery, edgeTargets, rep.edge}} {
+			if err := b.queryRound(ctx, rep, round, p.query, p.targets, on, p.results); err != nil {
 				return nil, err
 			}
-			if round == 0 && t.c.pprof != "" {
-				// Allocations since start: almost all of them this load's.
-				b.captureProfile(ctx, t.c, t.c.name, "heap", 0)
-			}
-			r := rep.results[t.label]
-			r.merge(res)
-			rep.results[t.label] = r
-			b.progress("query: %s: %.0f req/s, p50 %s, p99 %s, %d failures", t.label, res.throughput(),
-				res.latencies.percentile(0.5), res.latencies.percentile(0.99), res.failures)
 		}
 	}
 	return rep, nil
+}
+
+// queryRound measures query on each of targets in turn, adding to results.
+// In the first round of promptsQuery it also profiles the servers and
+// watches storybot's (on's) SQL.
+func (b *bench) queryRound(ctx context.Context, rep *queryReport, round int, query string, targets []queryTarget, on *child, results map[string]loadResult) error {
+	body, _ := json.Marshal(map[string]string{"query": query})
+	first := round == 0 && query == promptsQuery
+	name := "query"
+	if query == edgeQuery {
+		name = "edge query"
+	}
+	for _, t := range targets {
+		load := &httpLoad{addr: t.c.addr, path: "/graphql", body: body, token: b.token, clients: b.cfg.queryClients, server: t.c, backends: b.db.backends}
+		var profile sync.WaitGroup
+		if first && t.c.pprof != "" {
+			load.onMeasure = func() {
+				profile.Go(func() { b.captureProfile(ctx, t.c, t.c.name, "cpu", rep.windowPer) })
+			}
+		}
+		b.progress("%s: round %d of %d, %s: %s warm-up, %s measured", name, round+1, b.cfg.queryRounds, t.label, rep.warmup, rep.windowPer)
+		var xactsBefore int64
+		var rtBefore runtimeStats
+		var rtErr error
+		load.onMeasure = chain(load.onMeasure, func() {
+			xactsBefore, _ = b.db.transactions(ctx)
+			rtBefore, rtErr = readRuntime(ctx, t.c.addr)
+		})
+		var sqlSeen chan []sqlCheck
+		if first && t.c == on {
+			// During the warm-up, which runs the same load unmeasured.
+			sqlSeen = make(chan []sqlCheck, 1)
+			go func() { sqlSeen <- b.watchSQL(ctx, rep.warmup) }()
+		}
+		res, err := load.run(ctx, rep.warmup, rep.windowPer)
+		if sqlSeen != nil {
+			rep.sql = <-sqlSeen
+		}
+		if xacts, err := b.db.transactions(ctx); err == nil {
+			res.transactions = xacts - xactsBefore
+		}
+		if rt, err := readRuntime(ctx, t.c.addr); err == nil && rtErr == nil {
+			res.mallocs = rt.mallocs - rtBefore.mallocs
+		}
+		profile.Wait()
+		if err != nil {
+			return err
+		}
+		if first && t.c.pprof != "" {
+			// Allocations since start: almost all of them this load's.
+			b.captureProfile(ctx, t.c, t.c.name, "heap", 0)
+		}
+		r := results[t.label]
+		r.merge(res)
+		results[t.label] = r
+		b.progress("%s: %s: %.0f req/s, p50 %s, p99 %s, %.0f allocations per request, %d failures", name, t.label, res.throughput(),
+			res.latencies.percentile(0.5), res.latencies.percentile(0.99), res.allocsPerRequest(), res.failures)
+	}
+	return nil
+}
+
+// seedStories stores perPrompt completed stories for every stored prompt,
+// directly in the database: generating them would take the model's time,
+// and the query reads only their IDs and status.
+func seedStories(ctx context.Context, db *sql.DB, perPrompt int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	type prompt struct {
+		id, user string
+		created  time.Time
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, user_id, created_at FROM prompts`)
+	if err != nil {
+		return err
+	}
+	var prompts []prompt
+	for rows.Next() {
+		var p prompt
+		if err := rows.Scan(&p.id, &p.user, &p.created); err != nil {
+			rows.Close()
+			return err
+		}
+		prompts = append(prompts, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	insert, err := tx.PrepareContext(ctx, `INSERT INTO stories (id, created_at, updated_at, status, text, max_tokens, prompt_id, user_id)
+		VALUES ($1, $2, $2, 'COMPLETED', 'Once upon a time.', 100, $3, $4)`)
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
+	for _, p := range prompts {
+		for i := range perPrompt {
+			at := p.created.Add(time.Duration(i+1) * time.Second)
+			if _, err := insert.ExecContext(ctx, string(pulid.New(pulid.StoryPrefix)), at, p.id, p.user); err != nil {
+				return fmt.Errorf("seeding stories: %w", err)
+			}
+		}
+	}
+	return tx.Commit()
 }
 
 // chain returns a function that calls f (when not nil), then g.
@@ -190,10 +293,10 @@ func (b *bench) watchSQL(ctx context.Context, d time.Duration) []sqlCheck {
 // normalizeSQL folds whitespace, so that statements compare by content.
 func normalizeSQL(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// sameAnswers asks every target the query once, with the API token, and
+// sameAnswers asks every target query once, with the API token, and
 // compares the data of the answers (trace IDs differ by design).
-func sameAnswers(ctx context.Context, targets []queryTarget, token string) (bool, string, error) {
-	body, _ := json.Marshal(map[string]string{"query": promptsQuery})
+func sameAnswers(ctx context.Context, targets []queryTarget, token, query string) (bool, string, error) {
+	body, _ := json.Marshal(map[string]string{"query": query})
 	var first any
 	var firstLen int
 	for i, t := range targets {

@@ -47,6 +47,22 @@ func ms(d time.Duration) string {
 
 func kib(bytes float64) string { return fmt.Sprintf("%.1f KiB", bytes/1024) }
 
+// queryHeader is the header of the query tables (1 and 1b).
+var queryHeader = []string{"server", "req/s", "vs baseline", "p50", "p99", "server CPU per request", "vs baseline",
+	"allocations per request", "Postgres CPU per request", "Postgres transactions per request", "harness CPU per request", "machine busy", "failures"}
+
+// queryRow is the row of queryHeader for res, measured beside base.
+func queryRow(label string, res, base loadResult) []string {
+	return []string{label, fmt.Sprintf("%.0f", res.throughput()), fmt.Sprintf("%.0f%%", 100*res.throughput()/base.throughput()),
+		ms(res.latencies.percentile(0.5)), ms(res.latencies.percentile(0.99)),
+		micros2(res.cpuPerRequest()), fmt.Sprintf("%.1f×", float64(res.cpuPerRequest())/float64(base.cpuPerRequest())),
+		fmt.Sprintf("%.0f", res.allocsPerRequest()),
+		micros2(res.usage.postgres / time.Duration(max(res.requests, 1))),
+		fmt.Sprintf("%.2f", float64(res.transactions)/float64(max(res.requests, 1))),
+		micros2(res.usage.harness / time.Duration(max(res.requests, 1))),
+		fmt.Sprintf("%.0f%%", 100*res.usage.machineBusy), fmt.Sprint(res.failures)}
+}
+
 // tables returns the report's tables, targets first.
 func (r *results) tables() []*table {
 	targets := &table{title: "Targets", header: []string{"target", "measured", "verdict"}}
@@ -56,19 +72,11 @@ func (r *results) tables() []*table {
 	if q := r.queries; q != nil {
 		base, on, off := q.results[labelBaseline], q.results[storybotTimings], q.results[labelNoTimings]
 		t := &table{
-			title: fmt.Sprintf("1. Query throughput: %s, %d keep-alive clients", promptsQuery, q.clients),
-			header: []string{"server", "req/s", "vs baseline", "p50", "p99", "server CPU per request", "vs baseline",
-				"Postgres CPU per request", "Postgres transactions per request", "harness CPU per request", "machine busy", "failures"},
+			title:  fmt.Sprintf("1. Query throughput: %s, %d keep-alive clients", promptsQuery, q.clients),
+			header: queryHeader,
 		}
 		for _, label := range q.targets {
-			res := q.results[label]
-			t.add(label, fmt.Sprintf("%.0f", res.throughput()), fmt.Sprintf("%.0f%%", 100*res.throughput()/base.throughput()),
-				ms(res.latencies.percentile(0.5)), ms(res.latencies.percentile(0.99)),
-				micros2(res.cpuPerRequest()), fmt.Sprintf("%.1f×", float64(res.cpuPerRequest())/float64(base.cpuPerRequest())),
-				micros2(res.usage.postgres/time.Duration(max(res.requests, 1))),
-				fmt.Sprintf("%.2f", float64(res.transactions)/float64(max(res.requests, 1))),
-				micros2(res.usage.harness/time.Duration(max(res.requests, 1))),
-				fmt.Sprintf("%.0f%%", 100*res.usage.machineBusy), fmt.Sprint(res.failures))
+			t.add(queryRow(label, q.results[label], base)...)
 		}
 		t.note("%d rounds, each server in turn: %s warm-up, then %s measured; %d prompts stored.", q.rounds, q.warmup, q.windowPer, q.prompts)
 		t.note("Server CPU per request is the server process's user+system time over the requests it answered: disturbed less than req/s by other work on the machine, though not immune to it.")
@@ -92,6 +100,29 @@ func (r *results) tables() []*table {
 		}
 		out = append(out, t)
 
+		eBase, eOn := q.edge[labelBaseline], q.edge[storybotTimings]
+		te := &table{title: fmt.Sprintf("1b. Query following an edge: %s, %d keep-alive clients", edgeQuery, q.clients), header: queryHeader}
+		for _, label := range []string{labelBaseline, storybotTimings} {
+			te.add(queryRow(label, q.edge[label], eBase)...)
+		}
+		te.note("Same rounds as table 1, run after it in each round; %d stories stored for each prompt. The baseline runs Ent's two statements (the page of prompts, then the first stories of all of them, by a window function); graph/preload_test.go counts storybot's.", storiesPerPrompt)
+		if q.edgeSame {
+			te.note("Both servers answered with the same data and the same JSON shape.")
+		} else {
+			te.note("The answers differ: %s.", q.edgeAnswer)
+		}
+		for _, label := range []string{labelBaseline, storybotTimings} {
+			if f := q.edge[label].firstFail; f != "" {
+				te.note("%s, first failure: %.200s", label, f)
+			}
+		}
+		out = append(out, te)
+		eRatio := eOn.throughput() / eBase.throughput()
+		targets.add("edge query: ≥ 80% of the baseline's throughput",
+			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s; p99 %s vs %s)", 100*eRatio, eOn.throughput(), eBase.throughput(),
+				ms(eOn.latencies.percentile(0.99)), ms(eBase.latencies.percentile(0.99))),
+			verdict(eRatio >= 0.8))
+
 		ratio := on.throughput() / base.throughput()
 		targets.add("queries: ≥ 80% of the baseline's throughput",
 			fmt.Sprintf("%.0f%% (%.0f vs %.0f req/s; server CPU per request %.1f× the baseline's)", 100*ratio, on.throughput(), base.throughput(),
@@ -99,6 +130,8 @@ func (r *results) tables() []*table {
 			verdict(ratio >= 0.8))
 		p99 := on.latencies.percentile(0.99)
 		targets.add("queries: p99 < 20 ms", fmt.Sprintf("%s (baseline %s)", ms(p99), ms(base.latencies.percentile(0.99))), verdict(p99 < 20*time.Millisecond))
+		targets.add("queries: p99 < 2× the baseline's", fmt.Sprintf("%s (baseline %s)", ms(p99), ms(base.latencies.percentile(0.99))),
+			verdict(p99 < 2*base.latencies.percentile(0.99)))
 		tputCost := 1 - on.throughput()/off.throughput()
 		cpuCost := float64(on.cpuPerRequest())/float64(off.cpuPerRequest()) - 1
 		targets.add("field timings cost ≤ 10% of throughput",
