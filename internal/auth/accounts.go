@@ -152,6 +152,7 @@ type Accounts struct {
 	attempts *limits.RateLimiter[string]
 	log      *slog.Logger
 	now      func() time.Time
+	tokens   tokenCache // API tokens checked within apiTokenTTL
 }
 
 // New returns the accounts service over client.
@@ -469,6 +470,10 @@ func (a *Accounts) sessionValid(s *ent.Session, now time.Time) bool {
 func (a *Accounts) authAPIToken(ctx context.Context, token string) (*viewer.Viewer, error) {
 	sys := viewer.System(ctx)
 	hash := hashToken(token)
+	now := a.now()
+	if v, ok := a.tokens.get(hash, now); ok {
+		return v, nil
+	}
 	t, err := a.client.APIToken.Query().Where(apitoken.TokenHash(hash)).WithUser().Only(sys)
 	if ent.IsNotFound(err) {
 		return nil, fmt.Errorf("%w: unknown API token", ErrUnauthenticated)
@@ -476,7 +481,6 @@ func (a *Accounts) authAPIToken(ctx context.Context, token string) (*viewer.View
 	if err != nil {
 		return nil, err
 	}
-	now := a.now()
 	if subtle.ConstantTimeCompare(t.TokenHash, hash) != 1 || !tokenValid(t, now) {
 		return nil, fmt.Errorf("%w: the API token is revoked or expired", ErrUnauthenticated)
 	}
@@ -490,6 +494,7 @@ func (a *Accounts) authAPIToken(ctx context.Context, token string) (*viewer.View
 	if t.ExpiresAt != nil {
 		v.Expiry = *t.ExpiresAt
 	}
+	a.tokens.put(hash, v, now)
 	return v, nil
 }
 

@@ -68,5 +68,7 @@ func (a *Accounts) RevokeAPIToken(ctx context.Context, id pulid.ID) (*ent.APITok
 	if err != nil || t.RevokedAt != nil {
 		return t, err
 	}
-	return a.client.APIToken.UpdateOne(t).Where(apitoken.RevokedAtIsNil()).SetRevokedAt(a.now()).Save(ctx)
+	revoked, err := a.client.APIToken.UpdateOne(t).Where(apitoken.RevokedAtIsNil()).SetRevokedAt(a.now()).Save(ctx)
+	a.tokens.forget(t.TokenHash)
+	return revoked, err
 }
