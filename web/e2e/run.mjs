@@ -790,11 +790,27 @@ async function scenario(browser, workDir) {
 
   await step('a failed request shows an error toast with its trace ID', page, async () => {
     const ghost = 'A prompt deleted behind the page’s back';
-    await page.getByLabel('New prompt').fill(ghost);
-    await page.getByRole('button', { name: 'Add prompt' }).click();
-    await page.getByRole('button', { name: new RegExp(`^${ghost}`) }).waitFor();
-    const { prompts } = await gql('{ prompts(first: 100) { edges { node { id content } } } }');
-    const id = prompts.edges.find((e) => e.node.content === ghost)?.node.id;
+    // The new prompt opens, and the page loads it (PromptWithStories). It is deleted behind the
+    // page's back only after that answer: deleted while the load is on its way, the page learns
+    // from the answer that it is gone and drops its row (as it should), and there is no Delete
+    // button left to fail with.
+    const loaded = [];
+    const onLoaded = (req) => {
+      const body = req.postData() ?? '';
+      if (req.url().startsWith(`${base}/graphql`) && body.includes('PromptWithStories')) loaded.push(JSON.parse(body).variables?.id);
+    };
+    page.on('requestfinished', onLoaded);
+    let id;
+    try {
+      await page.getByLabel('New prompt').fill(ghost);
+      await page.getByRole('button', { name: 'Add prompt' }).click();
+      await page.getByRole('button', { name: new RegExp(`^${ghost}`) }).waitFor();
+      const { prompts } = await gql('{ prompts(first: 100) { edges { node { id content } } } }');
+      id = prompts.edges.find((e) => e.node.content === ghost)?.node.id;
+      await until(() => loaded.includes(id), `the page's PromptWithStories answer for ${id}`);
+    } finally {
+      page.off('requestfinished', onLoaded);
+    }
     await gql('mutation($id: ID!) { deletePrompt(id: $id) }', { id });
     const response = page.waitForResponse((res) => res.url().startsWith(`${base}/graphql`) && (res.request().postData() ?? '').includes('DeletePrompt'));
     await page.getByRole('button', { name: `Delete prompt: ${ghost}` }).click();
