@@ -303,9 +303,24 @@ func TestGrafanaProvisioning(t *testing.T) {
 		"time to first token":           "storybot_story_first_token_seconds_bucket",
 		"stories by outcome":            "storybot_stories_finished_total",
 		"database pool":                 "go_sql_in_use_connections",
+		"first token by model":          "storybot_model_first_token_seconds_bucket",
+		"model tokens per second":       "storybot_model_tokens_per_second_bucket",
+		"story duration by model":       "storybot_model_story_duration_seconds_bucket",
+		"token usage by model":          "storybot_model_tokens_total",
+		"queue wait":                    "storybot_story_queue_wait_seconds_bucket",
 	} {
 		if !slices.ContainsFunc(d.targets, func(tg grafanaTarget) bool { return strings.Contains(tg.expr, series) }) {
 			t.Errorf("no panel shows %s (%s)", what, series)
+		}
+	}
+	// The latency histograms with exemplars (trace_id) show them.
+	for _, series := range []string{"storybot_model_first_token_seconds_bucket", "storybot_model_story_duration_seconds_bucket", "storybot_story_queue_wait_seconds_bucket"} {
+		if !slices.ContainsFunc(getList(d.doc, "panels"), func(p any) bool {
+			return slices.ContainsFunc(getList(p, "targets"), func(tg any) bool {
+				return strings.Contains(getString(tg, "expr"), series) && get(tg, "exemplar") == true
+			})
+		}) {
+			t.Errorf("no query of %s shows its exemplars", series)
 		}
 	}
 	if !slices.ContainsFunc(d.targets, func(tg grafanaTarget) bool {

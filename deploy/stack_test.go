@@ -1129,6 +1129,7 @@ func startPrometheus(t *testing.T, dir, prometheusBin, promtool string, replicas
 		"--config.file="+filepath.Join(confDir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
 		"--web.listen-address="+addr,
+		"--enable-feature=exemplar-storage", // as compose.yaml runs it
 		"--log.level=warn")
 	p := &prometheusServer{url: "http://" + addr}
 	waitFor(t, 30*time.Second, "Prometheus ready", func() error {
