@@ -89,9 +89,12 @@ type config struct {
 	postgres string
 	env      []string // extra KEY=value settings for every storybot
 	bin      string
-	pprofDir string
-	markdown string
-	doc      string
+	// tracingBeforeBin is a storybot without OpenTelemetry, the reference
+	// of tracing's cost when off (tracing.go).
+	tracingBeforeBin string
+	pprofDir         string
+	markdown         string
+	doc              string
 }
 
 // allScenarios are the scenario names, in the order they run.
@@ -135,6 +138,7 @@ func parseFlags(args []string, stderr io.Writer) (config, *baselineMode, error) 
 		return nil
 	})
 	fs.StringVar(&cfg.bin, "bin", "", "storybot binary to measure (default: build the module's main package)")
+	fs.StringVar(&cfg.tracingBeforeBin, "tracing-before-bin", "", "a storybot binary built before OpenTelemetry, measured beside tracing off in the query scenario's tracing runs (optional)")
 	fs.StringVar(&cfg.pprofDir, "pprof", "", "directory to save server CPU, heap and goroutine profiles into (profiling perturbs the figures a little)")
 	fs.StringVar(&cfg.markdown, "markdown", "", "also write the report as Markdown to this file")
 	fs.StringVar(&cfg.doc, "doc", "", "rewrite the generated section of this Markdown file (docs/PERFORMANCE.md) with the report")
@@ -305,6 +309,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if cfg.scenarios["query"] {
 		if res.queries, err = b.runQueries(ctx); err != nil {
 			res.failures = append(res.failures, "query: "+err.Error())
+		}
+	}
+	if cfg.scenarios["query"] && ctx.Err() == nil {
+		if res.tracing, err = b.runTracing(ctx); err != nil {
+			res.failures = append(res.failures, "tracing: "+err.Error())
 		}
 	}
 	if cfg.scenarios["fanout"] && ctx.Err() == nil {

@@ -16,6 +16,7 @@ type results struct {
 	started  time.Time
 	took     time.Duration
 	queries  *queryReport
+	tracing  *tracingReport // beside the query scenario (tracing.go)
 	fanout   []*streamResult
 	writes   *writesResult
 	live     []*liveResult
@@ -159,6 +160,9 @@ func (r *results) tables() []*table {
 
 	if timings != nil {
 		out = append(out, timings)
+	}
+	if r.tracing != nil {
+		out = append(out, r.tracing.tracingTable(targets))
 	}
 
 	if w := r.writes; w != nil {
