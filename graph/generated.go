@@ -9845,7 +9845,7 @@ func (ec *executionContext) marshalNNewApiToken2ᚖgithubᚗcomᚋstorybotᚋsto
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋstorybotᚋstorybotᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalBySelection(ctx, sel, &concurrentlyResolved, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋstorybotᚋstorybotᚋentᚐNoder(ctx, sel, v[i])
@@ -10056,7 +10056,7 @@ func (ec *executionContext) marshalNUsage2ᚖgithubᚗcomᚋstorybotᚋstorybot�
 }
 
 func (ec *executionContext) marshalNUser2ᚕᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐUserᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.User) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalBySelection(ctx, sel, &concurrentlyResolved, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUser2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐUser(ctx, sel, v[i])
@@ -10484,7 +10484,7 @@ func (ec *executionContext) marshalOPromptEdge2ᚕᚖgithubᚗcomᚋstorybotᚋs
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalBySelection(ctx, sel, &concurrentlyResolved, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPromptEdge2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐPromptEdge(ctx, sel, v[i])
@@ -10544,7 +10544,7 @@ func (ec *executionContext) marshalOStoryEdge2ᚕᚖgithubᚗcomᚋstorybotᚋst
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalBySelection(ctx, sel, &concurrentlyResolved, len(v), func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOStoryEdge2ᚖgithubᚗcomᚋstorybotᚋstorybotᚋentᚐStoryEdge(ctx, sel, v[i])
@@ -10891,3 +10891,20 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// concurrentlyResolved are the fields whose resolvers run concurrently:
+// written by cmd/trimgen for marshalBySelection.
+var concurrentlyResolved = concurrentFields{
+	objects: map[[2]string]bool{
+		{"Prompt", "stories"}: true,
+		{"Story", "prompt"}:   true,
+		{"Story", "text"}:     true,
+		{"User", "usage"}:     true,
+	},
+	names: map[string]bool{
+		"prompt":  true,
+		"stories": true,
+		"text":    true,
+		"usage":   true,
+	},
+}

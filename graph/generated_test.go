@@ -4,14 +4,18 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"reflect"
+	"strings"
 	"testing"
 )
 
 // TestGeneratedInvariants checks the committed generated.go for what
 // cmd/trimgen must have left, independently of trimgen's own code: a list is
 // marshalled sequentially exactly when its elements cannot reach a
-// concurrently resolved field (whose resolver may do I/O), and only objects
-// with such fields keep a group for @defer, made by deferredGroup.
+// concurrently resolved field (whose resolver may do I/O), else by
+// marshalBySelection, which keeps the concurrent form for the queries that
+// reach one; concurrentlyResolved lists exactly those fields; and only
+// objects with such fields keep a group for @defer, made by deferredGroup.
 func TestGeneratedInvariants(t *testing.T) {
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, "generated.go", nil, 0)
@@ -21,6 +25,7 @@ func TestGeneratedInvariants(t *testing.T) {
 
 	calls := map[string]map[string]bool{} // executionContext methods each calls
 	concurrent := map[string]bool{}       // objects resolving a field concurrently
+	resolved := map[[2]string]bool{}      // the fields they so resolve (not root ones)
 	objects := map[string]*ast.FuncDecl{}
 	for _, d := range file.Decls {
 		fn, ok := d.(*ast.FuncDecl)
@@ -31,6 +36,17 @@ func TestGeneratedInvariants(t *testing.T) {
 		calls[name] = map[string]bool{}
 		ast.Inspect(fn.Body, func(n ast.Node) bool {
 			switch n := n.(type) {
+			case *ast.CaseClause:
+				ast.Inspect(n, func(m ast.Node) bool {
+					if c, ok := m.(*ast.CallExpr); ok {
+						if sel, ok := c.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "ResolveConcurrently" || sel.Sel.Name == "Concurrently") {
+							for _, e := range n.List {
+								resolved[[2]string{strings.TrimPrefix(name, "_"), strings.Trim(e.(*ast.BasicLit).Value, `"`)}] = true
+							}
+						}
+					}
+					return true
+				})
 			case *ast.SelectorExpr:
 				if id, ok := n.X.(*ast.Ident); ok {
 					switch {
@@ -82,14 +98,18 @@ func TestGeneratedInvariants(t *testing.T) {
 			var isSequential bool
 			switch f := call.Fun.(type) {
 			case *ast.Ident:
-				if f.Name != "marshalSequentially" {
+				switch f.Name {
+				case "marshalSequentially":
+					isSequential = true
+				case "marshalBySelection":
+				default:
 					return true
 				}
-				isSequential = true
 			case *ast.SelectorExpr:
-				if f.Sel.Name != "MarshalSliceConcurrently" {
-					return true
+				if f.Sel.Name == "MarshalSliceConcurrently" {
+					t.Errorf("%s: %s calls graphql.MarshalSliceConcurrently: trimgen missed it", fset.Position(call.Pos()), fn.Name.Name)
 				}
+				return true
 			default:
 				return true
 			}
@@ -102,7 +122,7 @@ func TestGeneratedInvariants(t *testing.T) {
 				t.Errorf("%s: %s marshals a list of %s sequentially, but its elements reach a concurrently resolved field",
 					fset.Position(call.Pos()), fn.Name.Name, element)
 			case !isSequential && !needs:
-				t.Errorf("%s: %s marshals a list of %s with a goroutine per element, though its elements resolve from memory",
+				t.Errorf("%s: %s marshals a list of %s by selection, though its elements resolve from memory",
 					fset.Position(call.Pos()), fn.Name.Name, element)
 			case isSequential:
 				sequential++
@@ -116,6 +136,17 @@ func TestGeneratedInvariants(t *testing.T) {
 	// prompts and stories have resolved fields (Prompt.stories, Story.text).
 	if sequential == 0 || kept == 0 {
 		t.Errorf("%d lists sequential and %d concurrent: want some of each", sequential, kept)
+	}
+
+	names := map[string]bool{}
+	for k := range resolved {
+		names[k[1]] = true
+	}
+	if !reflect.DeepEqual(concurrentlyResolved.objects, resolved) || !reflect.DeepEqual(concurrentlyResolved.names, names) {
+		t.Errorf("concurrentlyResolved = %v, want the concurrently resolved fields of generated.go: %v, %v", concurrentlyResolved, resolved, names)
+	}
+	if !concurrentlyResolved.objects[[2]string{"Prompt", "stories"}] {
+		t.Error("Prompt.stories is not in concurrentlyResolved")
 	}
 
 	for name, fn := range objects {

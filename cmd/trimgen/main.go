@@ -13,8 +13,12 @@
 //     reach a concurrently resolved field (a field resolver, which may do
 //     I/O, such as an Ent edge that falls back to a query) gains nothing
 //     from the goroutines: its call becomes one of marshalSequentially
-//     (graph/marshal.go). Lists whose elements can reach one, however deep,
-//     keep the concurrent form.
+//     (graph/marshal.go). A list whose elements can reach one, however deep,
+//     keeps the concurrent form for the queries that ask for one: its call
+//     becomes one of marshalBySelection (graph/marshal.go), which calls
+//     graphql.MarshalSliceConcurrently when the elements' selection reaches
+//     a field of concurrentlyResolved, tables trimgen appends to the file,
+//     and marshalSequentially otherwise.
 //  2. Every object marshalled starts a group for @defer fragments, which
 //     walks the context for the field's path and allocates a map and a
 //     field set. Objects without concurrently resolved fields never add to
@@ -108,6 +112,7 @@ var fieldSetMembers = map[string]bool{
 type object struct {
 	decl       *ast.FuncDecl
 	concurrent bool            // it resolves a field concurrently
+	fields     []string        // the fields it resolves concurrently
 	newGroup   *ast.AssignStmt // deferred := graphql.NewDeferredGroup(ctx)
 	process    *ast.IfStmt     // if n := len(deferred.Defers); n > 0 {...}
 }
@@ -190,13 +195,38 @@ func trim(src []byte) ([]byte, error) {
 		if _, ok := methods[l.element]; !ok {
 			return nil, fmt.Errorf("%s: the list's element marshaller %s is not in the file", fset.Position(l.call.Pos()), l.element)
 		}
+		fun := l.call.Fun.(*ast.SelectorExpr)
 		if reaches(l.element, map[string]bool{}) {
+			l.call.Fun = &ast.Ident{NamePos: fun.Pos(), Name: "marshalBySelection"}
+			l.call.Args = []ast.Expr{l.call.Args[0], &ast.Ident{NamePos: l.call.Args[1].Pos(), Name: "sel"},
+				&ast.UnaryExpr{OpPos: l.call.Args[1].Pos(), Op: token.AND, X: &ast.Ident{NamePos: l.call.Args[1].Pos(), Name: "concurrentlyResolved"}},
+				l.call.Args[1], l.call.Args[4]}
 			continue
 		}
-		fun := l.call.Fun.(*ast.SelectorExpr)
 		l.call.Fun = &ast.Ident{NamePos: fun.Pos(), Name: "marshalSequentially"}
 		l.call.Args = []ast.Expr{l.call.Args[0], l.call.Args[1], l.call.Args[4]}
 	}
+
+	// The tables of the fields resolved concurrently, by object and by name.
+	var byObject []string
+	byName := map[string]bool{}
+	for name, o := range objects {
+		if o.concurrent && o.decl.Type.Params.NumFields() == 3 { // not a root object
+			if len(o.fields) == 0 {
+				return nil, fmt.Errorf("%s: resolves concurrently, but no field of its own does", name)
+			}
+			for _, f := range o.fields {
+				byObject = append(byObject, fmt.Sprintf("\t\t{%q, %q}: true,\n", strings.TrimPrefix(name, "_"), f))
+				byName[f] = true
+			}
+		}
+	}
+	sort.Strings(byObject)
+	names := make([]string, 0, len(byName))
+	for f := range byName {
+		names = append(names, fmt.Sprintf("\t\t%q: true,\n", f))
+	}
+	sort.Strings(names)
 
 	for _, o := range objects {
 		if o.concurrent {
@@ -224,6 +254,17 @@ func trim(src []byte) ([]byte, error) {
 	if err := format.Node(&buf, fset, file); err != nil {
 		return nil, err
 	}
+	buf.WriteString("\n// concurrentlyResolved are the fields whose resolvers run concurrently:\n" +
+		"// written by cmd/trimgen for marshalBySelection.\n" +
+		"var concurrentlyResolved = concurrentFields{\n\tobjects: map[[2]string]bool{\n")
+	for _, row := range byObject {
+		buf.WriteString(row)
+	}
+	buf.WriteString("\t},\n\tnames: map[string]bool{\n")
+	for _, row := range names {
+		buf.WriteString(row)
+	}
+	buf.WriteString("\t},\n}\n")
 	return format.Source(buf.Bytes())
 }
 
@@ -369,6 +410,35 @@ func parseObject(fn *ast.FuncDecl, fail func(ast.Node, string, ...any)) *object 
 	if uses > 0 && !o.concurrent {
 		fail(fn, "%s: uses its deferred group without resolving a field concurrently", name)
 	}
+	// The fields resolved concurrently: the cases of the switch on
+	// field.Name that call one of the field set's concurrent methods.
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		c, ok := n.(*ast.CaseClause)
+		if !ok {
+			return true
+		}
+		concurrent := false
+		for _, s := range c.Body {
+			ast.Inspect(s, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok && isIdent(sel.X, "out") && fieldSetMembers[sel.Sel.Name] {
+					concurrent = true
+				}
+				return true
+			})
+		}
+		if !concurrent {
+			return true
+		}
+		for _, e := range c.List {
+			lit, ok := e.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				fail(c, "%s: a field resolved concurrently under a case that is not a field name", name)
+				continue
+			}
+			o.fields = append(o.fields, strings.Trim(lit.Value, `"`))
+		}
+		return true
+	})
 	return o
 }
 

@@ -27,12 +27,19 @@ func TestTrim(t *testing.T) {
 	}
 	out := string(got)
 	// The list of in-memory edges is sequential; the list of wrappers,
-	// whose node has a resolved field, stays concurrent.
+	// whose node has a resolved field, is concurrent when the query asks for
+	// it, by the table of such fields.
 	if !strings.Contains(out, "ret := marshalSequentially(ctx, len(v), func(ctx context.Context, i int) graphql.Marshaler {\n\t\tfc := graphql.GetFieldContext(ctx)\n\t\tfc.Result = &v[i]\n\t\treturn ec._Edge(") {
 		t.Error("the list of edges is not marshalled sequentially")
 	}
-	if !strings.Contains(out, "graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {\n\t\tfc := graphql.GetFieldContext(ctx)\n\t\tfc.Result = &v[i]\n\t\treturn ec._Wrapper(") {
+	if !strings.Contains(out, "ret := marshalBySelection(ctx, sel, &concurrentlyResolved, len(v), func(ctx context.Context, i int) graphql.Marshaler {\n\t\tfc := graphql.GetFieldContext(ctx)\n\t\tfc.Result = &v[i]\n\t\treturn ec._Wrapper(") {
 		t.Error("the list of wrappers, which reach a concurrently resolved field, lost its concurrent form")
+	}
+	if !strings.Contains(out, "var concurrentlyResolved = concurrentFields{\n\tobjects: map[[2]string]bool{\n\t\t{\"Node\", \"children\"}: true,\n\t},\n\tnames: map[string]bool{\n\t\t\"children\": true,\n\t},\n}\n") {
+		t.Error("the table of concurrently resolved fields is not Node.children alone")
+	}
+	if strings.Contains(out, "MarshalSliceConcurrently") {
+		t.Error("a call of graphql.MarshalSliceConcurrently is left")
 	}
 	if n := strings.Count(out, "deferred := deferredGroup(ctx, fields)"); n != 1 {
 		t.Errorf("%d groups made by deferredGroup, want 1 (Node's)", n)
