@@ -403,11 +403,6 @@ func (m *Metrics) StoriesWritten(stories int, d time.Duration) {
 	m.storyWriteGroup.Observe(float64(stories))
 }
 
-// observeField records the duration of one resolver call.
-func (m *Metrics) observeField(object, field string, d time.Duration) {
-	m.fieldDuration.WithLabelValues(object, field).Observe(d.Seconds())
-}
-
 // operationFinished counts one GraphQL operation; d < 0 means its duration
 // is unknown and is not observed.
 func (m *Metrics) operationFinished(typ, outcome string, d time.Duration) {
