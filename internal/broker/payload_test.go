@@ -13,6 +13,9 @@ func repeatTo(s string, n int) string {
 	return strings.Repeat(s, (n+len(s)-1)/len(s))
 }
 
+// testTraceparent is a W3C traceparent, as a run's span context gives it.
+const testTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 func TestEncodePayloads(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -41,6 +44,16 @@ func TestEncodePayloads(t *testing.T) {
 		{
 			name: "characters that JSON escapes",
 			ev:   Event{StoryID: "st_a", Delta: repeatTo("\"\\\x01\n\t<>&\u2028\u2029\x7f", 40_000), Status: "GENERATING"},
+		},
+		{
+			name:       "traceparent on every piece",
+			ev:         Event{StoryID: "st_a", Delta: repeatTo("Once upon a time. ", 20_000), Status: "COMPLETED", Traceparent: testTraceparent},
+			wantPieces: 0,
+		},
+		{
+			name:       "a malformed traceparent is dropped",
+			ev:         Event{StoryID: "st_a", Delta: "x", Status: "GENERATING", Traceparent: strings.Repeat("z", 55)},
+			wantPieces: 1,
 		},
 		{
 			name:      "long error is cut",
@@ -87,6 +100,9 @@ func TestEncodePayloads(t *testing.T) {
 				text.WriteString(ev.Delta)
 
 				want := Event{StoryID: tt.ev.StoryID, Offset: ev.Offset, Delta: ev.Delta, Status: tt.ev.Status, TokenCount: tt.ev.TokenCount}
+				if tt.ev.Traceparent == testTraceparent {
+					want.Traceparent = testTraceparent
+				}
 				if i == len(payloads)-1 {
 					want.Error = tt.ev.Error
 					if tt.wantError != "" {

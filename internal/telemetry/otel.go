@@ -105,11 +105,11 @@ func NewTracing(ctx context.Context, c TracingConfig, serviceVersion string) (*T
 	return &Tracing{provider: tp, tracer: tp.Tracer(InstrumentationName)}, nil
 }
 
-// NewTracingWith returns a tracing that hands its spans to exporter (a test's
-// or a benchmark's), sampling every trace.
+// NewTracingWith returns a tracing that hands each span to exporter (a
+// test's) as it ends, sampling every trace.
 func NewTracingWith(exporter sdktrace.SpanExporter, serviceName string) *Tracing {
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exporter),
+		sdktrace.WithSyncer(exporter),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName(serviceName))),
 		sdktrace.WithIDGenerator(idGenerator{}),
 	)
