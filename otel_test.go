@@ -333,6 +333,28 @@ func TestTracesOfQueryAndMutation(t *testing.T) {
 		return s.parent == resolver.spanID && strings.Contains(s.attrs["db.query.text"], "INSERT")
 	})
 	waitLog(t, s, `"trace.id":"`+mutTrace+`"`, `"span.id":"`)
+
+	// An operation on a websocket: a trace of its own, its span a root
+	// linked to the connection's HTTP span.
+	c := dial(t, s, "graphql-transport-ws")
+	c.WriteJSON(wsMessage{Type: "connection_init", Payload: json.RawMessage(`{}`)})
+	ack := readMessage(t, c)
+	var conn struct{ TraceID string }
+	json.Unmarshal(ack.Payload, &conn)
+	c.WriteJSON(wsMessage{ID: "1", Type: "subscribe", Payload: json.RawMessage(`{"query":"query Ws { prompts(first: 1) { totalCount } }"}`)})
+	next := readMessage(t, c)
+	var p struct {
+		Extensions struct{ TraceID string } `json:"extensions"`
+	}
+	json.Unmarshal(next.Payload, &p)
+	if ack.Type != "connection_ack" || next.Type != "next" || len(conn.TraceID) != 32 || len(p.Extensions.TraceID) != 32 || p.Extensions.TraceID == conn.TraceID {
+		t.Fatalf("websocket: ack %s %s, then %s %s", ack.Type, ack.Payload, next.Type, next.Payload)
+	}
+	wsOp := receiver.waitSpan(t, p.Extensions.TraceID, "query Ws", named("query Ws"))
+	if wsOp.parent != "" || len(wsOp.links) != 1 || !strings.HasPrefix(wsOp.links[0], conn.TraceID+"/") {
+		t.Errorf("the websocket operation's span: parent %q, links %v; want a root linked to the connection's trace %s", wsOp.parent, wsOp.links, conn.TraceID)
+	}
+	receiver.waitSpan(t, p.Extensions.TraceID, "Query.prompts on the websocket", childOf("Query.prompts", wsOp))
 }
 
 // waitLog waits for a log line of s holding every one of parts.
