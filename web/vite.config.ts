@@ -51,5 +51,9 @@ export default defineConfig({
     environment: 'jsdom',
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
+    // The tests render whole pages and wait for what a real user would; on a shared 2-core CI
+    // machine under load Vitest's default 5 s per test ran out before they did (and a timed-out
+    // test's requests then spilled into the next one's fake server).
+    testTimeout: 30_000,
   },
 });

@@ -1457,6 +1457,7 @@ async function main() {
 
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumFlags });
   cleanups.push(() => browser.close());
+  log(`Node.js ${process.version}, Chromium ${browser.version()}`);
 
   let lastPage = null;
   try {
