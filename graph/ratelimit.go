@@ -13,6 +13,8 @@ import (
 // address, from limits.ClientIPMiddleware) may call the given root fields,
 // such as Mutation.generateStory, which costs model time. A client over its
 // limit gets RATE_LIMITED with retryAfter, and the resolver does not run.
+// It intercepts root fields only: a field interceptor would cost a closure
+// and a context lookup on every field of every answer.
 type RateLimit struct {
 	// Fields are "Object.field" names, e.g. "Mutation.generateStory".
 	Fields  []string
@@ -21,7 +23,7 @@ type RateLimit struct {
 
 var _ interface {
 	graphql.HandlerExtension
-	graphql.FieldInterceptor
+	graphql.RootFieldInterceptor
 } = RateLimit{}
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -30,15 +32,21 @@ func (RateLimit) ExtensionName() string { return "RateLimit" }
 // Validate implements graphql.HandlerExtension.
 func (RateLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
-// InterceptField implements graphql.FieldInterceptor.
-func (l RateLimit) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Parent == nil || fc.Parent.Parent != nil || !l.limited(fc.Object, fc.Field.Name) {
+// InterceptRootField implements graphql.RootFieldInterceptor. A refused
+// field answers null with the error at its path and location, as an error
+// of its resolver would.
+func (l RateLimit) InterceptRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	// gqlgen puts the root object's name in the root object's field
+	// context, and the field's name in RootFieldContext.Object.
+	rfc, root := graphql.GetRootFieldContext(ctx), graphql.GetFieldContext(ctx)
+	if rfc == nil || root == nil || !l.limited(root.Object, rfc.Field.Name) {
 		return next(ctx)
 	}
 	addr, _ := limits.ClientIPFromContext(ctx)
 	if err := l.Limiter.Check(limits.ClientKey(addr)); err != nil {
-		return nil, err
+		fctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: root.Object, Field: rfc.Field, IsResolver: true})
+		graphql.AddError(fctx, graphql.AddFieldLocationToError(fctx, err))
+		return graphql.Null
 	}
 	return next(ctx)
 }
