@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/storybot
 WEB_SRC := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -path web/e2e -prune -o -type f -print 2>/dev/null)
 
-.PHONY: run build web test test-go test-fuzz test-web bench check-generated generate migration lint bench clean
+.PHONY: run build web test test-go test-fuzz test-web bench check-generated generate generate-web migration lint bench clean
 
 ## run: build the web bundle (when stale) and the binary, then serve on :8080
 run: build
@@ -41,12 +41,20 @@ graph/testdata/audit/node_modules: graph/testdata/audit/package-lock.json
 test-web: web
 	@if [ -f web/package.json ]; then cd web && npm test && npm run e2e; fi
 
-## check-generated: fail when ent/ or graph/ differ from what `make generate` writes
+## check-generated: fail when ent/, graph/ or the web app's operation types differ from what `make generate generate-web` writes
 check-generated: generate
-	@git diff --exit-code --stat -- ent graph internal/database/migrations || \
-		(echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- ent graph)" || \
-		(git status --porcelain -- ent graph; echo "make generate created untracked files: commit them" >&2; exit 1)
+	@$(MAKE) --no-print-directory generate-web
+	@git diff --exit-code --stat -- ent graph internal/database/migrations web/src/graphql/generated || \
+		(echo "generated code is stale: run 'make generate generate-web' and commit the result" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- ent graph web/src/graphql/generated)" || \
+		(git status --porcelain -- ent graph web/src/graphql/generated; echo "make generate created untracked files: commit them" >&2; exit 1)
+
+## generate-web: the web app's operation types (web/src/graphql/generated) from graph/*.graphqls, offline
+generate-web: web/node_modules/.package-lock.json
+	cd web && npm run codegen
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
 
 ## generate: regenerate Ent (ent/, graph/ent.graphqls) and then gqlgen (graph/)
 generate:

@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { Subject } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { PAGE_SIZE, PROMPT_WITH_STORIES, STORY } from '../graphql/operations';
-import { connection, fakeServer, graphqlError, prompt, renderWithApi, story, storyOptions, streamEvent, viewer } from '../test/harness';
+import { connection, fakeServer, graphqlError, nodeAs, prompt, renderWithApi, story, storyOptions, streamEvent, viewer } from '../test/harness';
 import { StoryViewer } from './StoryViewer';
 
 const finished = story('s-1', 'p-1', {
@@ -136,8 +136,9 @@ describe('StoryViewer: title, continue, regenerate, downloads', () => {
     expect(server.named('RegenerateStory')[0]?.variables).toEqual({ id: 's-1' });
     expect(await screen.findByText('A new version is being written.', { selector: '.toast-message' })).toBeInTheDocument();
     const cached = server.client.readQuery({ query: PROMPT_WITH_STORIES, variables: { id: 'p-1', first: PAGE_SIZE } });
-    expect(cached?.node?.stories.edges?.map((e) => e?.node?.id)).toEqual(['s-9', 's-1']);
-    expect(cached?.node?.stories.totalCount).toBe(2);
+    const cachedPrompt = nodeAs(cached?.node, 'Prompt');
+    expect(cachedPrompt.stories.edges?.map((e) => e?.node?.id)).toEqual(['s-9', 's-1']);
+    expect(cachedPrompt.stories.totalCount).toBe(2);
   });
 
   it('lets the owner rename the story, and remove its title; Escape leaves it as it was', async () => {
@@ -185,7 +186,7 @@ describe('StoryViewer: title, continue, regenerate, downloads', () => {
     setServerStory(story('s-5', 'p-1', { status: 'COMPLETED', text: 'The end.', tokenCount: 3, finishedAt: new Date().toISOString(), title: 'An Ending' }));
     expect(await screen.findByRole('heading', { name: 'An Ending' }, { timeout: 4_000 })).toBeInTheDocument();
     const row = server.client.readQuery({ query: STORY, variables: { id: 's-5' } });
-    expect(row?.node?.title).toBe('An Ending');
+    expect(nodeAs(row?.node, 'Story').title).toBe('An Ending');
     expect(within(screen.getByRole('article')).getByText('Completed')).toBeInTheDocument();
   });
 });

@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { PAGE_SIZE, PROMPT_WITH_STORIES, STORY } from '../graphql/operations';
-import { connection, fakeServer, graphqlError, prompt, renderWithApi, story, streamEvent } from '../test/harness';
+import { connection, fakeServer, graphqlError, nodeAs, prompt, renderWithApi, story, streamEvent } from '../test/harness';
 import { StoryViewer } from './StoryViewer';
 
 function setup(initial: ReturnType<typeof story>, extra: Record<string, (vars: Record<string, unknown>) => ApolloLink.Result> = {}) {
@@ -147,8 +147,8 @@ describe('StoryViewer', () => {
     expect(await screen.findByText(/Story not found/)).toBeInTheDocument();
     await waitFor(() => {
       const cached = server.client.readQuery({ query: PROMPT_WITH_STORIES, variables: { id: 'p-1', first: PAGE_SIZE } });
-      expect(cached?.node?.stories.edges).toEqual([]);
-      expect(cached?.node?.stories.totalCount).toBe(0);
+      expect(nodeAs(cached?.node, 'Prompt').stories.edges).toEqual([]);
+      expect(nodeAs(cached?.node, 'Prompt').stories.totalCount).toBe(0);
     });
     expect(server.named('Story')).toHaveLength(1);
   });

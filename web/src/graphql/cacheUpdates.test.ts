@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connection, prompt, story } from '../test/harness';
+import { connection, nodeAs, prompt, story } from '../test/harness';
 import { createCache } from './client';
 import { removeStory } from './cacheUpdates';
 import { PAGE_SIZE, PROMPTS, PROMPT_WITH_STORIES, STORY } from './operations';
@@ -30,8 +30,8 @@ describe('removeStory', () => {
     removeStory(cache, 's-2');
 
     const detail = cache.readQuery({ query: PROMPT_WITH_STORIES, variables: { id: 'p-1', first: PAGE_SIZE } });
-    expect(detail?.node?.stories.edges?.map((e) => e?.node?.id)).toEqual(['s-1']);
-    expect(detail?.node?.stories.totalCount).toBe(4);
+    expect(nodeAs(detail?.node, 'Prompt').stories.edges?.map((e) => e?.node?.id)).toEqual(['s-1']);
+    expect(nodeAs(detail?.node, 'Prompt').stories.totalCount).toBe(4);
     const list = cache.readQuery({ query: PROMPTS, variables: { first: PAGE_SIZE } });
     expect(list?.prompts.edges?.map((e) => e?.node?.storyCount.totalCount)).toEqual([4, 1]);
     expect((cache.extract() as Record<string, unknown>)['Story:s-2']).toBeUndefined();
@@ -47,8 +47,9 @@ describe('removeStory', () => {
     });
     removeStory(cache, 's-1');
     const detail = cache.readQuery({ query: PROMPT_WITH_STORIES, variables: { id: 'p-1', first: PAGE_SIZE } });
-    expect(detail?.node?.stories.edges).toEqual([]);
-    expect(detail?.node?.stories.totalCount).toBe(0);
-    expect(detail?.node?.storyCount.totalCount).toBe(0);
+    const cached = nodeAs(detail?.node, 'Prompt');
+    expect(cached.stories.edges).toEqual([]);
+    expect(cached.stories.totalCount).toBe(0);
+    expect(cached.storyCount.totalCount).toBe(0);
   });
 });

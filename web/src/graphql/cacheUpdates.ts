@@ -1,6 +1,6 @@
 import type { ApolloCache, Reference } from '@apollo/client';
 import type { Modifier, ModifierDetails } from '@apollo/client/cache';
-import { gql } from '@apollo/client';
+import { graphql } from './generated';
 import { PROMPT_FIELDS, STORY_SUMMARY_FIELDS, type Prompt, type Story, type StoryEvent } from './operations';
 
 // These helpers keep Apollo's normalized cache in step with each mutation and stream event,
@@ -102,13 +102,13 @@ export function removePrompt(cache: ApolloCache, id: string): void {
   cache.gc();
 }
 
-const STORY_PROMPT_ID = gql`
+const STORY_PROMPT_ID = graphql(`
   fragment StoryPromptId on Story {
     prompt {
       id
     }
   }
-`;
+`);
 
 /**
  * Removes a story that is gone (deleted, or NOT_FOUND for this user) from the cache and from
@@ -121,7 +121,7 @@ export function removeStory(cache: ApolloCache, id: string): void {
 
   // The prompt it belongs to: from the cached story, or else from a list that holds it.
   const promptKeys = Object.keys(cache.extract() as Record<string, unknown>).filter((key) => key.startsWith('Prompt:'));
-  const promptOf = cache.readFragment<{ prompt?: { id: string } | null }>({
+  const promptOf = cache.readFragment({
     id: storyRef,
     fragment: STORY_PROMPT_ID,
   })?.prompt?.id;

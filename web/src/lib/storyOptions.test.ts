@@ -12,7 +12,7 @@ import {
   toInput,
 } from './storyOptions';
 
-const stored = { audience: 'CHILDREN', genre: 'fairy tale', tone: null, length: 'SHORT', language: 'zh-TW' } as const;
+const stored = { __typename: 'StoryOptions', audience: 'CHILDREN', genre: 'fairy tale', tone: null, length: 'SHORT', language: 'zh-TW' } as const;
 
 describe('story options', () => {
   afterEach(() => localStorage.clear());

@@ -3,6 +3,7 @@ import type { StoryEvent } from '../graphql/operations';
 import { applyEvent, emptyStream, resumeAfterEnd, startSubscription, type StreamState } from './accumulate';
 
 const event = (seq: number, delta: string, status: StoryEvent['status'] = 'GENERATING', cursor = `c${seq}`): StoryEvent => ({
+  __typename: 'StoryEvent',
   storyID: 's',
   seq,
   delta,

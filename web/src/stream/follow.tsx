@@ -1,9 +1,10 @@
-import { gql, type ApolloClient } from '@apollo/client';
+import type { ApolloClient } from '@apollo/client';
 import { useApolloClient } from '@apollo/client/react';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { applyStreamEvent, removeStory } from '../graphql/cacheUpdates';
 import { reconnectDelay } from '../graphql/client';
 import { ConnectionDroppedError, RESUMABLE } from '../graphql/drops';
+import { graphql } from '../graphql/generated';
 import { SHARED_STORY, STORY, STORY_STREAM, USAGE, isTerminal, type StoryEvent } from '../graphql/operations';
 import { describeError } from '../lib/errors';
 import { useToast, type Toaster } from '../toast/toast';
@@ -211,18 +212,18 @@ export function followStory(
   };
 }
 
-const STORY_TEXT = gql`
+const STORY_TEXT = graphql(`
   fragment StoryText on Story {
     text
   }
-`;
+`);
 
 // The story's text as the cache holds it (what is shown), or null when it holds none.
 function cachedText(client: ApolloClient, storyId: string): string | null {
   const id = client.cache.identify({ __typename: 'Story', id: storyId });
   if (!id) return null;
   try {
-    return client.cache.readFragment<{ text?: string }>({ id, fragment: STORY_TEXT })?.text ?? null;
+    return client.cache.readFragment({ id, fragment: STORY_TEXT })?.text ?? null;
   } catch {
     return null;
   }

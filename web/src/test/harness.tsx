@@ -143,3 +143,9 @@ export function viewer(overrides: Record<string, unknown> = {}) {
 export function graphqlError(code: string, message = code.toLowerCase(), extensions: Record<string, unknown> = {}) {
   return { data: null, errors: [{ message, extensions: { code, ...extensions } }] };
 }
+
+/** The node of a node(id) answer, of the type named: the test fails when it is another or none. */
+export function nodeAs<N extends { __typename: string }, T extends N['__typename']>(node: N | null | undefined, typename: T): Extract<N, { __typename: T }> {
+  if (node?.__typename !== typename) throw new Error(`node is ${node?.__typename ?? String(node)}, want ${typename}`);
+  return node as Extract<N, { __typename: T }>;
+}
